@@ -1,0 +1,71 @@
+# FootCDS — one target for each thing a person does.
+# The first use of any target creates .venv and installs the project into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install protos run test test-fast demo lint eval bench bench-quick compose-smoke certs clean
+
+help:
+	@echo "make run            start Redis, the five services and a worker; Ctrl-C stops"
+	@echo "make test           the whole test suite (starts and stops its own processes)"
+	@echo "make demo           run the example cases against a suite it starts and stops"
+	@echo "make eval           clinical vignette evaluation (top-1, top-3, triage, tests)"
+	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
+	@echo "make protos         regenerate gen/footcds/v1 from protos/"
+	@echo "make lint           ruff + mypy"
+	@echo "make compose-smoke  build images, bring the stack up, one Assess, tear down"
+	@echo "make certs          development CA, server and client certificates in .certs/"
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+protos: $(STAMP)
+	$(PY) scripts/gen_protos.py
+
+redis-check:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else echo "redis-server is missing: install it with 'sudo apt-get install redis-server'"; exit 1; fi; }
+
+run: $(STAMP) redis-check
+	$(PY) -m services.common.suite
+
+test: $(STAMP) redis-check
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e"
+
+demo: $(STAMP) redis-check
+	$(PY) scripts/demo.py
+
+eval: $(STAMP)
+	$(PY) -m tests.clinical.evaluate
+
+bench: $(STAMP) redis-check
+	$(PY) -m bench
+
+bench-quick: $(STAMP) redis-check
+	$(PY) -m bench --quick
+
+lint: $(STAMP)
+	$(BIN)/ruff check services tests bench scripts
+	$(BIN)/mypy services
+
+compose-smoke:
+	bash scripts/compose_smoke.sh
+
+certs: $(STAMP)
+	$(PY) -m services.common.certs .certs
+
+clean:
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

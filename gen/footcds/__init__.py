@@ -1,0 +1,1 @@
+"""Generated FootCDS protocol code."""

@@ -1,0 +1,48 @@
+"""Generate the Python code for protos/footcds/v1 into gen/ (one package, `footcds.v1`).
+
+Used by `make protos` and by the drift test, which generates into a temporary folder and
+compares with the committed code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "protos"
+
+
+def generate(out_dir: Path) -> None:
+    package_dir = out_dir / "footcds" / "v1"
+    package_dir.mkdir(parents=True, exist_ok=True)
+    for stale in package_dir.glob("*_pb2*"):
+        stale.unlink()
+    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "footcds" / "v1").glob("*.proto"))
+    import grpc_tools
+
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    grpc_stub_plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    code = protoc.main(
+        [
+            "grpc_tools.protoc",
+            f"-I{PROTO_ROOT}",
+            f"-I{well_known}",
+            f"--python_out={out_dir}",
+            f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            f"--plugin=protoc-gen-mypy_grpc={grpc_stub_plugin}",
+            f"--mypy_grpc_out={out_dir}",
+            *protos,
+        ]
+    )
+    if code != 0:
+        raise SystemExit(f"protoc failed with exit code {code}")
+    (out_dir / "footcds" / "__init__.py").write_text('"""Generated FootCDS protocol code."""\n')
+    (package_dir / "__init__.py").write_text('"""Generated from protos/footcds/v1 by `make protos`; do not edit."""\n')
+
+
+if __name__ == "__main__":
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "gen")

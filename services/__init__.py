@@ -1,0 +1,1 @@
+"""FootCDS services: one package per gRPC service plus shared code."""

@@ -1,0 +1,1 @@
+"""The `footcds` command line."""

@@ -1,0 +1,97 @@
+"""`footcds`: assess a case from a file, against the suite or in-process.
+
+Exit codes: 0 ok, 2 bad input (the message names the field), 3 the suite is unreachable or
+too slow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import grpc
+import typer
+from footcds.v1 import encounter_pb2, encounter_pb2_grpc
+from rich.console import Console
+
+from services.cli.casefile import read_case
+from services.cli.render import assessment_json, print_assessment
+from services.common.config import settings
+from services.common.errors import InvalidInput, Violation, violations_of
+
+app = typer.Typer(
+    help="FootCDS: decision support for foot and lower-leg numbness (for clinicians).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+@app.callback()
+def _root() -> None:
+    """FootCDS is decision support for a clinician: it does not diagnose."""
+
+
+def fail_bad_input(message: str, violations: list[Violation]) -> None:
+    err.print(f"[bold red]error:[/bold red] {message.split(':')[0]}")
+    for v in violations:
+        err.print(f"  {v.field}: {v.description}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def assess_remote(request: encounter_pb2.AssessRequest, address: str, timeout: float) -> encounter_pb2.AssessResponse:
+    with grpc.insecure_channel(address) as channel:
+        stub = encounter_pb2_grpc.EncounterServiceStub(channel)
+        try:
+            response: encounter_pb2.AssessResponse = stub.Assess(request, timeout=timeout)
+            return response
+        except grpc.RpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
+                fail_bad_input(error.details() or "invalid request", violations_of(error))
+            err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
+            if code == grpc.StatusCode.UNAVAILABLE:
+                err.print(f"  is the suite running at {address}? start it with `make run`")
+            raise typer.Exit(EXIT_UNAVAILABLE) from None
+
+
+@app.command()
+def assess(
+    case: Annotated[Path, typer.Argument(help="Case file (JSON); see README 'Case files'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON.")] = False,
+    local: Annotated[bool, typer.Option("--local", help="Run in-process, without servers or Redis.")] = False,
+    fhir: Annotated[bool, typer.Option("--fhir", help="Print the assessment as a FHIR R4B Bundle.")] = False,
+    address: Annotated[str, typer.Option(help="Encounter service address.")] = "",
+    timeout: Annotated[float, typer.Option(help="Deadline in seconds.")] = 10.0,
+) -> None:
+    """Assess one case: triage first, then the differential, tests and plan."""
+    try:
+        request = read_case(case)
+        request.include_fhir_bundle = fhir
+        if local:
+            from services.encounter.local import assess_local
+            from services.encounter.servicer import assess_response
+
+            response = assess_response(assess_local(request), fhir)
+        else:
+            response = assess_remote(request, address or settings().encounter_addr, timeout)
+    except InvalidInput as exc:
+        fail_bad_input(str(exc), exc.violations)
+    if fhir:
+        print(json.dumps(json.loads(response.fhir_bundle_json), indent=2))
+    elif as_json:
+        print(json.dumps(assessment_json(response.assessment), indent=2))
+    else:
+        print_assessment(response.assessment, Console())
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

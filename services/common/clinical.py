@@ -1,0 +1,143 @@
+"""Plain, typed clinical values shared by the domain modules of every service.
+
+Domain functions take and return these (never protobuf messages), so they can be tested
+and benchmarked without a server; ``convert.py`` maps them to and from the wire types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+    UNKNOWN = "unknown"
+
+
+TRIAGE_ORDER = ("emergency", "urgent", "routine", "self_care")  # most urgent first
+
+
+def more_urgent(a: str, b: str) -> str:
+    """The more urgent of two triage level ids."""
+    return a if TRIAGE_ORDER.index(a) <= TRIAGE_ORDER.index(b) else b
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    ref: str = ""
+    age: int | None = None
+    sex: str | None = None  # "female" | "male" | "other" | None
+    activity: str = ""
+    setting: str = "sports_medicine"  # or "general_adult"
+    flags: frozenset[str] = frozenset()
+    days_to_competition: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    patient: Patient
+    evidence: Mapping[str, State]  # finding id -> state; one entry per finding
+
+    def present(self) -> set[str]:
+        return {f for f, s in self.evidence.items() if s is State.PRESENT}
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlagHit:
+    rule_id: str
+    description: str
+    finding_ids: tuple[str, ...]
+    level: str
+    suspect: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    level: str
+    reasons: tuple[str, ...]
+    red_flags: tuple[RedFlagHit, ...] = ()
+    advice: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Weight:
+    finding_id: str
+    label: str
+    state: State
+    llr: float
+
+
+@dataclass(frozen=True, slots=True)
+class CitationRef:
+    key: str
+    title: str
+    estimate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredCondition:
+    condition_id: str
+    label: str
+    probability: float
+    icd10cm: tuple[str, ...] = ()
+    snomed: str | None = None
+    emergency: bool = False
+    dont_miss: bool = False
+    evidence_for: tuple[Weight, ...] = ()
+    evidence_against: tuple[Weight, ...] = ()
+    decisive_findings: tuple[str, ...] = ()
+    unlikely: bool = False
+    specialist: str = ""
+    citations: tuple[CitationRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Differential:
+    conditions: tuple[ScoredCondition, ...]
+    dont_miss: tuple[ScoredCondition, ...]
+    triage: Triage
+
+    def probabilities(self) -> dict[str, float]:
+        return {c.condition_id: c.probability for c in self.conditions}
+
+
+@dataclass(frozen=True, slots=True)
+class TestRecommendation:
+    test_id: str
+    label: str
+    tier: str  # "immediate" | "first_line" | "if_unclear"
+    rationale: str
+    condition_ids: tuple[str, ...] = ()
+    cpt: tuple[str, ...] = ()
+    loinc: tuple[str, ...] = ()
+    contraindications_found: tuple[str, ...] = ()
+    value_score: float = 0.0
+    cost_tier: str = ""
+    invasiveness: str = ""
+    typical_wait_days: int = 0
+    same_day: bool = False
+    citations: tuple[CitationRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    item_id: str
+    text: str
+    family: str
+    stage: str  # "now" | "next_2_6_weeks" | "escalation"
+    condition_ids: tuple[str, ...] = ()
+    citations: tuple[CitationRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentPlan:
+    items: tuple[PlanItem, ...]
+    return_to_run: tuple[str, ...] = ()
+    follow_up_days: int = 0
+    safety_net: tuple[str, ...] = ()
+    conflicts_resolved: tuple[str, ...] = ()
+    hold_running: bool = False
+    condition_ids: tuple[str, ...] = field(default=())

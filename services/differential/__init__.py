@@ -1,0 +1,1 @@
+"""The differential service: Bayesian ranking, explanation, triage, next best question."""

@@ -1,0 +1,318 @@
+"""Bayesian ranking of conditions from present/absent findings (the math: docs/ranking.md).
+
+The knowledge base is compiled once into NumPy arrays (``RankingModel``); a case is then a
+handful of vector operations, and a batch is two matrix products.  Conditions are treated as
+mutually exclusive explanations of the presenting numbness and findings as conditionally
+independent given the condition (naive Bayes); unknown findings are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from services.common.clinical import (
+    TRIAGE_ORDER,
+    Case,
+    CitationRef,
+    Differential,
+    Patient,
+    RedFlagHit,
+    ScoredCondition,
+    State,
+    Triage,
+    Weight,
+    more_urgent,
+)
+from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.knowledge.red_flags import detect_red_flags
+
+Array = npt.NDArray[np.float64]
+SETTINGS = ("sports_medicine", "general_adult")
+MAX_AGE = 130
+EXPLAINED_PER_CONDITION = 6
+DECISIVE_PER_CONDITION = 3
+
+
+@dataclass(frozen=True)
+class RankingModel:
+    """The knowledge base as arrays: C conditions by F findings."""
+
+    kb: KnowledgeBase
+    condition_ids: tuple[str, ...]
+    finding_ids: tuple[str, ...]
+    finding_index: dict[str, int]
+    p: Array  # [C, F] P(finding present | condition)
+    log_p_t: Array  # [F, C] log p, transposed so a case sums rows
+    log_q_t: Array  # [F, C] log (1 - p)
+    log_prior: dict[str, Array]  # setting -> [C]
+    log_age: Array  # [MAX_AGE + 1, C]
+    log_sex: dict[str, Array]  # sex -> [C]
+    llr_present: dict[str, Array]  # setting -> [C, F]
+    llr_absent: dict[str, Array]  # setting -> [C, F]
+
+
+def compile_model(kb: KnowledgeBase) -> RankingModel:
+    conditions = kb.condition_ids
+    findings = kb.finding_ids
+    f_index = {f: i for i, f in enumerate(findings)}
+    background = np.array([kb.findings[f].background for f in findings])
+    p = np.tile(background, (len(conditions), 1))
+    for ci, cid in enumerate(conditions):
+        for fid, lik in kb.likelihoods.get(cid, {}).items():
+            p[ci, f_index[fid]] = lik.p
+
+    log_prior: dict[str, Array] = {}
+    llr_present: dict[str, Array] = {}
+    llr_absent: dict[str, Array] = {}
+    for setting in SETTINGS:
+        prior = np.array([getattr(kb.conditions[c].prevalence, setting) for c in conditions])
+        prior = prior / prior.sum()
+        log_prior[setting] = np.log(prior)
+        # P(f | not c): the prior-weighted mixture of every other condition.
+        total = prior @ p
+        rest = (total[None, :] - prior[:, None] * p) / (1.0 - prior[:, None])
+        rest = np.clip(rest, 1e-6, 1 - 1e-6)
+        llr_present[setting] = np.log(p / rest)
+        llr_absent[setting] = np.log((1 - p) / (1 - rest))
+
+    log_age = np.zeros((MAX_AGE + 1, len(conditions)))
+    for ci, cid in enumerate(conditions):
+        for mod in kb.conditions[cid].age_modifiers:
+            log_age[mod.min_age : mod.max_age + 1, ci] += np.log(mod.factor)
+    log_sex = {
+        sex: np.log(
+            np.array([kb.conditions[c].sex_modifiers.get(sex, 1.0) for c in conditions])
+        )
+        for sex in ("female", "male")
+    }
+    return RankingModel(
+        kb=kb,
+        condition_ids=conditions,
+        finding_ids=findings,
+        finding_index=f_index,
+        p=p,
+        log_p_t=np.ascontiguousarray(np.log(p).T),
+        log_q_t=np.ascontiguousarray(np.log1p(-p).T),
+        log_prior=log_prior,
+        log_age=log_age,
+        log_sex=log_sex,
+        llr_present=llr_present,
+        llr_absent=llr_absent,
+    )
+
+
+@cache
+def default_model() -> RankingModel:
+    return compile_model(knowledge_base())
+
+
+def _log_base(model: RankingModel, patient: Patient) -> Array:
+    base = model.log_prior[patient.setting]
+    if patient.age is not None:
+        base = base + model.log_age[min(max(patient.age, 0), MAX_AGE)]
+    if patient.sex in model.log_sex:
+        base = base + model.log_sex[patient.sex]
+    return base
+
+
+def _softmax(log_scores: Array) -> Array:
+    shifted = np.exp(log_scores - log_scores.max(axis=-1, keepdims=True))
+    out: Array = shifted / shifted.sum(axis=-1, keepdims=True)
+    return out
+
+
+def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[int], list[int]]:
+    present: list[int] = []
+    absent: list[int] = []
+    index = model.finding_index
+    for fid, state in evidence.items():
+        if state is State.PRESENT:
+            present.append(index[fid])
+        elif state is State.ABSENT:
+            absent.append(index[fid])
+    return present, absent
+
+
+def posterior(case: Case, model: RankingModel | None = None) -> Array:
+    """Posterior probabilities over ``model.condition_ids`` (sums to 1)."""
+    model = model or default_model()
+    present, absent = _indices(model, case.evidence)
+    log_scores = _log_base(model, case.patient)
+    if present:
+        log_scores = log_scores + model.log_p_t[present].sum(axis=0)
+    if absent:
+        log_scores = log_scores + model.log_q_t[absent].sum(axis=0)
+    return _softmax(log_scores)
+
+
+def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
+    """Posteriors for many cases at once: [N, C]; two matrix products."""
+    model = model or default_model()
+    n, f = len(cases), len(model.finding_ids)
+    present = np.zeros((n, f))
+    absent = np.zeros((n, f))
+    base = np.empty((n, len(model.condition_ids)))
+    for row, case in enumerate(cases):
+        p_idx, a_idx = _indices(model, case.evidence)
+        present[row, p_idx] = 1.0
+        absent[row, a_idx] = 1.0
+        base[row] = _log_base(model, case.patient)
+    return _softmax(base + present @ model.log_p_t + absent @ model.log_q_t)
+
+
+# --- from probabilities to an explained, triaged differential ---------------------------
+
+
+def _citations(kb: KnowledgeBase, keys: Sequence[str]) -> tuple[CitationRef, ...]:
+    return tuple(CitationRef(k, kb.sources[k].title) for k in keys)
+
+
+def _weights(
+    model: RankingModel, ci: int, case: Case, setting: str
+) -> tuple[tuple[Weight, ...], tuple[Weight, ...]]:
+    kb = model.kb
+    weights: list[Weight] = []
+    for fid, state in case.evidence.items():
+        if state is State.UNKNOWN:
+            continue
+        fi = model.finding_index[fid]
+        table = model.llr_present if state is State.PRESENT else model.llr_absent
+        llr = float(table[setting][ci, fi])
+        if abs(llr) >= 0.05:
+            weights.append(Weight(fid, kb.findings[fid].label, state, round(llr, 3)))
+    supporting = sorted((w for w in weights if w.llr > 0), key=lambda w: -w.llr)
+    against = sorted((w for w in weights if w.llr < 0), key=lambda w: w.llr)
+    return tuple(supporting[:EXPLAINED_PER_CONDITION]), tuple(against[:EXPLAINED_PER_CONDITION])
+
+
+def _decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tuple[str, ...]:
+    """Unknown findings whose presence or absence would move this condition most."""
+    swing = np.abs(model.llr_present[setting][ci]) + np.abs(model.llr_absent[setting][ci])
+    known = [model.finding_index[f] for f, s in case.evidence.items() if s is not State.UNKNOWN]
+    swing = swing.copy()
+    swing[known] = -1.0
+    top = np.argsort(-swing)[:DECISIVE_PER_CONDITION]
+    return tuple(model.finding_ids[i] for i in top if swing[i] > 0)
+
+
+def triage_for(
+    model: RankingModel, probs: dict[str, float], red_flags: Sequence[RedFlagHit]
+) -> Triage:
+    """Red-flag rules first, then probability thresholds, then the leader's usual level."""
+    kb = model.kb
+    policy = kb.triage_policy
+    leader = max(probs, key=probs.__getitem__)
+    level: str = kb.conditions[leader].default_triage
+    reasons = [
+        f"Most likely: {kb.conditions[leader].label} ({probs[leader]:.0%}), usually "
+        f"{kb.triage_levels[kb.conditions[leader].default_triage].label.lower()}."
+    ]
+    for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
+        condition = kb.conditions[cid]
+        if condition.emergency and prob >= policy.emergency_condition_threshold:
+            level = more_urgent(level, "emergency")
+            reasons.insert(0, f"{condition.label} is possible ({prob:.0%}): an emergency.")
+        elif condition.emergency and prob >= policy.dont_miss_threshold:
+            level = more_urgent(level, "urgent")
+            reasons.append(f"{condition.label} cannot be excluded ({prob:.1%}); see soon.")
+        elif condition.default_triage in ("emergency", "urgent") and (
+            prob >= policy.urgent_condition_threshold
+        ):
+            level = more_urgent(level, "urgent")
+            reasons.append(f"{condition.label} ({prob:.0%}) needs a clinician within 48 hours.")
+    for flag in reversed(red_flags):
+        level = more_urgent(level, flag.level)
+        reasons.insert(0, f"Red flag: {flag.description}")
+    return Triage(
+        level=level,
+        reasons=tuple(reasons),
+        red_flags=tuple(red_flags),
+        advice=kb.triage_levels[level].advice,
+    )
+
+
+def differential_from_probabilities(
+    case: Case, probs: Array, model: RankingModel | None = None, *, explain: bool = True
+) -> Differential:
+    """Turn a probability vector into the ranked, explained, triaged differential."""
+    model = model or default_model()
+    kb = model.kb
+    policy = kb.triage_policy
+    setting = case.patient.setting
+    red_flags = detect_red_flags(kb, case.present())
+    flagged = {cid for flag in red_flags for cid in flag.suspect}
+    order = np.argsort(-probs, kind="stable")
+    scored: list[ScoredCondition] = []
+    for ci in order:
+        cid = model.condition_ids[ci]
+        condition = kb.conditions[cid]
+        prob = float(probs[ci])
+        unlikely = prob < policy.unlikely_floor
+        worth_explaining = explain and (not unlikely or cid in flagged)
+        supporting, against = _weights(model, ci, case, setting) if worth_explaining else ((), ())
+        scored.append(
+            ScoredCondition(
+                condition_id=cid,
+                label=condition.label,
+                probability=prob,
+                icd10cm=tuple(condition.icd10cm),
+                snomed=condition.snomed,
+                emergency=condition.emergency,
+                dont_miss=condition.dont_miss,
+                evidence_for=supporting,
+                evidence_against=against,
+                decisive_findings=_decisive(model, ci, case, setting) if worth_explaining else (),
+                unlikely=unlikely,
+                specialist=condition.specialist,
+                citations=_citations(kb, condition.citations) if worth_explaining else (),
+            )
+        )
+    dont_miss = tuple(
+        s
+        for s in scored
+        if ((s.emergency or s.dont_miss) and s.probability >= policy.dont_miss_threshold)
+        or s.condition_id in flagged
+    )
+    probs_by_id = {s.condition_id: s.probability for s in scored}
+    return Differential(
+        conditions=tuple(scored),
+        dont_miss=dont_miss,
+        triage=triage_for(model, probs_by_id, red_flags),
+    )
+
+
+def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True) -> Differential:
+    """The ranked, explained, triaged differential for one case."""
+    model = model or default_model()
+    return differential_from_probabilities(case, posterior(case, model), model, explain=explain)
+
+
+def rank_batch(
+    cases: Sequence[Case], model: RankingModel | None = None, *, explain: bool = False
+) -> list[Differential]:
+    """Differentials for many cases; probabilities vectorized, explanations optional."""
+    model = model or default_model()
+    probs = posterior_batch(cases, model)
+    return [
+        differential_from_probabilities(case, row, model, explain=explain)
+        for case, row in zip(cases, probs, strict=True)
+    ]
+
+
+__all__ = [
+    "TRIAGE_ORDER",
+    "RankingModel",
+    "compile_model",
+    "default_model",
+    "differential_from_probabilities",
+    "posterior",
+    "posterior_batch",
+    "rank",
+    "rank_batch",
+    "triage_for",
+]

@@ -1,0 +1,133 @@
+"""DifferentialService over gRPC: translate messages, call ``ranking``/``interview``."""
+
+from __future__ import annotations
+
+import grpc
+from footcds.v1 import common_pb2, differential_pb2, differential_pb2_grpc
+
+from services.common import convert
+from services.common.clinical import Case
+from services.common.errors import InvalidInput, Violation, translate_errors
+from services.differential import interview, ranking
+from services.intake import domain as intake_domain
+from services.intake.servicer import evidence_inputs
+from services.knowledge.loader import KnowledgeBase, knowledge_base
+
+SERVICE_NAME = differential_pb2.DESCRIPTOR.services_by_name["DifferentialService"].full_name
+
+
+def case_from_pb(
+    kb: KnowledgeBase,
+    patient: common_pb2.PatientContext,
+    evidence: list[common_pb2.Evidence],
+    prefix: str = "",
+) -> Case:
+    """Validate with the intake rules so a direct caller cannot skip them."""
+    return intake_domain.normalize(
+        kb, convert.patient_from_pb(patient), evidence_inputs(evidence), prefix=prefix
+    ).case
+
+
+def rank_differential(
+    request: differential_pb2.RankDifferentialRequest,
+) -> differential_pb2.RankDifferentialResponse:
+    kb = knowledge_base()
+    case = case_from_pb(kb, request.patient, list(request.evidence))
+    return differential_pb2.RankDifferentialResponse(
+        differential=convert.differential_to_pb(ranking.rank(case)),
+        kb_version=kb.version,
+        disclaimer=kb.disclaimer,
+    )
+
+
+def rank_differential_batch(
+    request: differential_pb2.RankDifferentialBatchRequest,
+) -> differential_pb2.RankDifferentialBatchResponse:
+    kb = knowledge_base()
+    cases: list[Case] = []
+    positions: list[int] = []
+    results: dict[int, differential_pb2.RankDifferentialBatchResult] = {}
+    for index, item in enumerate(request.items):
+        try:
+            cases.append(case_from_pb(kb, item.patient, list(item.evidence), f"items[{index}]."))
+            positions.append(index)
+        except InvalidInput as exc:
+            results[index] = differential_pb2.RankDifferentialBatchResult(
+                index=index,
+                error=common_pb2.BatchItemError(
+                    index=index,
+                    violations=[
+                        common_pb2.FieldViolation(field=v.field, description=v.description)
+                        for v in exc.violations
+                    ],
+                ),
+            )
+    if cases:
+        ranked = ranking.rank_batch(cases, explain=not request.omit_explanations)
+        for index, differential in zip(positions, ranked, strict=True):
+            results[index] = differential_pb2.RankDifferentialBatchResult(
+                index=index, differential=convert.differential_to_pb(differential)
+            )
+    return differential_pb2.RankDifferentialBatchResponse(
+        results=[results[i] for i in range(len(request.items))],
+        kb_version=kb.version,
+        disclaimer=kb.disclaimer,
+    )
+
+
+def next_question(
+    request: differential_pb2.NextQuestionRequest,
+) -> differential_pb2.NextQuestionResponse:
+    kb = knowledge_base()
+    case = case_from_pb(kb, request.patient, list(request.evidence))
+    unknown = [f for f in request.exclude_finding_ids if f not in kb.findings]
+    if unknown:
+        raise InvalidInput(
+            [
+                Violation(f"exclude_finding_ids[{i}]", f"unknown finding id {f!r}")
+                for i, f in enumerate(request.exclude_finding_ids)
+                if f in unknown
+            ]
+        )
+    choice = interview.next_question(
+        case, prioritize_dont_miss=request.prioritize_dont_miss, exclude=request.exclude_finding_ids
+    )
+    leader = ranking.rank(case).conditions[0]
+    response = differential_pb2.NextQuestionResponse(
+        expected_information_gain=choice.expected_gain,
+        should_stop=choice.should_stop,
+        stop_reason=choice.stop_reason,
+        leader=convert.scored_to_pb(leader),
+        kb_version=kb.version,
+        disclaimer=kb.disclaimer,
+    )
+    if choice.finding_id is not None:
+        finding = kb.findings[choice.finding_id]
+        response.finding_id = finding.id
+        response.question_patient = finding.question_patient
+        response.question_clinician = finding.question_clinician
+    return response
+
+
+class DifferentialServicer(differential_pb2_grpc.DifferentialServiceServicer):
+    @translate_errors
+    def RankDifferential(
+        self, request: differential_pb2.RankDifferentialRequest, context: grpc.ServicerContext
+    ) -> differential_pb2.RankDifferentialResponse:
+        return rank_differential(request)
+
+    @translate_errors
+    def RankDifferentialBatch(
+        self, request: differential_pb2.RankDifferentialBatchRequest, context: grpc.ServicerContext
+    ) -> differential_pb2.RankDifferentialBatchResponse:
+        return rank_differential_batch(request)
+
+    @translate_errors
+    def NextQuestion(
+        self, request: differential_pb2.NextQuestionRequest, context: grpc.ServicerContext
+    ) -> differential_pb2.NextQuestionResponse:
+        return next_question(request)
+
+
+def register(server: grpc.Server) -> None:
+    differential_pb2_grpc.add_DifferentialServiceServicer_to_server(DifferentialServicer(), server)

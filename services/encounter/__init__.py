@@ -1,0 +1,1 @@
+"""The encounter service: the front door for one case (Assess) and team screenings."""

@@ -1,0 +1,8 @@
+"""`python -m services.encounter`: run the encounter service (the front door)."""
+
+from services.common.config import settings
+from services.common.server import run_forever
+from services.encounter.servicer import SERVICE_NAME, register
+
+if __name__ == "__main__":
+    run_forever("encounter", register, [SERVICE_NAME], settings().encounter_port)

@@ -1,0 +1,118 @@
+"""EncounterService over gRPC: Assess runs the four stages through Celery over Redis."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import grpc
+from celery import chain
+from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.result import AsyncResult
+from footcds.v1 import (
+    differential_pb2,
+    encounter_pb2,
+    encounter_pb2_grpc,
+    intake_pb2,
+    treatment_pb2,
+    workup_pb2,
+)
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
+
+from services.common.config import settings
+from services.common.deadlines import DeadlineExpired, remaining
+from services.common.errors import bad_request_status, translate_errors
+from services.encounter import stages
+from services.worker import tasks
+from services.worker.errors import StageFailed
+
+SERVICE_NAME = encounter_pb2.DESCRIPTOR.services_by_name["EncounterService"].full_name
+log = logging.getLogger("footcds.encounter")
+RESULT_POLL_SECONDS = 0.005  # the Redis backend sleeps 0.5 s between polls by default
+QUEUE_ERRORS = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError)
+
+
+def start_assessment(request: encounter_pb2.AssessRequest, deadline: float) -> AsyncResult:
+    """Queue the stages; returns the result handle of the last one."""
+    state = {"request": request.SerializeToString(), "deadline": deadline}
+    # Seconds, not a datetime: the chain carries later signatures inside the msgpack body.
+    expires = max(deadline - time.time(), 0.001)
+    if settings().assess_mode == "pipeline":
+        return tasks.pipeline_stage.apply_async((state,), expires=expires)
+    workflow = chain(
+        tasks.intake_stage.s(state).set(expires=expires),
+        tasks.differential_stage.s().set(expires=expires),
+        tasks.workup_stage.s().set(expires=expires),
+        tasks.treatment_stage.s().set(expires=expires),
+    )
+    return workflow.apply_async()
+
+
+def assessment_from_state(state: dict[str, bytes]) -> encounter_pb2.Assessment:
+    return stages.assemble(
+        intake_pb2.NormalizeIntakeResponse.FromString(state["intake"]),
+        differential_pb2.RankDifferentialResponse.FromString(state["differential"]),
+        workup_pb2.RecommendTestsResponse.FromString(state["workup"]),
+        treatment_pb2.PlanTreatmentResponse.FromString(state["treatment"]),
+    )
+
+
+def assess_response(
+    assessment: encounter_pb2.Assessment, include_fhir: bool
+) -> encounter_pb2.AssessResponse:
+    response = encounter_pb2.AssessResponse(
+        assessment=assessment, kb_version=assessment.kb_version, disclaimer=assessment.disclaimer
+    )
+    if include_fhir:
+        import json
+
+        from services.encounter.fhir import assessment_bundle
+
+        response.fhir_bundle_json = json.dumps(assessment_bundle(assessment))
+    return response
+
+
+class EncounterServicer(encounter_pb2_grpc.EncounterServiceServicer):
+    @translate_errors
+    def Assess(
+        self, request: encounter_pb2.AssessRequest, context: grpc.ServicerContext
+    ) -> encounter_pb2.AssessResponse:
+        started = time.perf_counter()
+        budget = context.time_remaining()
+        if budget is None:
+            budget = settings().assess_default_timeout_seconds
+        deadline = time.time() + budget
+        try:
+            pending = start_assessment(request, deadline)
+        except QUEUE_ERRORS:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the task queue (Redis) is unreachable")
+        try:
+            state = pending.get(timeout=remaining(deadline), interval=RESULT_POLL_SECONDS)
+        except (CeleryTimeout, DeadlineExpired):
+            context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "no worker completed the assessment within the deadline",
+            )
+        except StageFailed as failure:
+            if failure.violations:
+                context.abort_with_status(bad_request_status(failure.violations, failure.message))
+            context.abort(failure.status_code(), failure.message)
+        except QUEUE_ERRORS:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the result store (Redis) is unreachable")
+        assessment = assessment_from_state(state)
+        log.info(
+            "assessed",
+            extra={
+                "rpc": "Assess",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "triage": assessment.triage.level,
+                "kb_version": assessment.kb_version,
+            },
+        )
+        return assess_response(assessment, request.include_fhir_bundle)
+
+
+def register(server: grpc.Server) -> None:
+    encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)

@@ -1,0 +1,61 @@
+"""The Assess pipeline's stage messages, shared by the Celery tasks and the local pipeline.
+
+Each function builds the next service's request from what earlier stages returned, so the
+distributed path (Celery + gRPC) and ``--local`` (in-process) cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from footcds.v1 import (
+    differential_pb2,
+    encounter_pb2,
+    intake_pb2,
+    treatment_pb2,
+    workup_pb2,
+)
+
+
+def intake_request(request: encounter_pb2.AssessRequest) -> intake_pb2.NormalizeIntakeRequest:
+    return intake_pb2.NormalizeIntakeRequest(
+        patient=request.patient, evidence=request.evidence, answers=request.answers
+    )
+
+
+def differential_request(
+    intake: intake_pb2.NormalizeIntakeResponse,
+) -> differential_pb2.RankDifferentialRequest:
+    return differential_pb2.RankDifferentialRequest(patient=intake.patient, evidence=intake.evidence)
+
+
+def workup_request(
+    intake: intake_pb2.NormalizeIntakeResponse, ranked: differential_pb2.RankDifferentialResponse
+) -> workup_pb2.RecommendTestsRequest:
+    return workup_pb2.RecommendTestsRequest(
+        patient=intake.patient, evidence=intake.evidence, differential=ranked.differential
+    )
+
+
+def treatment_request(
+    intake: intake_pb2.NormalizeIntakeResponse, ranked: differential_pb2.RankDifferentialResponse
+) -> treatment_pb2.PlanTreatmentRequest:
+    return treatment_pb2.PlanTreatmentRequest(patient=intake.patient, differential=ranked.differential)
+
+
+def assemble(
+    intake: intake_pb2.NormalizeIntakeResponse,
+    ranked: differential_pb2.RankDifferentialResponse,
+    workup: workup_pb2.RecommendTestsResponse,
+    plan: treatment_pb2.PlanTreatmentResponse,
+) -> encounter_pb2.Assessment:
+    """The whole answer, triage (with its red flags) first."""
+    return encounter_pb2.Assessment(
+        triage=ranked.differential.triage,
+        differential=ranked.differential,
+        tests=workup.tests,
+        plan=plan.plan,
+        evidence=intake.evidence,
+        patient=intake.patient,
+        workup_note=workup.note,
+        kb_version=ranked.kb_version,
+        disclaimer=ranked.disclaimer,
+    )

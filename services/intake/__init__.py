@@ -1,0 +1,1 @@
+"""The intake service: validates and normalizes an intake, detects red flags."""

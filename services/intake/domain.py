@@ -1,0 +1,181 @@
+"""Validate an intake and normalize it into one state per finding.
+
+Every problem becomes a ``Violation`` naming the request field (``evidence[2].state``,
+``patient.age_years``), and all of them are reported together, so a clinician fixes the
+record in one pass.  Nothing is dropped silently: a finding is either kept or the request
+is rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from services.common.clinical import Case, Patient, RedFlagHit, State
+from services.common.errors import InvalidInput, Violation
+from services.knowledge.loader import KnowledgeBase
+from services.knowledge.red_flags import detect_red_flags
+from services.knowledge.validate import vocabulary
+
+MAX_AGE_YEARS = 120
+MAX_EVIDENCE_ITEMS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceInput:
+    """One evidence item as received: the state is None when the caller left it unset."""
+
+    finding_id: str
+    state: State | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerInput:
+    question_id: str
+    option_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedIntake:
+    case: Case
+    red_flags: tuple[RedFlagHit, ...]
+
+
+def validate_patient(patient: Patient, prefix: str = "patient") -> list[Violation]:
+    problems: list[Violation] = []
+    if patient.age is not None and not 0 <= patient.age <= MAX_AGE_YEARS:
+        problems.append(
+            Violation(f"{prefix}.age_years", f"must be between 0 and {MAX_AGE_YEARS}, got {patient.age}")
+        )
+    if patient.days_to_competition is not None and patient.days_to_competition < 0:
+        problems.append(Violation(f"{prefix}.days_to_competition", "must not be negative"))
+    known_flags = vocabulary()["context_flags"]
+    for i, flag in enumerate(sorted(patient.flags)):
+        if flag not in known_flags:
+            problems.append(Violation(f"{prefix}.context_flags[{i}]", f"unknown context flag {flag!r}"))
+    return problems
+
+
+def parse_evidence(
+    kb: KnowledgeBase, items: Sequence[EvidenceInput], prefix: str = "evidence"
+) -> tuple[dict[str, State], dict[str, str], list[Violation]]:
+    """Known findings with their states, where each came from, and the problems found."""
+    evidence: dict[str, State] = {}
+    origin: dict[str, str] = {}
+    problems: list[Violation] = []
+    if len(items) > MAX_EVIDENCE_ITEMS:
+        problems.append(Violation(prefix, f"at most {MAX_EVIDENCE_ITEMS} items, got {len(items)}"))
+        return evidence, origin, problems
+    for i, item in enumerate(items):
+        where = f"{prefix}[{i}]"
+        if item.finding_id not in kb.findings:
+            hint = " (not in the clinical vocabulary)" if item.finding_id not in vocabulary()["findings"] else ""
+            problems.append(Violation(f"{where}.finding_id", f"unknown finding id {item.finding_id!r}{hint}"))
+            continue
+        if item.state is None:
+            problems.append(Violation(f"{where}.state", "state is required: present, absent or unknown"))
+            continue
+        previous = evidence.get(item.finding_id)
+        if previous is not None and previous is not item.state:
+            problems.append(
+                Violation(
+                    f"{where}.state",
+                    f"{item.finding_id!r} is {item.state.value} here but "
+                    f"{previous.value} at {origin[item.finding_id]}",
+                )
+            )
+            continue
+        evidence[item.finding_id] = item.state
+        origin[item.finding_id] = where
+    return evidence, origin, problems
+
+
+def apply_answers(
+    kb: KnowledgeBase,
+    answers: Sequence[AnswerInput],
+    evidence: dict[str, State],
+    origin: dict[str, str],
+    prefix: str = "answers",
+) -> list[Violation]:
+    """Add the findings the answers set; a clash with explicit evidence is an error."""
+    questions = {q.id: q for q in kb.questions}
+    problems: list[Violation] = []
+    for i, answer in enumerate(answers):
+        where = f"{prefix}[{i}]"
+        question = questions.get(answer.question_id)
+        if question is None:
+            problems.append(Violation(f"{where}.question_id", f"unknown question {answer.question_id!r}"))
+            continue
+        options = {o.id: o for o in question.options}
+        if question.kind == "single" and len(answer.option_ids) > 1:
+            problems.append(Violation(f"{where}.option_ids", "this question takes one option"))
+            continue
+        for j, option_id in enumerate(answer.option_ids):
+            option = options.get(option_id)
+            if option is None:
+                problems.append(
+                    Violation(f"{where}.option_ids[{j}]", f"unknown option {option_id!r} of {question.id!r}")
+                )
+                continue
+            for fid, state in [
+                *((f, State.PRESENT) for f in option.sets_present),
+                *((f, State.ABSENT) for f in option.sets_absent),
+            ]:
+                previous = evidence.get(fid)
+                if previous is not None and previous is not state and previous is not State.UNKNOWN:
+                    problems.append(
+                        Violation(
+                            f"{where}.option_ids[{j}]",
+                            f"sets {fid!r} {state.value} but {origin[fid]} says {previous.value}",
+                        )
+                    )
+                    continue
+                evidence[fid] = state
+                origin[fid] = f"{where}.option_ids[{j}]"
+    return problems
+
+
+def contradictions(
+    kb: KnowledgeBase, evidence: dict[str, State], origin: dict[str, str]
+) -> list[Violation]:
+    problems: list[Violation] = []
+    for rule in kb.exclusive_pairs:
+        a, b = rule.pair
+        if evidence.get(a) is State.PRESENT and evidence.get(b) is State.PRESENT:
+            problems.append(
+                Violation(origin[b], f"contradicts {origin[a]}: {rule.reason} ({a!r} and {b!r})")
+            )
+    return problems
+
+
+def normalize(
+    kb: KnowledgeBase,
+    patient: Patient,
+    evidence_items: Sequence[EvidenceInput],
+    answers: Sequence[AnswerInput] = (),
+    *,
+    prefix: str = "",
+) -> NormalizedIntake:
+    """The validated case and its red flags; raises ``InvalidInput`` listing every problem."""
+    problems = validate_patient(patient, f"{prefix}patient")
+    evidence, origin, evidence_problems = parse_evidence(kb, evidence_items, f"{prefix}evidence")
+    problems += evidence_problems
+    problems += apply_answers(kb, answers, evidence, origin, f"{prefix}answers")
+    if not evidence_items and not answers:
+        problems.append(
+            Violation(f"{prefix}evidence", "at least one finding or questionnaire answer is required")
+        )
+    elif not problems and not any(s is not State.UNKNOWN for s in evidence.values()):
+        problems.append(
+            Violation(f"{prefix}evidence", "every finding is unknown: give at least one present or absent")
+        )
+    problems += contradictions(kb, evidence, origin)
+    if problems:
+        raise InvalidInput(problems, "the intake is invalid")
+    derived_flags = {
+        flag for fid, flag in kb.flags_from_findings.items() if evidence.get(fid) is State.PRESENT
+    }
+    if not derived_flags <= patient.flags:
+        patient = replace(patient, flags=patient.flags | derived_flags)
+    case = Case(patient=patient, evidence=evidence)
+    return NormalizedIntake(case=case, red_flags=detect_red_flags(kb, case.present()))

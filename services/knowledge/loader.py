@@ -1,0 +1,240 @@
+"""Load the knowledge base from YAML, validate it, and version it by content hash.
+
+Loading happens once per process (``knowledge_base()`` caches); the hot paths take the
+returned object and never touch the files again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from services.knowledge.models import (
+    Condition,
+    ConditionPlan,
+    DiagnosticTest,
+    ExclusivePair,
+    Finding,
+    Likelihood,
+    Question,
+    RedFlagRule,
+    Source,
+    TreatmentItem,
+    TriageLevel,
+    TriagePolicy,
+)
+
+DATA_DIR = Path(__file__).parent / "data"
+DISCLAIMER = (
+    "FootCDS is decision support for a clinician. It does not diagnose, and its output must be "
+    "reviewed by a qualified clinician together with the history and examination."
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class KnowledgeBaseError(ValueError):
+    """The knowledge base is broken; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    version: str
+    sources: dict[str, Source]
+    conditions: dict[str, Condition]
+    findings: dict[str, Finding]
+    likelihoods: dict[str, dict[str, Likelihood]]
+    red_flags: list[RedFlagRule]
+    triage_levels: dict[str, TriageLevel]
+    triage_policy: TriagePolicy
+    tests: dict[str, DiagnosticTest]
+    treatment_items: dict[str, TreatmentItem]
+    plans: dict[str, ConditionPlan]
+    questions: list[Question]
+    exclusive_pairs: list[ExclusivePair] = field(default_factory=list)
+    flags_from_findings: dict[str, str] = field(default_factory=dict)
+    disclaimer: str = DISCLAIMER
+    condition_ids: tuple[str, ...] = field(default=())
+    finding_ids: tuple[str, ...] = field(default=())
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise KnowledgeBaseError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise KnowledgeBaseError(f"{path.name}: expected a mapping at the top level")
+    return data
+
+
+def _entry_name(raw: Any, index: int | str) -> str:
+    if isinstance(raw, dict) and "id" in raw:
+        return f"entry {raw['id']!r}"
+    return f"entry {index!r}"
+
+
+def _parse(model: type[M], raw: Any, where: str) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(entry)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise KnowledgeBaseError(f"{where}: {problems}") from None
+
+
+def _parse_list(model: type[M], items: Any, file: str, key: str) -> list[M]:
+    if not isinstance(items, list):
+        raise KnowledgeBaseError(f"{file}: '{key}' must be a list")
+    return [
+        _parse(model, raw, f"{file}: {key} {_entry_name(raw, i)}") for i, raw in enumerate(items)
+    ]
+
+
+def _index(items: list[Any], file: str, key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        ident = getattr(item, "id", None) or item.condition_id
+        if ident in out:
+            raise KnowledgeBaseError(f"{file}: {key} entry {ident!r} is duplicated")
+        out[ident] = item
+    return out
+
+
+def _content_hash(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) -> KnowledgeBase:
+    """Read, parse and cross-validate every data file in ``data_dir``."""
+    from services.knowledge.validate import validate_knowledge_base
+
+    files = sorted(data_dir.glob("*.yaml"))
+    if not files:
+        raise KnowledgeBaseError(f"{data_dir}: no knowledge-base files")
+
+    sources: dict[str, Source] = {}
+    for path in files:
+        if not path.name.startswith("sources"):
+            continue
+        raw_sources = _read(path).get("sources")
+        if not isinstance(raw_sources, dict):
+            raise KnowledgeBaseError(f"{path.name}: 'sources' must be a mapping of key -> source")
+        for key, raw in raw_sources.items():
+            if key in sources:
+                raise KnowledgeBaseError(f"{path.name}: source {key!r} is duplicated")
+            sources[key] = _parse(Source, raw, f"{path.name}: source {key!r}")
+
+    def read(name: str) -> dict[str, Any]:
+        path = data_dir / name
+        if not path.exists():
+            raise KnowledgeBaseError(f"{name}: missing from {data_dir}")
+        return _read(path)
+
+    conditions = _index(
+        _parse_list(Condition, read("conditions.yaml").get("conditions"), "conditions.yaml", "conditions"),
+        "conditions.yaml",
+        "conditions",
+    )
+    findings = _index(
+        _parse_list(Finding, read("findings.yaml").get("findings"), "findings.yaml", "findings"),
+        "findings.yaml",
+        "findings",
+    )
+
+    raw_likelihoods = read("likelihoods.yaml").get("likelihoods")
+    if not isinstance(raw_likelihoods, dict):
+        raise KnowledgeBaseError("likelihoods.yaml: 'likelihoods' must map condition -> findings")
+    likelihoods: dict[str, dict[str, Likelihood]] = {}
+    for condition_id, per_finding in raw_likelihoods.items():
+        if not isinstance(per_finding, dict):
+            raise KnowledgeBaseError(f"likelihoods.yaml: {condition_id!r} must map finding -> p")
+        likelihoods[condition_id] = {
+            finding_id: _parse(
+                Likelihood, raw, f"likelihoods.yaml: {condition_id!r} / {finding_id!r}"
+            )
+            for finding_id, raw in per_finding.items()
+        }
+
+    red_flags = _parse_list(RedFlagRule, read("red_flags.yaml").get("red_flags"), "red_flags.yaml", "red_flags")
+    _index(red_flags, "red_flags.yaml", "red_flags")
+
+    triage_raw = read("triage.yaml")
+    triage_levels = _index(
+        _parse_list(TriageLevel, triage_raw.get("levels"), "triage.yaml", "levels"),
+        "triage.yaml",
+        "levels",
+    )
+    triage_policy = _parse(TriagePolicy, triage_raw.get("policy"), "triage.yaml: policy")
+
+    tests = _index(
+        _parse_list(DiagnosticTest, read("tests.yaml").get("tests"), "tests.yaml", "tests"),
+        "tests.yaml",
+        "tests",
+    )
+    treatments_raw = read("treatments.yaml")
+    treatment_items = _index(
+        _parse_list(TreatmentItem, treatments_raw.get("items"), "treatments.yaml", "items"),
+        "treatments.yaml",
+        "items",
+    )
+    plans = _index(
+        _parse_list(ConditionPlan, treatments_raw.get("plans"), "treatments.yaml", "plans"),
+        "treatments.yaml",
+        "plans",
+    )
+    questions = _parse_list(
+        Question, read("questionnaire.yaml").get("questions"), "questionnaire.yaml", "questions"
+    )
+    _index(questions, "questionnaire.yaml", "questions")
+
+    intake_rules = read("intake_rules.yaml")
+    flags_from_findings = intake_rules.get("flags_from_findings") or {}
+    if not isinstance(flags_from_findings, dict):
+        raise KnowledgeBaseError("intake_rules.yaml: 'flags_from_findings' must map finding -> flag")
+    exclusive_pairs = _parse_list(
+        ExclusivePair,
+        intake_rules.get("mutually_exclusive"),
+        "intake_rules.yaml",
+        "mutually_exclusive",
+    )
+
+    kb = KnowledgeBase(
+        version=f"kb-{_content_hash(files)}",
+        sources=sources,
+        conditions=conditions,
+        findings=findings,
+        likelihoods=likelihoods,
+        red_flags=red_flags,
+        triage_levels=triage_levels,
+        triage_policy=triage_policy,
+        tests=tests,
+        treatment_items=treatment_items,
+        plans=plans,
+        questions=questions,
+        exclusive_pairs=exclusive_pairs,
+        flags_from_findings={str(k): str(v) for k, v in flags_from_findings.items()},
+        condition_ids=tuple(conditions),
+        finding_ids=tuple(findings),
+    )
+    validate_knowledge_base(kb, check_codes=check_codes)
+    return kb
+
+
+@cache
+def knowledge_base() -> KnowledgeBase:
+    """The process-wide knowledge base, loaded once."""
+    return load_knowledge_base()

@@ -1,0 +1,217 @@
+"""Pydantic models for the knowledge base.
+
+The knowledge base is data (YAML under ``services/knowledge/data``); these models are the
+schema it must satisfy.  They are strict (unknown keys are errors) so that a typo in a data
+file fails at load with the file and entry named, instead of silently changing a ranking.
+Cross-file checks (ids known, citations resolvable, codes real) live in ``validate.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TriageLevelId = Literal["emergency", "urgent", "routine", "self_care"]
+FindingGroup = Literal["location", "laterality", "timing", "symptoms", "exam", "history"]
+Setting = Literal["sports_medicine", "general_adult"]
+CostTier = Literal["low", "medium", "high"]
+Invasiveness = Literal["none", "minimal", "moderate", "high"]
+PlanStage = Literal["now", "next_2_6_weeks", "escalation"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cited(Strict):
+    """Anything that carries clinical weight must say where it comes from.
+
+    ``citations`` are keys of ``sources.yaml``.  A figure that is an expert estimate says so
+    with ``estimate: true`` and a one-line ``estimate_reason``; it still names the source
+    that describes the pattern (or the evidence sheet's TCE tag).
+    """
+
+    citations: list[str] = Field(min_length=1)
+    estimate: bool = False
+    estimate_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _estimate_needs_reason(self) -> Cited:
+        if self.estimate and not (self.estimate_reason and self.estimate_reason.strip()):
+            raise ValueError("an estimate needs a one-line estimate_reason")
+        return self
+
+
+class Source(Strict):
+    """A seed document or a published reference."""
+
+    kind: Literal["seed", "journal", "guideline", "web", "code_set", "textbook"]
+    title: str
+    file: str | None = None  # seeds: the file name under shared/seeds
+    reference: str | None = None  # journals: authors, journal, year, doi/pmid
+
+
+class Prevalence(Cited):
+    """Prior probability that a patient presenting with foot/leg numbness has the condition."""
+
+    sports_medicine: float = Field(gt=0, lt=1)
+    general_adult: float = Field(gt=0, lt=1)
+
+
+class AgeModifier(Strict):
+    """Multiplies the prior for patients whose age falls in [min_age, max_age]."""
+
+    min_age: int = Field(ge=0, le=130)
+    max_age: int = Field(ge=0, le=130)
+    factor: float = Field(gt=0, le=50)
+
+
+class Condition(Strict):
+    id: str
+    label: str
+    summary: str
+    category: Literal["mechanical", "vascular", "spine", "systemic", "central", "other"]
+    icd10cm: list[str] = Field(min_length=1)
+    snomed: str | None = None
+    emergency: bool = False
+    dont_miss: bool = False
+    default_triage: TriageLevelId
+    specialist: str
+    prevalence: Prevalence
+    age_modifiers: list[AgeModifier] = []
+    sex_modifiers: dict[Literal["female", "male"], float] = {}
+    citations: list[str] = Field(min_length=1)
+
+    @field_validator("sex_modifiers")
+    @classmethod
+    def _positive_factors(cls, value: dict[str, float]) -> dict[str, float]:
+        for sex, factor in value.items():
+            if not 0 < factor <= 50:
+                raise ValueError(f"sex modifier for {sex} must be in (0, 50]")
+        return value
+
+
+class Finding(Strict):
+    id: str
+    group: FindingGroup
+    label: str
+    question_patient: str
+    question_clinician: str
+    body_region: str | None = None  # body-map region id for location findings
+    background: float = Field(default=0.05, gt=0, lt=1)  # P(finding) when no listed condition explains it
+
+
+class Likelihood(Cited):
+    """P(finding present | condition)."""
+
+    p: float = Field(gt=0, lt=1)
+
+
+class RedFlagRule(Cited):
+    """A rule that forces a triage level regardless of the ranking.
+
+    Fires when every finding in ``all_of`` is present and, if ``any_of`` is given, at least
+    one of those is present too.
+    """
+
+    id: str
+    description: str
+    all_of: list[str] = []
+    any_of: list[str] = []
+    level: TriageLevelId
+    suspect: list[str] = []  # condition ids this flag raises
+
+    @model_validator(mode="after")
+    def _has_findings(self) -> RedFlagRule:
+        if not self.all_of and not self.any_of:
+            raise ValueError("a red-flag rule needs all_of or any_of findings")
+        return self
+
+
+class TriageLevel(Strict):
+    id: TriageLevelId
+    rank: int  # 0 = most urgent
+    label: str
+    advice: str
+
+
+class TriagePolicy(Cited):
+    """Probability thresholds that escalate triage for emergency / urgent conditions."""
+
+    emergency_condition_threshold: float = Field(gt=0, lt=1)
+    urgent_condition_threshold: float = Field(gt=0, lt=1)
+    dont_miss_threshold: float = Field(gt=0, lt=1)
+    unlikely_floor: float = Field(gt=0, lt=1)
+
+
+class TestAccuracy(Cited):
+    sensitivity: float = Field(gt=0, lt=1)
+    specificity: float = Field(gt=0, lt=1)
+
+
+class ValueThreshold(Strict):
+    """How a numeric result reads: abnormal when below ``abnormal_below`` or above ``abnormal_above``."""
+
+    unit: str
+    abnormal_below: float | None = None
+    abnormal_above: float | None = None
+    plausible_min: float
+    plausible_max: float
+    citations: list[str] = Field(min_length=1)
+
+
+class DiagnosticTest(Strict):
+    id: str
+    label: str
+    cpt: list[str] = []
+    loinc: list[str] = []
+    code_note: str | None = None  # e.g. "CPT not confirmed in a stored source; verify"
+    detects: dict[str, TestAccuracy] = {}  # condition id -> accuracy
+    cost_tier: CostTier
+    invasiveness: Invasiveness
+    typical_wait_days: int = Field(ge=0, le=365)
+    same_day: bool
+    contraindications: list[str] = []  # patient-context flags that make it unsafe
+    value: ValueThreshold | None = None
+    citations: list[str] = Field(min_length=1)
+
+
+class TreatmentItem(Cited):
+    id: str
+    family: str
+    text: str
+    avoid_if: list[str] = []  # patient-context flags that rule the item out
+
+
+class ConditionPlan(Cited):
+    condition_id: str
+    now: list[str] = []
+    next_2_6_weeks: list[str] = []
+    escalation: list[str] = []
+    return_to_run: list[str] = []
+    follow_up_days: int = Field(ge=0, le=365)
+    safety_net: list[str] = []
+    holds_running: bool = False  # no "run through it" while this condition is open
+
+
+class QuestionOption(Strict):
+    id: str
+    label: str
+    sets_present: list[str] = []
+    sets_absent: list[str] = []
+
+
+class Question(Strict):
+    id: str
+    text_patient: str
+    text_clinician: str
+    kind: Literal["single", "multiple", "body_map"]
+    options: list[QuestionOption] = Field(min_length=1)
+
+
+class ExclusivePair(Strict):
+    """Two findings that cannot both be present in one intake."""
+
+    pair: tuple[str, str]
+    reason: str

@@ -1,0 +1,34 @@
+"""Evaluate the knowledge base's red-flag rules on a set of present findings.
+
+Both intake (to lead the answer with them) and the differential (so triage never depends on
+the caller having run intake first) use this one function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from services.common.clinical import RedFlagHit
+from services.knowledge.loader import KnowledgeBase
+
+
+def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFlagHit, ...]:
+    hits: list[RedFlagHit] = []
+    for rule in kb.red_flags:
+        if not all(f in present for f in rule.all_of):
+            continue
+        matched_any = [f for f in rule.any_of if f in present]
+        if rule.any_of and not matched_any:
+            continue
+        hits.append(
+            RedFlagHit(
+                rule_id=rule.id,
+                description=rule.description,
+                finding_ids=(*rule.all_of, *matched_any),
+                level=rule.level,
+                suspect=tuple(rule.suspect),
+            )
+        )
+    order = {lvl: i for i, lvl in enumerate(("emergency", "urgent", "routine", "self_care"))}
+    hits.sort(key=lambda h: order[h.level])
+    return tuple(hits)

@@ -1,0 +1,165 @@
+"""Cross-file checks of the knowledge base.
+
+The pydantic models check each entry on its own; this module checks that entries agree
+with each other and with the world: ids come from the vocabulary, citations resolve,
+ICD-10-CM codes exist in the CMS code set (via ``simple-icd-10-cm``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+if TYPE_CHECKING:
+    from services.knowledge.loader import KnowledgeBase
+
+VOCABULARY_PATH = Path(__file__).parent / "vocabulary.yaml"
+
+
+@cache
+def vocabulary() -> dict[str, frozenset[str]]:
+    """Ids by kind (conditions, findings, tests, triage_levels, context_flags) from the project vocabulary."""
+    raw = yaml.safe_load(VOCABULARY_PATH.read_text(encoding="utf-8"))
+    findings = [fid for group in raw["findings"].values() for fid in group]
+    return {
+        "conditions": frozenset(raw["conditions"]),
+        "findings": frozenset(findings),
+        "tests": frozenset(raw["tests"]),
+        "triage_levels": frozenset(raw["triage_levels"]),
+        "context_flags": frozenset(raw.get("context_flags", [])),
+    }
+
+
+@cache
+def finding_groups() -> dict[str, str]:
+    """Finding id -> its vocabulary group (location, laterality, ...)."""
+    raw = yaml.safe_load(VOCABULARY_PATH.read_text(encoding="utf-8"))
+    return {fid: group for group, ids in raw["findings"].items() for fid in ids}
+
+
+@cache
+def _icd10cm_codes() -> frozenset[str]:
+    """Every ICD-10-CM code and category of the CMS code set shipped by simple-icd-10-cm.
+
+    Reads the package's plain code list rather than importing the package, which would build
+    the whole classification tree (seconds and ~100 MB) in every service.
+    """
+    from importlib import resources
+
+    data = resources.files("simple_icd_10_cm") / "data"
+    listing = next(p for p in data.iterdir() if p.name.startswith("code-list-"))
+    return frozenset(line.strip() for line in listing.read_text(encoding="utf-8").splitlines())
+
+
+def is_real_icd10cm(code: str) -> bool:
+    return "-" not in code and code.replace(".", "").upper() in _icd10cm_codes()
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def unknown(self, where: str, kind: str, ids: Iterable[str], known: Iterable[str]) -> None:
+        known_set = set(known)
+        for ident in ids:
+            if ident not in known_set:
+                self.items.append(f"{where}: unknown {kind} id {ident!r}")
+
+
+def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> None:
+    from services.knowledge.loader import KnowledgeBaseError
+
+    vocab = vocabulary()
+    problems = _Problems()
+    cite_keys = set(kb.sources)
+
+    def cites(where: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            if key not in cite_keys:
+                problems.items.append(f"{where}: citation {key!r} is not in sources*.yaml")
+
+    problems.unknown("conditions.yaml", "condition", kb.conditions, vocab["conditions"])
+    problems.unknown("findings.yaml", "finding", kb.findings, vocab["findings"])
+    problems.unknown("tests.yaml", "test", kb.tests, vocab["tests"])
+    problems.unknown("triage.yaml", "triage level", kb.triage_levels, vocab["triage_levels"])
+
+    for cid, condition in kb.conditions.items():
+        where = f"conditions.yaml: entry {cid!r}"
+        cites(where, condition.citations)
+        cites(f"{where} prevalence", condition.prevalence.citations)
+        if check_codes:
+            for code in condition.icd10cm:
+                if not is_real_icd10cm(code):
+                    problems.items.append(f"{where}: {code!r} is not a real ICD-10-CM code")
+        for mod in condition.age_modifiers:
+            if mod.min_age > mod.max_age:
+                problems.items.append(f"{where}: age modifier min_age > max_age")
+
+    for fid, finding in kb.findings.items():
+        if finding.group != finding_groups().get(fid, finding.group):
+            problems.items.append(
+                f"findings.yaml: entry {fid!r} is in group {finding.group!r}, "
+                f"vocabulary says {finding_groups()[fid]!r}"
+            )
+
+    for cid, per_finding in kb.likelihoods.items():
+        where = f"likelihoods.yaml: {cid!r}"
+        problems.unknown(where, "condition", [cid], kb.conditions)
+        problems.unknown(where, "finding", per_finding, kb.findings)
+        for fid, lik in per_finding.items():
+            cites(f"{where} / {fid!r}", lik.citations)
+
+    for rule in kb.red_flags:
+        where = f"red_flags.yaml: entry {rule.id!r}"
+        problems.unknown(where, "finding", [*rule.all_of, *rule.any_of], kb.findings)
+        problems.unknown(where, "condition", rule.suspect, kb.conditions)
+        cites(where, rule.citations)
+
+    cites("triage.yaml: policy", kb.triage_policy.citations)
+
+    for tid, test in kb.tests.items():
+        where = f"tests.yaml: entry {tid!r}"
+        cites(where, test.citations)
+        problems.unknown(where, "condition", test.detects, kb.conditions)
+        for cid, acc in test.detects.items():
+            cites(f"{where} detects {cid!r}", acc.citations)
+        if test.value is not None:
+            cites(f"{where} value", test.value.citations)
+
+    for iid, item in kb.treatment_items.items():
+        cites(f"treatments.yaml: item {iid!r}", item.citations)
+    for cid, plan in kb.plans.items():
+        where = f"treatments.yaml: plan {cid!r}"
+        problems.unknown(where, "condition", [cid], kb.conditions)
+        problems.unknown(
+            where,
+            "treatment item",
+            [*plan.now, *plan.next_2_6_weeks, *plan.escalation],
+            kb.treatment_items,
+        )
+        cites(where, plan.citations)
+
+    for question in kb.questions:
+        for option in question.options:
+            problems.unknown(
+                f"questionnaire.yaml: {question.id!r} option {option.id!r}",
+                "finding",
+                [*option.sets_present, *option.sets_absent],
+                kb.findings,
+            )
+
+    for pair in kb.exclusive_pairs:
+        problems.unknown("intake_rules.yaml", "finding", pair.pair, kb.findings)
+    problems.unknown("intake_rules.yaml", "finding", kb.flags_from_findings, kb.findings)
+    problems.unknown(
+        "intake_rules.yaml", "context flag", kb.flags_from_findings.values(), vocab["context_flags"]
+    )
+
+    if problems.items:
+        shown = "\n  ".join(problems.items[:40])
+        more = f"\n  ... and {len(problems.items) - 40} more" if len(problems.items) > 40 else ""
+        raise KnowledgeBaseError(f"knowledge base is invalid:\n  {shown}{more}")

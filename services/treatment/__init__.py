@@ -1,0 +1,1 @@
+"""The treatment service: staged plans merged across the leading conditions."""

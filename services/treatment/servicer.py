@@ -1,0 +1,85 @@
+"""TreatmentService over gRPC: translate messages, call ``domain``."""
+
+from __future__ import annotations
+
+import grpc
+from footcds.v1 import common_pb2, treatment_pb2, treatment_pb2_grpc
+
+from services.common import convert
+from services.common.errors import InvalidInput, Violation, translate_errors
+from services.intake.domain import validate_patient
+from services.knowledge.loader import knowledge_base
+from services.treatment import domain
+
+SERVICE_NAME = treatment_pb2.DESCRIPTOR.services_by_name["TreatmentService"].full_name
+
+
+def _plan(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> common_pb2.TreatmentPlan:
+    kb = knowledge_base()
+    patient = convert.patient_from_pb(request.patient)
+    problems = validate_patient(patient, f"{prefix}patient")
+    conditions = request.differential.conditions
+    if not conditions:
+        problems.append(Violation(f"{prefix}differential.conditions", "a ranked differential is required"))
+    problems += [
+        Violation(f"{prefix}differential.conditions[{i}].condition_id", f"unknown condition {c.condition_id!r}")
+        for i, c in enumerate(conditions)
+        if c.condition_id not in kb.conditions
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    plan = domain.plan_treatment(kb, patient, convert.differential_from_pb(request.differential))
+    return convert.plan_to_pb(plan)
+
+
+def plan_treatment(request: treatment_pb2.PlanTreatmentRequest) -> treatment_pb2.PlanTreatmentResponse:
+    kb = knowledge_base()
+    return treatment_pb2.PlanTreatmentResponse(
+        plan=_plan(request), kb_version=kb.version, disclaimer=kb.disclaimer
+    )
+
+
+def plan_treatment_batch(
+    request: treatment_pb2.PlanTreatmentBatchRequest,
+) -> treatment_pb2.PlanTreatmentBatchResponse:
+    kb = knowledge_base()
+    results = []
+    for index, item in enumerate(request.items):
+        try:
+            results.append(
+                treatment_pb2.PlanTreatmentBatchResult(index=index, plan=_plan(item, f"items[{index}]."))
+            )
+        except InvalidInput as exc:
+            results.append(
+                treatment_pb2.PlanTreatmentBatchResult(
+                    index=index,
+                    error=common_pb2.BatchItemError(
+                        index=index,
+                        violations=[
+                            common_pb2.FieldViolation(field=v.field, description=v.description)
+                            for v in exc.violations
+                        ],
+                    ),
+                )
+            )
+    return treatment_pb2.PlanTreatmentBatchResponse(
+        results=results, kb_version=kb.version, disclaimer=kb.disclaimer
+    )
+
+
+class TreatmentServicer(treatment_pb2_grpc.TreatmentServiceServicer):
+    @translate_errors
+    def PlanTreatment(
+        self, request: treatment_pb2.PlanTreatmentRequest, context: grpc.ServicerContext
+    ) -> treatment_pb2.PlanTreatmentResponse:
+        return plan_treatment(request)
+
+    @translate_errors
+    def PlanTreatmentBatch(
+        self, request: treatment_pb2.PlanTreatmentBatchRequest, context: grpc.ServicerContext
+    ) -> treatment_pb2.PlanTreatmentBatchResponse:
+        return plan_treatment_batch(request)
+
+
+def register(server: grpc.Server) -> None:
+    treatment_pb2_grpc.add_TreatmentServiceServicer_to_server(TreatmentServicer(), server)

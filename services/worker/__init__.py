@@ -1,0 +1,1 @@
+"""The Celery worker: tasks that move data between the domain services over gRPC."""

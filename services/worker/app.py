@@ -1,0 +1,46 @@
+"""The Celery application: Redis as broker and result backend, every default in one place.
+
+Tasks are idempotent (a re-run recomputes the same answer from the same input), so they are
+acknowledged late and re-queued if a worker dies mid-task.  Payloads are msgpack: the
+stage messages travel as serialized protobuf bytes, never pickled objects.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from services.common.config import settings
+
+QUEUE = "footcds"
+
+
+def make_app() -> Celery:
+    cfg = settings()
+    app = Celery("footcds", broker=cfg.redis_url, backend=cfg.redis_url, include=["services.worker.tasks"])
+    app.conf.update(
+        task_serializer="msgpack",
+        result_serializer="msgpack",
+        accept_content=["msgpack", "json"],  # json: control messages (ping, inspect)
+        result_accept_content=["msgpack"],
+        result_expires=cfg.result_ttl_seconds,
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 300, "socket_connect_timeout": 2},
+        result_backend_transport_options={"socket_connect_timeout": 2},
+        redis_socket_connect_timeout=2,
+        redis_socket_timeout=30,
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5
+        },
+    )
+    return app
+
+
+app = make_app()

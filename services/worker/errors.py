@@ -1,0 +1,40 @@
+"""How a stage failure travels from a task back to the encounter service.
+
+A non-retryable gRPC error (bad input, a bug) or an expired deadline becomes
+``StageFailed``, whose arguments are plain values so Celery can serialize it; the encounter
+service turns it back into the same gRPC status with the same field violations.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from services.common.errors import Violation, violations_of
+
+
+class StageFailed(Exception):
+    """A pipeline stage failed for a reason retrying cannot fix."""
+
+    def __init__(
+        self, code: str, message: str, violations: list[list[str]] | None = None
+    ) -> None:
+        super().__init__(code, message, violations or [])
+        self.code = code
+        self.message = message
+        self.violations = [Violation(f, d) for f, d in (violations or [])]
+
+    @classmethod
+    def from_rpc_error(cls, stage: str, error: grpc.RpcError) -> StageFailed:
+        code = error.code()
+        details = error.details() or ""
+        return cls(
+            code.name,
+            f"{stage}: {details}",
+            [[v.field, v.description] for v in violations_of(error)],
+        )
+
+    def status_code(self) -> grpc.StatusCode:
+        return grpc.StatusCode[self.code] if self.code in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
+
+
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})

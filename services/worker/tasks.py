@@ -1,0 +1,119 @@
+"""The Assess stages as Celery tasks: each calls one service over gRPC, nothing more.
+
+A task's input and output are a ``state`` dict of serialized protobuf messages plus the
+absolute deadline; each stage adds its response. Clinical logic lives in the services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from celery import Task
+from footcds.v1 import (
+    differential_pb2,
+    encounter_pb2,
+    intake_pb2,
+)
+
+from services.common.config import settings
+from services.common.deadlines import DeadlineExpired, remaining
+from services.encounter import stages
+from services.worker.app import app
+from services.worker.clients import stubs
+from services.worker.errors import RETRYABLE, StageFailed
+
+log = logging.getLogger("footcds.worker")
+State = dict[str, Any]
+
+
+class StageTask(Task):
+    """Defaults for every stage task: late ack, redelivery on worker loss, gRPC retries."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = settings().task_max_retries
+    retry_base_seconds = 0.05
+    retry_max_seconds = 1.0
+
+    def call(self, stage: str, method: Callable[..., Any], request: Any, deadline: float) -> Any:
+        try:
+            timeout = remaining(deadline, cap=settings().stage_timeout_seconds)
+            return method(request, timeout=timeout)
+        except DeadlineExpired:
+            raise StageFailed("DEADLINE_EXCEEDED", f"{stage}: the caller's deadline passed") from None
+        except grpc.RpcError as error:
+            failure = StageFailed.from_rpc_error(stage, error)
+            if error.code() in RETRYABLE:
+                countdown = min(self.retry_base_seconds * 2**self.request.retries, self.retry_max_seconds)
+                if time.time() + countdown < deadline and self.request.retries < self.max_retries:
+                    log.warning(
+                        "stage retry",
+                        extra={"task": self.name, "code": failure.code, "retry_in_s": countdown,
+                               "attempt": self.request.retries + 1},
+                    )
+                    raise self.retry(countdown=countdown, exc=failure) from None
+            raise failure from None
+
+
+def _intake(state: State) -> intake_pb2.NormalizeIntakeResponse:
+    return intake_pb2.NormalizeIntakeResponse.FromString(state["intake"])
+
+
+def _ranked(state: State) -> differential_pb2.RankDifferentialResponse:
+    return differential_pb2.RankDifferentialResponse.FromString(state["differential"])
+
+
+def run_intake(task: StageTask, state: State) -> State:
+    request = stages.intake_request(encounter_pb2.AssessRequest.FromString(state["request"]))
+    response = task.call("intake", stubs().intake.NormalizeIntake, request, state["deadline"])
+    return {**state, "intake": response.SerializeToString()}
+
+
+def run_differential(task: StageTask, state: State) -> State:
+    request = stages.differential_request(_intake(state))
+    response = task.call("differential", stubs().differential.RankDifferential, request, state["deadline"])
+    return {**state, "differential": response.SerializeToString()}
+
+
+def run_workup(task: StageTask, state: State) -> State:
+    request = stages.workup_request(_intake(state), _ranked(state))
+    response = task.call("workup", stubs().workup.RecommendTests, request, state["deadline"])
+    return {**state, "workup": response.SerializeToString()}
+
+
+def run_treatment(task: StageTask, state: State) -> State:
+    request = stages.treatment_request(_intake(state), _ranked(state))
+    response = task.call("treatment", stubs().treatment.PlanTreatment, request, state["deadline"])
+    return {**state, "treatment": response.SerializeToString()}
+
+
+@app.task(bind=True, base=StageTask, name="footcds.assess.intake")
+def intake_stage(self: StageTask, state: State) -> State:
+    return run_intake(self, state)
+
+
+@app.task(bind=True, base=StageTask, name="footcds.assess.differential")
+def differential_stage(self: StageTask, state: State) -> State:
+    return run_differential(self, state)
+
+
+@app.task(bind=True, base=StageTask, name="footcds.assess.workup")
+def workup_stage(self: StageTask, state: State) -> State:
+    return run_workup(self, state)
+
+
+@app.task(bind=True, base=StageTask, name="footcds.assess.treatment")
+def treatment_stage(self: StageTask, state: State) -> State:
+    return run_treatment(self, state)
+
+
+@app.task(bind=True, base=StageTask, name="footcds.assess.pipeline")
+def pipeline_stage(self: StageTask, state: State) -> State:
+    """All four stages in one task: one queue hop instead of four (measured in bench/)."""
+    for run in (run_intake, run_differential, run_workup, run_treatment):
+        state = run(self, state)
+    return state

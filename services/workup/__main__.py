@@ -1,0 +1,8 @@
+"""`python -m services.workup`: run the work-up service."""
+
+from services.common.config import settings
+from services.common.server import run_forever
+from services.workup.servicer import SERVICE_NAME, register
+
+if __name__ == "__main__":
+    run_forever("workup", register, [SERVICE_NAME], settings().workup_port)

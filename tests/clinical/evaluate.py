@@ -1,0 +1,141 @@
+"""`make eval`: the clinical vignettes through the whole pipeline, with the figures that matter.
+
+top-1 / top-3 (the expected condition, or an acceptable equivalent, leads / is in the top
+three), triage exact, under-triage (less urgent than expected), emergency sensitivity, first
+test matching the vignette's, and NextQuestion interviews (questions asked to reach the
+right leader, starting from the location findings alone).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.cli.casefile import case_from_json
+from services.cli.render import assessment_json
+from services.common.clinical import Case, Patient, State
+from services.differential.interview import next_question
+from services.differential.ranking import default_model, posterior
+from services.encounter.local import assess_local
+
+VIGNETTE_DIR = Path(__file__).parent / "vignettes"
+TRIAGE = ("emergency", "urgent", "routine", "self_care")
+
+
+def load_vignettes(directory: Path = VIGNETTE_DIR) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in sorted(directory.glob("*.yaml")):
+        out.extend(yaml.safe_load(path.read_text())["vignettes"])
+    return out
+
+
+def request_for(vignette: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return case_from_json({"patient": vignette["patient"], "evidence": vignette["evidence"]})
+
+
+@dataclass
+class Report:
+    total: int = 0
+    top1: int = 0
+    top3: int = 0
+    triage_exact: int = 0
+    under_triage: list[str] = field(default_factory=list)
+    emergencies: int = 0
+    emergencies_caught: int = 0
+    first_test: int = 0
+    misses: list[str] = field(default_factory=list)
+    test_misses: list[str] = field(default_factory=list)
+    interview_questions: list[int] = field(default_factory=list)
+    interview_findings: list[int] = field(default_factory=list)
+    interview_right: int = 0
+
+    def figures(self) -> dict[str, Any]:
+        n = max(self.total, 1)
+        asked = self.interview_questions
+        return {
+            "vignettes": self.total,
+            "top1": round(self.top1 / n, 4),
+            "top3": round(self.top3 / n, 4),
+            "triage_exact": round(self.triage_exact / n, 4),
+            "under_triage": len(self.under_triage),
+            "emergency_sensitivity": round(self.emergencies_caught / max(self.emergencies, 1), 4),
+            "first_test_match": round(self.first_test / n, 4),
+            "interview_right_leader": round(self.interview_right / n, 4),
+            "interview_mean_questions": round(sum(asked) / max(len(asked), 1), 2),
+            "interview_mean_findings_available": round(
+                sum(self.interview_findings) / max(len(self.interview_findings), 1), 2
+            ),
+        }
+
+
+def interview(vignette: dict[str, Any], max_questions: int = 25) -> tuple[str, int]:
+    """Ask NextQuestion until it says stop; answers come from the vignette (absent if unlisted)."""
+    model = default_model()
+    truth = {e["id"]: State(e["state"]) for e in vignette["evidence"]}
+    known = {f: s for f, s in truth.items() if f.startswith("loc_")} or dict(list(truth.items())[:1])
+    p = vignette["patient"]
+    patient = Patient(age=p.get("age"), sex=p.get("sex"))
+    asked = 0
+    while asked < max_questions:
+        choice = next_question(Case(patient, dict(known)), prioritize_dont_miss=True)
+        if choice.should_stop or choice.finding_id is None:
+            break
+        known[choice.finding_id] = truth.get(choice.finding_id, State.ABSENT)
+        asked += 1
+    probs = posterior(Case(patient, known))
+    return model.condition_ids[int(probs.argmax())], asked
+
+
+def evaluate(vignettes: list[dict[str, Any]]) -> Report:
+    report = Report()
+    for v in vignettes:
+        expected = v["expected"]
+        accepted = {expected["condition"], *expected.get("acceptable", [])}
+        result = assessment_json(assess_local(request_for(v)))
+        ranked = [c["condition"] for c in result["differential"]]
+        report.total += 1
+        report.top1 += ranked[0] in accepted
+        report.top3 += bool(accepted & set(ranked[:3]))
+        if ranked[0] not in accepted:
+            report.misses.append(f"{v['id']}: expected {expected['condition']}, got {ranked[:3]}")
+        level = result["triage"]["level"]
+        report.triage_exact += level == expected["triage"]
+        if TRIAGE.index(level) > TRIAGE.index(expected["triage"]):
+            report.under_triage.append(f"{v['id']}: expected {expected['triage']}, got {level}")
+        if expected["triage"] == "emergency":
+            report.emergencies += 1
+            report.emergencies_caught += level == "emergency"
+        first = result["tests"][0]["test"] if result["tests"] else "none_needed"
+        if first == expected["first_test"]:
+            report.first_test += 1
+        else:
+            report.test_misses.append(f"{v['id']}: expected {expected['first_test']}, got {first}")
+        leader, asked = interview(v)
+        report.interview_right += leader in accepted
+        report.interview_questions.append(asked)
+        report.interview_findings.append(len(default_model().finding_ids))
+    return report
+
+
+def main() -> int:
+    report = evaluate(load_vignettes())
+    figures = report.figures()
+    print(json.dumps(figures))
+    print(f"\n{'figure':<34}value")
+    for key, value in figures.items():
+        print(f"{key:<34}{value}")
+    for title, rows in (("misses (top-1)", report.misses), ("under-triage", report.under_triage),
+                        ("first-test misses", report.test_misses)):
+        print(f"\n{title}: {len(rows)}")
+        for row in rows:
+            print(f"  {row}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

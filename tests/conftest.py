@@ -1,0 +1,41 @@
+"""Fixtures that start real processes: Redis, the five gRPC services, a Celery worker.
+
+The suite is started once per test session and stopped at the end; tests that need to
+break something (stop a service, kill a worker) start their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from footcds.v1 import encounter_pb2_grpc
+
+from services.cli.casefile import case_from_json
+from services.common.suite import LocalSuite
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
+    running = LocalSuite(log_dir=tmp_path_factory.mktemp("suite"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def encounter(suite: LocalSuite) -> Iterator[encounter_pb2_grpc.EncounterServiceStub]:
+    with grpc.insecure_channel(suite.address("encounter")) as channel:
+        yield encounter_pb2_grpc.EncounterServiceStub(channel)
+
+
+def example_request(name: str):  # type: ignore[no-untyped-def]
+    return case_from_json(json.loads((EXAMPLES / f"{name}.json").read_text()))
