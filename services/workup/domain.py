@@ -58,7 +58,7 @@ COST_BURDEN = {"low": 0.0, "medium": 0.5, "high": 1.0}
 INVASIVENESS_BURDEN = {"none": 0.0, "minimal": 0.25, "moderate": 2.0, "high": 4.0}
 WAIT_SCALE_DAYS = 28.0
 MAX_WAIT_DAYS = 42
-# In the immediate tier only time matters: a day's wait costs as much as a high cost tier.
+# In the immediate tier only time to a result matters: each day of waiting adds 1 to the divisor.
 EMERGENCY_WAIT_BURDEN_PER_DAY = 1.0
 # Plan shape: don't over-test.
 MAX_TESTS = 5
@@ -247,7 +247,6 @@ class _Context:
     table: CompiledTests
     prior: Array  # the planning distribution [C + 1]: what tests are valued against
     shown: Array  # the differential's own probabilities: what the words quote
-    scored: dict[str, ScoredCondition]
     watched: tuple[int, ...]  # don't-miss condition indices
     emergencies: tuple[str, ...]  # emergency conditions needing an immediate test
     flags: frozenset[str]
@@ -255,13 +254,10 @@ class _Context:
     emergency_triage: bool
 
 
-def _prior(
-    table: CompiledTests, differential: Differential, prefix: str
-) -> tuple[Array, dict[str, ScoredCondition]]:
+def _prior(table: CompiledTests, differential: Differential, prefix: str) -> Array:
     """The differential as a probability vector over the KB's conditions (renormalized)."""
     problems: list[Violation] = []
     prior = np.zeros(len(table.condition_ids))
-    scored: dict[str, ScoredCondition] = {}
     for i, c in enumerate(differential.conditions):
         field = f"{prefix}differential.conditions[{i}]"
         if c.condition_id not in table.condition_index:
@@ -272,12 +268,12 @@ def _prior(
             problems.append(Violation(f"{field}.probability", "must be between 0 and 1"))
         else:
             prior[table.condition_index[c.condition_id]] = c.probability
-            scored[c.condition_id] = c
     if not problems and prior.sum() <= 0:
         problems.append(Violation(f"{prefix}differential.conditions", "probabilities sum to 0"))
     if problems:
         raise InvalidInput(problems)
-    return prior / prior.sum(), scored
+    out: Array = prior / prior.sum()
+    return out
 
 
 def open_emergencies(
@@ -338,7 +334,7 @@ def _context(
     prefix: str,
 ) -> _Context:
     table = compiled_tests(kb)
-    prior, scored = _prior(table, differential, prefix)
+    prior = _prior(table, differential, prefix)
     floor = kb.triage_policy.unlikely_floor
     watched = tuple(
         dict.fromkeys(
@@ -358,7 +354,6 @@ def _context(
         table=table,
         prior=planning_distribution(kb, prior, keep),
         shown=prior,
-        scored=scored,
         watched=watched,
         emergencies=emergencies,
         flags=case.patient.flags,
