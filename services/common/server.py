@@ -92,10 +92,22 @@ def start_server(
     return RunningServer(name, server, health_servicer, bound, service_names)
 
 
-def run_forever(name: str, register: Register, service_names: Sequence[str], port: int) -> None:
-    """Entry point of ``python -m services.<name>``: serve until SIGTERM or SIGINT."""
+def run_forever(
+    name: str,
+    register: Register,
+    service_names: Sequence[str],
+    port: int,
+    warm_up: Callable[[], object] | None = None,
+) -> None:
+    """Entry point of ``python -m services.<name>``: serve until SIGTERM or SIGINT.
+
+    ``warm_up`` runs before the port opens (knowledge base, compiled arrays), so health says
+    SERVING only when the first real call will be as fast as the rest.
+    """
     cfg = settings()
     configure_logging(name, cfg.log_level)
+    if warm_up is not None:
+        warm_up()
     running = start_server(name, register, service_names, port, cfg=cfg)
     done = threading.Event()
 

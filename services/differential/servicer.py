@@ -131,3 +131,12 @@ class DifferentialServicer(differential_pb2_grpc.DifferentialServiceServicer):
 
 def register(server: grpc.Server) -> None:
     differential_pb2_grpc.add_DifferentialServiceServicer_to_server(DifferentialServicer(), server)
+
+
+def warm_up() -> None:
+    """Load the knowledge base and compile the ranking arrays, before the port opens."""
+    rank_differential(
+        differential_pb2.RankDifferentialRequest(
+            evidence=[common_pb2.Evidence(finding_id="loc_sole", state=common_pb2.EVIDENCE_STATE_PRESENT)]
+        )
+    )

@@ -119,3 +119,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
 def register(server: grpc.Server) -> None:
     intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeServicer(), server)
+
+
+def warm_up() -> None:
+    """Load the knowledge base and answer one intake, before the port opens."""
+    normalize_intake(
+        intake_pb2.NormalizeIntakeRequest(
+            evidence=[common_pb2.Evidence(finding_id="loc_sole", state=common_pb2.EVIDENCE_STATE_PRESENT)]
+        )
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from footcds.v1 import common_pb2, treatment_pb2, treatment_pb2_grpc
+from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, treatment_pb2_grpc
 
 from services.common import convert
 from services.common.errors import InvalidInput, Violation, translate_errors
@@ -83,3 +83,12 @@ class TreatmentServicer(treatment_pb2_grpc.TreatmentServiceServicer):
 
 def register(server: grpc.Server) -> None:
     treatment_pb2_grpc.add_TreatmentServiceServicer_to_server(TreatmentServicer(), server)
+
+
+def warm_up() -> None:
+    """Load the knowledge base and plan one case, before the port opens."""
+    from services.differential.servicer import rank_differential
+
+    evidence = [common_pb2.Evidence(finding_id="loc_sole", state=common_pb2.EVIDENCE_STATE_PRESENT)]
+    ranked = rank_differential(differential_pb2.RankDifferentialRequest(evidence=evidence))
+    plan_treatment(treatment_pb2.PlanTreatmentRequest(differential=ranked.differential))

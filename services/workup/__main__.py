@@ -2,7 +2,7 @@
 
 from services.common.config import settings
 from services.common.server import run_forever
-from services.workup.servicer import SERVICE_NAME, register
+from services.workup.servicer import SERVICE_NAME, register, warm_up
 
 if __name__ == "__main__":
-    run_forever("workup", register, [SERVICE_NAME], settings().workup_port)
+    run_forever("workup", register, [SERVICE_NAME], settings().workup_port, warm_up)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grpc
-from footcds.v1 import common_pb2, workup_pb2, workup_pb2_grpc
+from footcds.v1 import common_pb2, differential_pb2, workup_pb2, workup_pb2_grpc
 
 from services.common import convert
 from services.common.errors import InvalidInput, Violation, translate_errors
-from services.differential.servicer import case_from_pb
+from services.differential.servicer import case_from_pb, rank_differential
 from services.knowledge.loader import knowledge_base
 from services.workup import domain
 
@@ -119,3 +119,12 @@ class WorkupServicer(workup_pb2_grpc.WorkupServiceServicer):
 
 def register(server: grpc.Server) -> None:
     workup_pb2_grpc.add_WorkupServiceServicer_to_server(WorkupServicer(), server)
+
+
+def warm_up() -> None:
+    """Load the knowledge base and compile the ranking and test tables, before the port opens."""
+    evidence = [common_pb2.Evidence(finding_id="loc_sole", state=common_pb2.EVIDENCE_STATE_PRESENT)]
+    ranked = rank_differential(differential_pb2.RankDifferentialRequest(evidence=evidence))
+    recommend_tests(
+        workup_pb2.RecommendTestsRequest(evidence=evidence, differential=ranked.differential)
+    )
