@@ -23,6 +23,7 @@ from services.common.clinical import (
     Triage,
     Weight,
 )
+from services.common.errors import Violation
 
 STATE_TO_PB = {
     State.PRESENT: pb.EVIDENCE_STATE_PRESENT,
@@ -216,6 +217,17 @@ def differential_from_pb(msg: pb.Differential) -> Differential:
         conditions=tuple(scored_from_pb(c) for c in msg.conditions),
         dont_miss=tuple(scored_from_pb(c) for c in msg.dont_miss),
         triage=triage_from_pb(msg.triage),
+    )
+
+
+# --- batches ---------------------------------------------------------------------------
+
+
+def batch_error(index: int, violations: Iterable[Violation]) -> pb.BatchItemError:
+    """A rejected batch item: the others still run, this one says which fields were wrong."""
+    return pb.BatchItemError(
+        index=index,
+        violations=[pb.FieldViolation(field=v.field, description=v.description) for v in violations],
     )
 
 

@@ -54,13 +54,7 @@ def rank_differential_batch(
         except InvalidInput as exc:
             results[index] = differential_pb2.RankDifferentialBatchResult(
                 index=index,
-                error=common_pb2.BatchItemError(
-                    index=index,
-                    violations=[
-                        common_pb2.FieldViolation(field=v.field, description=v.description)
-                        for v in exc.violations
-                    ],
-                ),
+                error=convert.batch_error(index, exc.violations),
             )
     if cases:
         ranked = ranking.rank_batch(cases, explain=not request.omit_explanations)

@@ -56,13 +56,7 @@ def normalize_intake_batch(
             response = normalize_intake(item, kb, prefix=f"items[{index}].")
             results.append(intake_pb2.NormalizeIntakeBatchResult(index=index, response=response))
         except InvalidInput as exc:
-            error = common_pb2.BatchItemError(
-                index=index,
-                violations=[
-                    common_pb2.FieldViolation(field=v.field, description=v.description)
-                    for v in exc.violations
-                ],
-            )
+            error = convert.batch_error(index, exc.violations)
             results.append(intake_pb2.NormalizeIntakeBatchResult(index=index, error=error))
     return intake_pb2.NormalizeIntakeBatchResponse(
         results=results, kb_version=kb.version, disclaimer=kb.disclaimer

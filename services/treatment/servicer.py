@@ -53,13 +53,7 @@ def plan_treatment_batch(
             results.append(
                 treatment_pb2.PlanTreatmentBatchResult(
                     index=index,
-                    error=common_pb2.BatchItemError(
-                        index=index,
-                        violations=[
-                            common_pb2.FieldViolation(field=v.field, description=v.description)
-                            for v in exc.violations
-                        ],
-                    ),
+                    error=convert.batch_error(index, exc.violations),
                 )
             )
     return treatment_pb2.PlanTreatmentBatchResponse(

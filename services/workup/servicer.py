@@ -50,13 +50,7 @@ def recommend_tests_batch(
             results.append(
                 workup_pb2.RecommendTestsBatchResult(
                     index=index,
-                    error=common_pb2.BatchItemError(
-                        index=index,
-                        violations=[
-                            common_pb2.FieldViolation(field=v.field, description=v.description)
-                            for v in exc.violations
-                        ],
-                    ),
+                    error=convert.batch_error(index, exc.violations),
                 )
             )
     return workup_pb2.RecommendTestsBatchResponse(
