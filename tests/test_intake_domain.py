@@ -19,7 +19,8 @@ def fields(exc: pytest.ExceptionInfo[InvalidInput]) -> list[str]:
 
 def test_explicit_evidence_is_kept_with_unknowns_unknown() -> None:
     result = normalize(KB, Patient(age=30), [EvidenceInput("loc_sole", P), EvidenceInput("sx_burning", State.UNKNOWN)])
-    assert result.case.evidence == {"loc_sole": P, "sx_burning": State.UNKNOWN}
+    # hx_age_over_50 is derived from the age (docs/ranking.md, "Age is counted once").
+    assert result.case.evidence == {"loc_sole": P, "sx_burning": State.UNKNOWN, "hx_age_over_50": State.ABSENT}
 
 
 def test_questionnaire_answers_become_findings() -> None:

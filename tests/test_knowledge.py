@@ -88,7 +88,7 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("conditions.yaml", ("id: mortons_neuroma", "id: mortons_neuroma_typo"),
          "unknown condition id 'mortons_neuroma_typo'"),
         ("likelihoods.yaml", ("p: 0.61", "p: 1.61"), "likelihoods.yaml"),
-        ("conditions.yaml", ("- G57.6", "- Q99.999"), "'Q99.999' is not a real ICD-10-CM code"),
+        ("conditions.yaml", ("- G57.60", "- Q99.999"), "'Q99.999' is not a real ICD-10-CM code"),
         ("conditions.yaml", ("id: tarsal_tunnel", "id: mortons_neuroma"), "duplicated"),
     ],
     ids=["unknown-id", "probability-out-of-range", "fake-icd-code", "duplicate"],

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from services.common.clinical import Case, Differential, Patient, State, TreatmentPlan
 from services.differential.ranking import default_model, differential_from_probabilities, rank
 from services.knowledge.loader import knowledge_base
+from services.knowledge.validate import vocabulary
 from services.treatment.domain import AGE_FLAG, RUNNING_FAMILIES, plan_treatment
 
 P, A = State.PRESENT, State.ABSENT
@@ -177,10 +177,13 @@ def test_older_patient_gets_no_tca_when_the_kb_cautions_it_by_age() -> None:
 
 def test_real_kb_cautions_tca_in_older_adults() -> None:
     kb = knowledge_base()
-    if AGE_FLAG not in kb.treatment_items["t_med_amitriptyline"].avoid_if:
-        pytest.skip(f"KB gap: t_med_amitriptyline.avoid_if lacks {AGE_FLAG!r} (NP-tab, age > 65)")
+    assert AGE_FLAG in kb.treatment_items["t_med_amitriptyline"].avoid_if  # NP-tab: caution > 65
+    assert AGE_FLAG in vocabulary()["context_flags"]  # an EHR may also send it explicitly
     plan = plan_for(DIABETIC, mix(DIABETIC, diabetic_neuropathy=0.95), age=72)
     assert "t_med_amitriptyline" not in item_ids(plan)
+    assert any("age 65 or over (age 72)" in s for s in plan.conflicts_resolved)
+    younger = plan_for(DIABETIC, mix(DIABETIC, diabetic_neuropathy=0.95), age=64)
+    assert "t_med_amitriptyline" in item_ids(younger)
 
 
 def test_no_new_injection_right_before_a_race() -> None:

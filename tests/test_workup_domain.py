@@ -68,6 +68,10 @@ LIMB_ISCHAEMIA = case(
     "onset_sudden", "sx_cold_foot", "sx_pallor_or_cyanosis", "ex_diminished_pedal_pulses",
     "unilateral", "hx_cardiovascular_disease", age=72,
 )
+GBS = case(
+    "loc_toes", "loc_leg_below_knee", "symmetric", "ascending", "sx_weakness",
+    "ex_absent_reflexes", "hx_recent_infection", absent=("sx_bladder_bowel_dysfunction",), age=35,
+)
 
 
 def plan(c: Case):  # type: ignore[no-untyped-def]
@@ -134,6 +138,7 @@ def test_emergencies_get_an_immediate_test_first(c: Case, emergency: str, first:
     result = recommend_tests(knowledge_base(), c, d)
     top = result.tests[0]
     assert (top.test_id, top.tier) == (first, "immediate")
+    assert top.same_day  # an emergency test is done today (MRI on the cauda equina pathway)
     assert emergency in top.condition_ids
     assert d.conditions[0].label in top.rationale or emergency in top.condition_ids
     assert "emergency" in top.rationale.lower() and "now" in result.note.lower()
@@ -144,6 +149,20 @@ def test_limb_ischaemia_gets_a_same_day_vascular_test_now() -> None:
     top = plan(LIMB_ISCHAEMIA).tests[0]
     assert top.tier == "immediate" and top.same_day
     assert "acute_limb_ischemia" in kb.tests[top.test_id].detects
+    # Duplex, on the ALI emergency pathway, beats an ABI: a low ABI is also what chronic PAD
+    # gives (its specificity for ALI is lower), so it cannot settle "acute occlusion or not".
+    assert top.test_id == "arterial_duplex"
+
+
+def test_an_emergency_pathway_makes_a_slow_test_same_day_for_that_emergency_only() -> None:
+    kb = knowledge_base()
+    assert not kb.tests["nerve_conduction_study"].same_day
+    gbs = plan(GBS)
+    top = gbs.tests[0]
+    assert (top.test_id, top.tier, top.same_day) == ("nerve_conduction_study", "immediate", True)
+    assert "guillain_barre" in top.condition_ids
+    tarsal = next(t for t in plan(TARSAL).tests if t.test_id == "nerve_conduction_study")
+    assert not tarsal.same_day and "28 days' wait" in tarsal.rationale
 
 
 def test_a_red_flag_naming_many_emergencies_orders_one_test_not_six() -> None:

@@ -148,6 +148,41 @@ def contradictions(
     return problems
 
 
+def age_findings(
+    kb: KnowledgeBase,
+    patient: Patient,
+    evidence: dict[str, State],
+    origin: dict[str, str],
+    prefix: str = "",
+) -> list[Violation]:
+    """Fill in the findings that stand in for the age (``age_above``) from a known age.
+
+    A stand-in the caller left out or marked unknown is derived from the age, so nobody is
+    asked "are you over 50?" when the age is on the record; one that contradicts the age is
+    an error naming both.  (The ranking then counts age once, through the age modifiers.)
+    """
+    if patient.age is None or not 0 <= patient.age <= MAX_AGE_YEARS:
+        return []
+    problems: list[Violation] = []
+    for finding in kb.findings.values():
+        if finding.age_above is None:
+            continue
+        derived = State.PRESENT if patient.age > finding.age_above else State.ABSENT
+        given = evidence.get(finding.id)
+        if given is None or given is State.UNKNOWN:
+            evidence[finding.id] = derived
+            origin[finding.id] = f"{prefix}patient.age_years"
+        elif given is not derived:
+            problems.append(
+                Violation(
+                    origin[finding.id],
+                    f"{finding.id!r} is {given.value} but {prefix}patient.age_years is "
+                    f"{patient.age}",
+                )
+            )
+    return problems
+
+
 def normalize(
     kb: KnowledgeBase,
     patient: Patient,
@@ -170,6 +205,7 @@ def normalize(
             Violation(f"{prefix}evidence", "every finding is unknown: give at least one present or absent")
         )
     problems += contradictions(kb, evidence, origin)
+    problems += age_findings(kb, patient, evidence, origin, prefix)
     if problems:
         raise InvalidInput(problems, "the intake is invalid")
     derived_flags = {

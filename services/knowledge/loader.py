@@ -25,6 +25,7 @@ from services.knowledge.models import (
     Question,
     RedFlagRule,
     Source,
+    TeamAdviceRule,
     TreatmentItem,
     TriageLevel,
     TriagePolicy,
@@ -58,6 +59,7 @@ class KnowledgeBase:
     plans: dict[str, ConditionPlan]
     questions: list[Question]
     exclusive_pairs: list[ExclusivePair] = field(default_factory=list)
+    team_advice: list[TeamAdviceRule] = field(default_factory=list)
     flags_from_findings: dict[str, str] = field(default_factory=dict)
     disclaimer: str = DISCLAIMER
     condition_ids: tuple[str, ...] = field(default=())
@@ -212,6 +214,11 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         "mutually_exclusive",
     )
 
+    team_advice = _parse_list(
+        TeamAdviceRule, read("team_advice.yaml").get("team_advice"), "team_advice.yaml", "team_advice"
+    )
+    _index(team_advice, "team_advice.yaml", "team_advice")
+
     kb = KnowledgeBase(
         version=f"kb-{_content_hash(files)}",
         sources=sources,
@@ -227,6 +234,7 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         questions=questions,
         exclusive_pairs=exclusive_pairs,
         flags_from_findings={str(k): str(v) for k, v in flags_from_findings.items()},
+        team_advice=team_advice,
         condition_ids=tuple(conditions),
         finding_ids=tuple(findings),
     )

@@ -100,6 +100,11 @@ class Finding(Strict):
     question_clinician: str
     body_region: str | None = None  # body-map region id for location findings
     background: float = Field(default=0.05, gt=0, lt=1)  # P(finding) when no listed condition explains it
+    # A stand-in for the patient's age ("age over 50"): present exactly when the age is above
+    # this.  When the age is known the intake derives the finding from it (and rejects a state
+    # that contradicts it) and the ranking counts age through the conditions' age_modifiers
+    # only, so age is never counted twice (docs/ranking.md).
+    age_above: int | None = Field(default=None, ge=0, le=130)
 
 
 class Likelihood(Cited):
@@ -172,9 +177,20 @@ class DiagnosticTest(Strict):
     invasiveness: Invasiveness
     typical_wait_days: int = Field(ge=0, le=365)
     same_day: bool
+    # Emergency pathways: conditions (ids in ``detects``) for which the test is obtained the
+    # same day when that emergency is suspected, although the usual outpatient wait is long
+    # (e.g. MRI lumbar spine for suspected cauda equina).  Used only by the immediate tier.
+    same_day_if_suspected: list[str] = []
     contraindications: list[str] = []  # patient-context flags that make it unsafe
     value: ValueThreshold | None = None
     citations: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_day_only_for_detected(self) -> DiagnosticTest:
+        unknown = [c for c in self.same_day_if_suspected if c not in self.detects]
+        if unknown:
+            raise ValueError(f"same_day_if_suspected names conditions it does not detect: {unknown}")
+        return self
 
 
 class TreatmentItem(Cited):
@@ -215,3 +231,20 @@ class ExclusivePair(Strict):
 
     pair: tuple[str, str]
     reason: str
+
+
+class TeamAdviceRule(Cited):
+    """Team-level advice for a screened roster when a cause clusters (``team_advice.yaml``).
+
+    Fires when at least ``min_athletes`` screened athletes, and at least ``min_share`` of the
+    screened athletes, lead with one of ``condition_ids`` at ``min_probability`` or more.
+    The thresholds are data so a team physician can tune them without touching code.
+    """
+
+    id: str
+    condition_ids: list[str] = Field(min_length=1)
+    min_athletes: int = Field(ge=1)
+    min_share: float = Field(ge=0, le=1)
+    min_probability: float = Field(default=0.0, ge=0, lt=1)
+    title: str
+    advice: str

@@ -48,9 +48,14 @@ def _icd10cm_codes() -> frozenset[str]:
     Reads the package's plain code list rather than importing the package, which would build
     the whole classification tree (seconds and ~100 MB) in every service.
     """
-    from importlib import resources
+    from importlib.util import find_spec
 
-    data = resources.files("simple_icd_10_cm") / "data"
+    # find_spec locates a top-level package without importing it; importlib.resources.files
+    # would import it (and so build the tree: +180 MB peak RSS, measured by `make bench`).
+    spec = find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("simple-icd-10-cm is not installed: its CMS code list checks ICD-10-CM codes")
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
     listing = next(p for p in data.iterdir() if p.name.startswith("code-list-"))
     return frozenset(line.strip() for line in listing.read_text(encoding="utf-8").splitlines())
 
@@ -158,6 +163,11 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
     problems.unknown(
         "intake_rules.yaml", "context flag", kb.flags_from_findings.values(), vocab["context_flags"]
     )
+
+    for advice in kb.team_advice:
+        where = f"team_advice.yaml: entry {advice.id!r}"
+        problems.unknown(where, "condition", advice.condition_ids, kb.conditions)
+        cites(where, advice.citations)
 
     if problems.items:
         shown = "\n  ".join(problems.items[:40])

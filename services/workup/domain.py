@@ -204,14 +204,25 @@ def expected_uncertainty_each(
     return out
 
 
-def burden(test: DiagnosticTest, *, emergency: bool = False) -> float:
+def available_now(test: DiagnosticTest, condition_id: str | None = None) -> bool:
+    """Same day: in the usual setting, or on the emergency pathway for ``condition_id``."""
+    return test.same_day or (
+        condition_id is not None and condition_id in test.same_day_if_suspected
+    )
+
+
+def burden(
+    test: DiagnosticTest, *, emergency: bool = False, condition_id: str | None = None
+) -> float:
     """The factor a test's information is divided by (1 = cheap, painless, same day).
 
     In an emergency only time to a result counts: a test that cannot be done the same day
-    is worth a small fraction of one that can, whatever it costs.
+    is worth a small fraction of one that can, whatever it costs.  A test the KB lists as
+    same-day on the emergency pathway for the suspected condition (``same_day_if_suspected``,
+    e.g. MRI for cauda equina) counts as same day for that condition only.
     """
     if emergency:
-        days = 0 if test.same_day else max(test.typical_wait_days, 1)
+        days = 0 if available_now(test, condition_id) else max(test.typical_wait_days, 1)
         return 1.0 + EMERGENCY_WAIT_BURDEN_PER_DAY * days
     wait = min(test.typical_wait_days, MAX_WAIT_DAYS) / WAIT_SCALE_DAYS
     return (
@@ -373,11 +384,14 @@ def _immediate_pick(
 
     Information is the binary entropy reduction for that condition at equipoise (p = 0.5):
     the decision is whether to act now, and the ranking's probability of an emergency is not
-    trusted to the decimal (a red flag may suspect it while the ranking puts it at 3%).
-    Burden is time to a result only.
+    trusted to the decimal (a red flag may suspect it while the ranking puts it at 3%).  The
+    alternative is "not this condition", so a result is abnormal with probability
+    sensitivity(c) with it and 1 - specificity(c) without it: the test's own figures for the
+    condition, not its pooled background rate (a low ABI is common in chronic PAD, which is
+    what its lower specificity for acute limb ischaemia says).
+    Burden is time to a result only, with the KB's emergency pathways counting as same day.
     """
     kb, table = ctx.kb, ctx.table
-    ci = table.condition_index[condition_id]
     best: _Pick | None = None
     for tid in table.test_ids:
         test = kb.tests[tid]
@@ -385,11 +399,9 @@ def _immediate_pick(
             continue
         if contraindications_found(test, ctx.flags) and not allow_contraindicated:
             continue
-        ti = table.test_index[tid]
-        info = equipoise_information(
-            float(table.abnormal[ti, ci]), float(table.false_positive[ti])
-        )
-        score = info / burden(test, emergency=True)
+        accuracy = test.detects[condition_id]
+        info = equipoise_information(accuracy.sensitivity, 1.0 - accuracy.specificity)
+        score = info / burden(test, emergency=True, condition_id=condition_id)
         if best is None or score > best.score:
             best = _Pick(tid, "immediate", score, info, reason=condition_id)
     return best
@@ -643,6 +655,8 @@ def _recommendation(ctx: _Context, pick: _Pick) -> TestRecommendation:
     kb = ctx.kb
     test = kb.tests[pick.test_id]
     conditions = bears_on(ctx, test)
+    # An immediate test is done today on the emergency pathway, whatever the outpatient wait.
+    now = available_now(test, pick.reason if pick.tier == "immediate" else None)
     return TestRecommendation(
         test_id=test.id,
         label=test.label,
@@ -656,7 +670,7 @@ def _recommendation(ctx: _Context, pick: _Pick) -> TestRecommendation:
         cost_tier=test.cost_tier,
         invasiveness=test.invasiveness,
         typical_wait_days=test.typical_wait_days,
-        same_day=test.same_day,
+        same_day=now,
         citations=_citations(kb, test, conditions),
     )
 
@@ -1046,6 +1060,7 @@ __all__ = [
     "CompiledTests",
     "WorkupResult",
     "apply_results",
+    "available_now",
     "background_false_positive",
     "open_emergencies",
     "expected_uncertainty",

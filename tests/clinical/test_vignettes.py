@@ -1,4 +1,6 @@
-"""The clinical bars: every emergency comes out as an emergency; top-3 >= 90%."""
+"""The clinical bars: every emergency comes out as an emergency; top-3 >= 90%; the first
+test matches the vignette's in >= 85%; the holdout vignettes (written before the knowledge
+was tuned) hold the same safety bars."""
 
 from __future__ import annotations
 
@@ -38,6 +40,19 @@ def test_top3_at_least_90_percent(report: Report) -> None:
 
 def test_no_vignette_is_under_triaged(report: Report) -> None:
     assert not report.under_triage
+
+
+def test_first_test_matches_in_at_least_85_percent(report: Report) -> None:
+    assert report.figures()["first_test_match"] >= 0.85, report.test_misses
+
+
+def test_holdout_vignettes_hold_the_safety_bars() -> None:
+    holdout = load_vignettes(holdout=True)
+    assert len(holdout) >= 6
+    result = evaluate(holdout)
+    assert result.emergencies >= 3 and result.emergencies_caught == result.emergencies
+    assert not result.under_triage
+    assert result.figures()["top3"] >= 0.90, result.misses
 
 
 def test_interviews_reach_the_right_leader_with_few_questions(report: Report) -> None:
