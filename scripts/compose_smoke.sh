@@ -19,6 +19,15 @@ SERVICES=(redis intake differential workup treatment encounter worker)
 
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-footcdssmoke}
 export REDIS_PASSWORD=${REDIS_PASSWORD:-smoke${RANDOM}${RANDOM}${RANDOM}}
+# Credentials for this run only (README "Security"): the worker's service identity and the
+# smoke client's token; the services get only their sha256 hashes.
+sha256() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+export FOOTCDS_SERVICE_TOKEN=${FOOTCDS_SERVICE_TOKEN:-$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)}
+export FOOTCDS_SMOKE_TOKEN=${FOOTCDS_SMOKE_TOKEN:-$(head -c 32 /dev/urandom | sha256sum | cut -d' ' -f1)}
+service_hash=$(sha256 "$FOOTCDS_SERVICE_TOKEN")
+smoke_hash=$(sha256 "$FOOTCDS_SMOKE_TOKEN")
+FOOTCDS_TOKENS="{tokens: {$service_hash: {client_id: worker, scopes: [assess, screen], max_concurrent: 1000}, $smoke_hash: {client_id: smoke, scopes: [assess]}}}"
+export FOOTCDS_TOKENS
 # docker-compose 1.29 must not try to use a docker CLI that is not there.
 export COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0
 

@@ -21,7 +21,7 @@ def main() -> int:
             run = subprocess.run(
                 [sys.executable, "-m", "services.cli.main", "assess", str(case),
                  "--address", suite.address("encounter")],
-                cwd=ROOT,
+                cwd=ROOT, env=suite.client_env(),  # the suite's developer token
             )
             if run.returncode != 0:
                 return run.returncode

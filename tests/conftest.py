@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from footcds.v1 import encounter_pb2_grpc
 
@@ -33,7 +32,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
 
 @pytest.fixture(scope="session")
 def encounter(suite: LocalSuite) -> Iterator[encounter_pb2_grpc.EncounterServiceStub]:
-    with grpc.insecure_channel(suite.address("encounter")) as channel:
+    with suite.channel("encounter") as channel:  # carries the suite's developer token
         yield encounter_pb2_grpc.EncounterServiceStub(channel)
 
 

@@ -66,7 +66,7 @@ def test_cli_local_gives_the_same_ranking_as_the_suite(suite: LocalSuite) -> Non
     for extra in (["--local"], ["--address", suite.address("encounter")]):
         run = subprocess.run(
             [sys.executable, "-m", "services.cli.main", "assess", case, "--json", *extra],
-            capture_output=True, text=True, cwd=ROOT, timeout=60,
+            capture_output=True, text=True, cwd=ROOT, timeout=60, env=suite.client_env(),
         )
         assert run.returncode == 0, run.stderr
         outputs.append(json.loads(run.stdout))
@@ -134,7 +134,7 @@ def test_assess_without_a_worker_answers_within_its_deadline(tmp_path_factory: p
         lonely.start_redis()
         lonely.start_service("encounter")
         lonely.wait_service("encounter")
-        with grpc.insecure_channel(lonely.address("encounter")) as channel:
+        with lonely.channel("encounter") as channel:
             stub = encounter_pb2_grpc.EncounterServiceStub(channel)
             started = time.monotonic()
             with pytest.raises(grpc.RpcError) as raised:

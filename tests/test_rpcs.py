@@ -33,7 +33,7 @@ def ev(*ids: str) -> list[common_pb2.Evidence]:
 
 @pytest.fixture(scope="module")
 def stubs(suite: LocalSuite):  # type: ignore[no-untyped-def]
-    channels = {name: grpc.insecure_channel(suite.address(name)) for name in ("intake", "differential", "workup")}
+    channels = {name: suite.channel(name) for name in ("intake", "differential", "workup")}  # with the dev token
     yield (
         intake_pb2_grpc.IntakeServiceStub(channels["intake"]),
         differential_pb2_grpc.DifferentialServiceStub(channels["differential"]),

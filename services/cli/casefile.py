@@ -51,12 +51,12 @@ def patient_from_json(raw: Any, where: str, problems: list[Violation]) -> common
     if raw.get("age") is not None and (age := _int(raw["age"], f"{where}.age", problems)) is not None:
         patient.age_years = age
     if raw.get("sex") is not None:
-        if raw["sex"] not in SEX_TO_PB:
+        if not isinstance(raw["sex"], str) or raw["sex"] not in SEX_TO_PB:
             problems.append(Violation(f"{where}.sex", f"must be one of {sorted(SEX_TO_PB)}"))
         else:
             patient.sex = SEX_TO_PB[raw["sex"]]
     if raw.get("setting") is not None:
-        if raw["setting"] not in SETTING_TO_PB:
+        if not isinstance(raw["setting"], str) or raw["setting"] not in SETTING_TO_PB:
             problems.append(Violation(f"{where}.setting", f"must be one of {sorted(SETTING_TO_PB)}"))
         else:
             patient.setting = SETTING_TO_PB[raw["setting"]]
@@ -90,7 +90,7 @@ def evidence_from_json(raw: Any, where: str, problems: list[Violation]) -> list[
             problems.append(Violation(f"{here}.id", "a finding id (string) is required"))
             continue
         state = item.get("state")
-        if state is not None and state not in STATES:
+        if state is not None and (not isinstance(state, str) or state not in STATES):
             problems.append(Violation(f"{here}.state", f"must be one of {sorted(STATES)}, got {state!r}"))
             continue
         out.append(
@@ -130,6 +130,11 @@ def case_from_json(raw: Any) -> encounter_pb2.AssessRequest:
         raise InvalidInput([Violation("(case)", "the case must be a JSON object")], "the case file is invalid")
     for key in sorted(set(raw) - {"patient", "evidence", "answers"}):
         problems.append(Violation(key, "unknown field; expected patient, evidence, answers"))
+    try:  # JSON escapes can spell lone surrogates ("\ud800"), which no protobuf string holds
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput([Violation("(case)", "contains text that is not valid Unicode (a lone \\u surrogate)")],
+                           "the case file is invalid") from None
     request = encounter_pb2.AssessRequest(
         patient=patient_from_json(raw.get("patient"), "patient", problems),
         evidence=evidence_from_json(raw.get("evidence"), "evidence", problems),

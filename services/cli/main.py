@@ -1,7 +1,7 @@
 """`footcds`: assess a case from a file, against the suite or in-process.
 
 Exit codes: 0 ok, 2 bad input (the message names the field), 3 the suite is unreachable or
-too slow.
+too slow, 4 not authenticated or not allowed (FOOTCDS_TOKEN; see README "Security").
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ import typer
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from rich.console import Console
 
+from services.cli import audit as audit_cli
+from services.cli import connect
 from services.cli.casefile import read_case
 from services.cli.render import assessment_json, print_assessment
+from services.cli.screen import roster_app, screen
 from services.common.config import settings
 from services.common.errors import InvalidInput, Violation, violations_of
 
@@ -32,8 +35,14 @@ EXIT_UNAVAILABLE = 3
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    token_file: Annotated[Path | None, typer.Option(help="File holding the bearer token (else FOOTCDS_TOKEN).")] = None,
+    tls_ca: Annotated[str | None, typer.Option(help="CA of the servers' certificates (else FOOTCDS_TLS_CA).")] = None,
+    tls_cert: Annotated[str | None, typer.Option(help="mTLS client cert (else FOOTCDS_TLS_CLIENT_CERT).")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="Its private key (else FOOTCDS_TLS_CLIENT_KEY).")] = None,
+) -> None:
     """FootCDS is decision support for a clinician: it does not diagnose."""
+    connect.OPTIONS = connect.ConnectOptions(token_file, tls_ca, tls_cert, tls_key)
 
 
 def fail_bad_input(message: str, violations: list[Violation]) -> None:
@@ -44,7 +53,7 @@ def fail_bad_input(message: str, violations: list[Violation]) -> None:
 
 
 def assess_remote(request: encounter_pb2.AssessRequest, address: str, timeout: float) -> encounter_pb2.AssessResponse:
-    with grpc.insecure_channel(address) as channel:
+    with connect.open_channel(address) as channel:
         stub = encounter_pb2_grpc.EncounterServiceStub(channel)
         try:
             response: encounter_pb2.AssessResponse = stub.Assess(request, timeout=timeout)
@@ -54,6 +63,9 @@ def assess_remote(request: encounter_pb2.AssessRequest, address: str, timeout: f
             if code == grpc.StatusCode.INVALID_ARGUMENT:
                 fail_bad_input(error.details() or "invalid request", violations_of(error))
             err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
+            if code in connect.DENIED:
+                err.print(f"  {connect.denied_hint(code)}")
+                raise typer.Exit(connect.EXIT_DENIED) from None
             if code == grpc.StatusCode.UNAVAILABLE:
                 err.print(f"  is the suite running at {address}? start it with `make run`")
             raise typer.Exit(EXIT_UNAVAILABLE) from None
@@ -87,6 +99,11 @@ def assess(
         print(json.dumps(assessment_json(response.assessment), indent=2))
     else:
         print_assessment(response.assessment, Console())
+
+
+app.command()(screen)
+app.command("audit")(audit_cli.audit)
+app.add_typer(roster_app, name="roster")
 
 
 def main() -> None:

@@ -32,13 +32,45 @@ class Settings(BaseSettings):
     assess_default_timeout_seconds: float = Field(default=10.0, gt=0)
     stage_timeout_seconds: float = Field(default=5.0, gt=0)
     task_max_retries: int = Field(default=3, ge=0)
-    # "chain": one Celery task per stage; "pipeline": one task calling the four services.
-    assess_mode: Literal["chain", "pipeline"] = "chain"
+    # "chain": one Celery task per stage; "pipeline": one task calling the four services;
+    # "direct": the encounter calls the four services over gRPC, no queue.  "pipeline" is the
+    # fastest shape that keeps Assess on Celery (measured: docs/performance.md).
+    assess_mode: Literal["chain", "pipeline", "direct"] = "pipeline"
+
+    # Team screening (issue 5): results expire; the chunk size was chosen by measurement
+    # (README "Team screening"); a chunk's gRPC calls get their own, longer cap.
+    screening_ttl_seconds: int = Field(default=86400, ge=60)
+    screening_max_athletes: int = Field(default=50000, ge=1)
+    screening_chunk_size: int = Field(default=250, ge=1, le=5000)
+    screening_call_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Broker: an unacknowledged task of a killed worker is re-queued after this long.
+    visibility_timeout_seconds: int = Field(default=300, ge=1)
+    unacked_restore_interval_seconds: int = Field(default=10, ge=1)
 
     server_workers: int = Field(default=32, ge=1)
     max_message_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     grace_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
+
+    # Trust (issue 6; README "Security"). Credentials come from files or the environment,
+    # never from the repository. "off" is for debugging only: every caller is "anonymous".
+    auth_mode: Literal["on", "off"] = "on"
+    tokens_file: str = ""  # JSON/YAML: sha256(token) -> {client_id, scopes}; re-read when it changes
+    tokens: str = ""  # the same document inline (containers without a secrets file)
+    service_token: str = ""  # the identity the worker presents to the domain services
+    service_token_file: str = ""
+    token: str = ""  # the CLI's bearer token (FOOTCDS_TOKEN)
+    tls_cert: str = ""  # server certificate (PEM file); set => every gRPC port is TLS
+    tls_key: str = ""
+    tls_ca: str = ""  # CA that signed the servers (clients) and the client certificates (servers)
+    tls_client_auth: Literal["none", "require"] = "none"  # "require" = mutual TLS
+    tls_client_cert: str = ""  # the certificate a client (worker, CLI) presents under mTLS
+    tls_client_key: str = ""
+    max_concurrent_per_client: int = Field(default=16, ge=1)
+    metrics_port: int = Field(default=0, ge=0)  # /metrics over HTTP; 0 = off
+    audit_stream: str = "footcds:audit"
+    audit_max_records: int = Field(default=1_000_000, ge=100)
+    audit_retention_days: float = Field(default=365, ge=0)  # 0 = bounded by audit_max_records only
 
 
 @cache

@@ -11,8 +11,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def check(address: str, service: str = "", timeout: float = 2.0) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def check(
+    address: str, service: str = "", timeout: float = 2.0, credentials: grpc.ChannelCredentials | None = None
+) -> bool:
+    """Health needs no token, but a TLS port needs TLS (and mTLS a client certificate):
+    ``credentials``, else those configured by FOOTCDS_TLS_* (see services.common.tls)."""
+    from services.common.tls import dial
+
+    with dial(address, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)

@@ -18,10 +18,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+import grpc
 
 from services.common.healthcheck import check
 
 SERVICES = ("intake", "differential", "workup", "treatment", "encounter")
+METRICS_BASE_PORT = 9150  # `make run`: encounter 9150, intake 9151 ... treatment 9154, worker 9155
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,19 +48,103 @@ def redis_server_binary() -> str:
 
 @dataclass
 class LocalSuite:
-    """The suite's processes on loopback; ports are free ones unless given."""
+    """The suite's processes on loopback; ports are free ones unless given.
+
+    Auth is on by default: the suite writes a tokens file into ``log_dir`` with a developer
+    client ``dev`` (every scope; ``token``) and the worker's service identity
+    (``service_token``); ``channel()`` and ``client_env()`` carry them. ``tls="tls"|"mtls"``
+    generates a development CA and certificates in ``log_dir/certs``; ``metrics=True`` gives
+    every process a /metrics port (``metrics_ports``).
+    """
 
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="footcds-")))
     ports: dict[str, int] = field(default_factory=dict)
     redis_port: int = 0
     worker_concurrency: int = 2
+    worker_pool: str = "prefork"  # "threads" measured too: docs/performance.md
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    auth: bool = True
+    tls: Literal["off", "tls", "mtls"] = "off"
+    metrics: bool = False
+    metrics_ports: dict[str, int] = field(default_factory=dict)
+    token: str = ""
+    service_token: str = ""
 
     def __post_init__(self) -> None:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
         self.redis_port = self.redis_port or free_port()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.auth:
+            self._prepare_credentials()
+        if self.tls != "off":
+            from services.common.certs import generate
+
+            generate(self.certs_dir)
+
+    # --- credentials -------------------------------------------------------------------
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.log_dir / "tokens.json"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.log_dir / "certs"
+
+    def _prepare_credentials(self) -> None:
+        """A developer token (every scope) and the worker's service token; `make run` keeps
+        them across restarts so an exported FOOTCDS_TOKEN stays valid."""
+        from services.common.auth import ASSESS, RESULTS_READ, SCOPES, SCREEN, issue, trust_certificate
+
+        dev, svc = self.log_dir / "dev-token", self.log_dir / "service-token"
+        if self.tokens_file.exists() and dev.exists() and svc.exists():
+            self.token, self.service_token = dev.read_text().strip(), svc.read_text().strip()
+            return
+        self.tokens_file.unlink(missing_ok=True)
+        self.token = issue(self.tokens_file, "dev", sorted(SCOPES), max_concurrent=1000)
+        self.service_token = issue(self.tokens_file, "worker", [ASSESS, SCREEN], max_concurrent=1000)
+        trust_certificate(self.tokens_file, "worker", [ASSESS, SCREEN], max_concurrent=1000)
+        trust_certificate(self.tokens_file, "ehr", [ASSESS, SCREEN, RESULTS_READ])
+        for path, secret in ((dev, self.token), (svc, self.service_token)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secret + "\n")
+
+    def issue_token(self, client_id: str, scopes: list[str], max_concurrent: int | None = None) -> str:
+        """A new client in the running suite's tokens file (servers pick it up without restart)."""
+        from services.common.auth import issue
+
+        return issue(self.tokens_file, client_id, scopes, max_concurrent)
+
+    def client_credentials(self, cert: str | None = "ehr") -> grpc.ChannelCredentials | None:
+        """TLS credentials trusting the suite's CA, presenting ``cert`` (a client name) if given."""
+        if self.tls == "off":
+            return None
+        from services.common.tls import channel_credentials
+
+        certs = self.certs_dir
+        return channel_credentials(
+            ca=str(certs / "ca.pem"),
+            cert=str(certs / f"{cert}.pem") if cert else "",
+            key=str(certs / f"{cert}-key.pem") if cert else "",
+        )
+
+    def channel(self, service: str, *, token: str | None = None, cert: str | None = "ehr") -> grpc.Channel:
+        """A channel to ``service`` as a client would dial it: TLS if on, the dev token by default."""
+        from services.common.tls import dial
+
+        return dial(self.address(service), token=self.token if token is None else token,
+                    credentials=self.client_credentials(cert))
+
+    def client_env(self, cert: str = "ehr") -> dict[str, str]:
+        """Environment for a CLI subprocess talking to this suite (token, TLS as the ``cert`` client)."""
+        env = self.env()
+        if self.tls != "off":
+            env["FOOTCDS_TLS_CLIENT_CERT"] = str(self.certs_dir / f"{cert}.pem")
+            env["FOOTCDS_TLS_CLIENT_KEY"] = str(self.certs_dir / f"{cert}-key.pem")
+        return env
 
     # --- addresses and environment -----------------------------------------------------
 
@@ -73,7 +161,20 @@ class LocalSuite:
             FOOTCDS_BIND_HOST="127.0.0.1",
             FOOTCDS_REDIS_URL=self.redis_url,
             PYTHONUNBUFFERED="1",
+            FOOTCDS_AUTH_MODE="on" if self.auth else "off",
+            FOOTCDS_METRICS_PORT="0",
         )
+        if self.auth:
+            env.update(FOOTCDS_TOKENS_FILE=str(self.tokens_file), FOOTCDS_SERVICE_TOKEN=self.service_token,
+                       FOOTCDS_TOKEN=self.token)
+        if self.tls != "off":
+            certs = self.certs_dir
+            env.update(
+                FOOTCDS_TLS_CERT=str(certs / "server.pem"), FOOTCDS_TLS_KEY=str(certs / "server-key.pem"),
+                FOOTCDS_TLS_CA=str(certs / "ca.pem"),
+                FOOTCDS_TLS_CLIENT_AUTH="require" if self.tls == "mtls" else "none",
+                FOOTCDS_TLS_CLIENT_CERT=str(certs / "worker.pem"), FOOTCDS_TLS_CLIENT_KEY=str(certs / "worker-key.pem"),
+            )
         for name in SERVICES:
             env[f"FOOTCDS_{name.upper()}_PORT"] = str(self.ports[name])
             env[f"FOOTCDS_{name.upper()}_ADDR"] = self.address(name)
@@ -82,11 +183,17 @@ class LocalSuite:
 
     # --- processes ---------------------------------------------------------------------
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _metrics_env(self, name: str) -> dict[str, str]:
+        if not self.metrics or name == "redis":
+            return {}
+        port = self.metrics_ports.setdefault(name, free_port())
+        return {"FOOTCDS_METRICS_PORT": str(port)}
+
+    def _spawn(self, name: str, argv: list[str], extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed by the child's exit
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            argv, cwd=ROOT, env={**self.env(), **self._metrics_env(name), **(extra or {})}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.processes[name] = process
         return process
@@ -116,17 +223,25 @@ class LocalSuite:
         self._spawn(name, [sys.executable, "-m", f"services.{name}"])
 
     def wait_service(self, name: str, timeout: float = 30) -> None:
-        self._wait(lambda: check(self.address(name), timeout=0.5), name, timeout)
+        credentials = self.client_credentials()
+        self._wait(lambda: check(self.address(name), timeout=0.5, credentials=credentials), name, timeout)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
+        extra = {}
+        if self.metrics:  # prefork children count tasks; the parent serves their sum
+            shared = self.log_dir / f"{name}-metrics"
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir()
+            extra["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
         return self._spawn(
             name,
             [
                 sys.executable, "-m", "celery", "-A", "services.worker.app", "worker",
-                "-Q", "footcds", "--pool", "prefork", "--concurrency", str(self.worker_concurrency),
+                "-Q", "footcds", "--pool", self.worker_pool, "--concurrency", str(self.worker_concurrency),
                 "--loglevel", "WARNING", "--without-gossip", "--without-mingle",
                 "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
             ],
+            extra,
         )
 
     def wait_worker(self, timeout: float = 60) -> None:
@@ -134,8 +249,15 @@ class LocalSuite:
 
         probe = Celery(broker=self.redis_url, backend=self.redis_url)
         probe.conf.accept_content = ["msgpack", "json"]
+
+        def pong() -> bool:
+            try:
+                return bool(probe.control.ping(timeout=0.5))
+            except Exception:  # e.g. a pooled connection to a Redis that was since restarted
+                return False
+
         try:
-            self._wait(lambda: bool(probe.control.ping(timeout=0.5)), "worker", timeout)
+            self._wait(pong, "worker", timeout)
         finally:
             probe.close()
 
@@ -193,7 +315,9 @@ def main() -> int:
     redis_port = int(cfg.redis_url.rsplit(":", 1)[1].split("/")[0])
     log_dir = ROOT / ".run"
     log_dir.mkdir(exist_ok=True)
-    suite = LocalSuite(log_dir=log_dir, ports=ports, redis_port=redis_port)
+    metrics_ports = {name: METRICS_BASE_PORT + i for i, name in enumerate(("encounter", *SERVICES[:4], "worker"))}
+    suite = LocalSuite(log_dir=log_dir, ports=ports, redis_port=redis_port, metrics=True,
+                       metrics_ports=metrics_ports)
     stop = False
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -211,7 +335,10 @@ def main() -> int:
     for name in SERVICES:
         print(f"  {name:<13} {suite.address(name)}  SERVING")
     print(f"  {'redis':<13} {suite.redis_url}")
-    print(f"  {'worker':<13} celery, {suite.worker_concurrency} processes; logs in {log_dir}")
+    print(f"  {'worker':<13} celery, {suite.worker_pool} pool of {suite.worker_concurrency}; logs in {log_dir}")
+    print(f"  {'metrics':<13} http://127.0.0.1:{{{min(metrics_ports.values())}..{max(metrics_ports.values())}}}/metrics"
+          " (encounter, intake, differential, workup, treatment, worker)")
+    print(f"  {'auth':<13} export FOOTCDS_TOKEN=$(cat {log_dir.relative_to(ROOT)}/dev-token)   # every scope")
     print("ready  (Ctrl-C stops everything)", flush=True)
     try:
         while not stop:

@@ -2,7 +2,8 @@
 
 from services.common.config import settings
 from services.common.server import run_forever
+from services.encounter.audit_servicer import SERVICE_NAME as AUDIT_SERVICE_NAME
 from services.encounter.servicer import SERVICE_NAME, register
 
 if __name__ == "__main__":
-    run_forever("encounter", register, [SERVICE_NAME], settings().encounter_port)
+    run_forever("encounter", register, [SERVICE_NAME, AUDIT_SERVICE_NAME], settings().encounter_port)

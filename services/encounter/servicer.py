@@ -1,9 +1,15 @@
-"""EncounterService over gRPC: Assess runs the four stages through Celery over Redis."""
+"""EncounterService over gRPC: Assess runs the four stages through Celery over Redis.
+
+``FOOTCDS_ASSESS_MODE`` picks the shape: a chain of four tasks, one pipeline task, or
+``direct`` gRPC calls from here (services.encounter.direct); docs/performance.md has the
+measurements behind the default.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import NoReturn
 
 import grpc
 from celery import chain
@@ -24,7 +30,8 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from services.common.config import settings
 from services.common.deadlines import DeadlineExpired, remaining
 from services.common.errors import bad_request_status, translate_errors
-from services.encounter import stages
+from services.encounter import direct, stages
+from services.encounter.screening_servicer import ScreeningServicerMixin
 from services.worker import tasks
 from services.worker.errors import StageFailed
 
@@ -74,7 +81,7 @@ def assess_response(
     return response
 
 
-class EncounterServicer(encounter_pb2_grpc.EncounterServiceServicer):
+class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServiceServicer):
     @translate_errors
     def Assess(
         self, request: encounter_pb2.AssessRequest, context: grpc.ServicerContext
@@ -84,6 +91,11 @@ class EncounterServicer(encounter_pb2_grpc.EncounterServiceServicer):
         if budget is None:
             budget = settings().assess_default_timeout_seconds
         deadline = time.time() + budget
+        if settings().assess_mode == "direct":
+            try:
+                return respond(direct.assess(request, deadline), request, started)
+            except StageFailed as failure:
+                abort_failed(context, failure)
         try:
             pending = start_assessment(request, deadline)
         except QUEUE_ERRORS:
@@ -96,23 +108,37 @@ class EncounterServicer(encounter_pb2_grpc.EncounterServiceServicer):
                 "no worker completed the assessment within the deadline",
             )
         except StageFailed as failure:
-            if failure.violations:
-                context.abort_with_status(bad_request_status(failure.violations, failure.message))
-            context.abort(failure.status_code(), failure.message)
+            abort_failed(context, failure)
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the result store (Redis) is unreachable")
-        assessment = assessment_from_state(state)
-        log.info(
-            "assessed",
-            extra={
-                "rpc": "Assess",
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "triage": assessment.triage.level,
-                "kb_version": assessment.kb_version,
-            },
-        )
-        return assess_response(assessment, request.include_fhir_bundle)
+        return respond(assessment_from_state(state), request, started)
+
+
+def abort_failed(context: grpc.ServicerContext, failure: StageFailed) -> NoReturn:
+    """A stage's failure as the caller's status, with the same field violations."""
+    if failure.violations:
+        context.abort_with_status(bad_request_status(failure.violations, failure.message))
+    context.abort(failure.status_code(), failure.message)
+    raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
+
+
+def respond(
+    assessment: encounter_pb2.Assessment, request: encounter_pb2.AssessRequest, started: float
+) -> encounter_pb2.AssessResponse:
+    log.info(
+        "assessed",
+        extra={
+            "rpc": "Assess",
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "triage": assessment.triage.level,
+            "kb_version": assessment.kb_version,
+        },
+    )
+    return assess_response(assessment, request.include_fhir_bundle)
 
 
 def register(server: grpc.Server) -> None:
+    from services.encounter import audit_servicer  # the audit trail is read through the front door
+
     encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)
+    audit_servicer.register(server)

@@ -7,16 +7,39 @@ stage messages travel as serialized protobuf bytes, never pickled objects.
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+import os
+from typing import Any
+
+from celery import Celery, signals
 
 from services.common.config import settings
+from services.common.logging import configure_logging
+from services.common.metrics import connect_worker_signals
 
 QUEUE = "footcds"
 
 
+@signals.setup_logging.connect
+def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
+    """The worker logs like the servers: JSON with safe fields only, never task arguments or
+    results (Celery's own formats interpolate both, e.g. "succeeded in 0.01s: <state>")."""
+    if "FOOTCDS_LOG_LEVEL" in os.environ:  # as the servers; else celery's --loglevel
+        level = settings().log_level
+    else:
+        level = logging.getLevelName(loglevel) if isinstance(loglevel, int) else (loglevel or "WARNING")
+    configure_logging("worker", str(level))
+
+
+connect_worker_signals()
+
+
 def make_app() -> Celery:
     cfg = settings()
-    app = Celery("footcds", broker=cfg.redis_url, backend=cfg.redis_url, include=["services.worker.tasks"])
+    app = Celery(
+        "footcds", broker=cfg.redis_url, backend=cfg.redis_url,
+        include=["services.worker.tasks", "services.worker.screening_tasks"],
+    )
     app.conf.update(
         task_serializer="msgpack",
         result_serializer="msgpack",
@@ -31,7 +54,11 @@ def make_app() -> Celery:
         worker_send_task_events=False,
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 300, "socket_connect_timeout": 2},
+        broker_transport_options={
+            "visibility_timeout": cfg.visibility_timeout_seconds, "socket_connect_timeout": 2,
+            # sweep for tasks of a killed worker every interval (kombu default: 10 x 10 s)
+            "unacked_restore_interval": cfg.unacked_restore_interval_seconds, "unacked_restore_throttle": 1,
+        },
         result_backend_transport_options={"socket_connect_timeout": 2},
         redis_socket_connect_timeout=2,
         redis_socket_timeout=30,

@@ -18,8 +18,10 @@ from footcds.v1 import (
     workup_pb2_grpc,
 )
 
+from services.common.auth import service_token
 from services.common.config import settings
 from services.common.server import server_options
+from services.common.tls import dial
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,19 @@ class Stubs:
     treatment: treatment_pb2_grpc.TreatmentServiceStub
 
 
+# A service that comes back is dialed again within a quarter second (gRPC's default backoff
+# grows to 120 s), so the stage retries, which span ~0.35 s, see it: no manual step.
+RECONNECT_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 250),
+]
+
+
 def channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=server_options(settings()))
+    """TLS/mTLS when configured; every call carries the worker's service identity token."""
+    cfg = settings()
+    return dial(address, token=service_token(cfg), options=[*server_options(cfg), *RECONNECT_OPTIONS], cfg=cfg)
 
 
 @cache

@@ -111,9 +111,24 @@ def treatment_stage(self: StageTask, state: State) -> State:
     return run_treatment(self, state)
 
 
+def run_workup_and_treatment(task: StageTask, state: State) -> State:
+    """Both last stages at once: each needs only intake's and differential's answers, so
+    the task waits for the slower call instead of both in turn (docs/performance.md)."""
+    intake, ranked = _intake(state), _ranked(state)
+    workup_request = stages.workup_request(intake, ranked)
+    # call() returns the started future here; its errors surface (and retry) at .result() below.
+    pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, state["deadline"])
+    try:
+        plan = task.call(
+            "treatment", stubs().treatment.PlanTreatment, stages.treatment_request(intake, ranked), state["deadline"]
+        )
+        workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, state["deadline"])
+    finally:
+        pending.cancel()
+    return {**state, "workup": workup.SerializeToString(), "treatment": plan.SerializeToString()}
+
+
 @app.task(bind=True, base=StageTask, name="footcds.assess.pipeline")
 def pipeline_stage(self: StageTask, state: State) -> State:
     """All four stages in one task: one queue hop instead of four (measured in bench/)."""
-    for run in (run_intake, run_differential, run_workup, run_treatment):
-        state = run(self, state)
-    return state
+    return run_workup_and_treatment(self, run_differential(self, run_intake(self, state)))

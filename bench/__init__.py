@@ -1,0 +1,1 @@
+"""`make bench`: FootCDS's figures beside the frameworks' own ceilings (docs/performance.md)."""

@@ -1,0 +1,100 @@
+"""Assess end to end (client -> encounter -> [Celery] -> four services -> reply), per mode.
+
+Each coordination shape runs in its own encounter process (``FOOTCDS_ASSESS_MODE``) beside
+the same services, worker and Redis, so the shapes are compared under the same load:
+
+* ``chain``    - four Celery tasks, one per stage;
+* ``pipeline`` - one Celery task calling the four services;
+* ``direct``   - the encounter calls the services over gRPC (Celery kept for screening).
+
+Goals (issue 7): p50 <= 5 ms, p99 <= 20 ms at 1 in flight; >= 500 assessments/s at 32.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import grpc
+from footcds.v1 import encounter_pb2, encounter_pb2_grpc
+
+from bench.harness import Collector, Probe, Rounds
+from bench.report import Figure, figure
+from services.cli.casefile import case_from_json
+
+MODES = ("chain", "pipeline", "direct")
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GOAL_P50_MS, GOAL_P99_MS, GOAL_RPS = 5.0, 20.0, 500.0
+# The bare framework each shape is compared with first (the others go into extra.vs).
+SHAPE_CEILING = {"chain": "ceiling.celery_chain4", "pipeline": "ceiling.celery_rt", "direct": "ceiling.grpc_echo"}
+
+
+def example_requests() -> list[encounter_pb2.AssessRequest]:
+    """The example cases, in turn: a self-care runner, Morton's neuroma, an emergency."""
+    return [case_from_json(json.loads(p.read_text())) for p in sorted(EXAMPLES.glob("*.json"))]
+
+
+def metadata(token: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")] if token else []
+
+
+def probe(mode: str, address: str, token: str, inflight: tuple[int, ...] = (32,)) -> Probe:
+    stub = encounter_pb2_grpc.EncounterServiceStub(grpc.insecure_channel(address))
+    requests = itertools.cycle(example_requests())
+    md = metadata(token)
+    weight = {"chain": 0.25, "pipeline": 0.5}.get(mode, 1.0)
+
+    def call() -> object:
+        return stub.Assess(next(requests), timeout=10, metadata=md)
+
+    return Probe(f"assess.{mode}", call, weight=weight, inflight=inflight)
+
+
+def shape_floor_ms(mode: str, out: Collector) -> float | None:
+    """What this shape would take if FootCDS added nothing to the frameworks and the domain
+    code: the bare Celery part, one echo hop per gRPC call on the critical path (client ->
+    encounter, intake, differential, then workup and treatment side by side - in the chain
+    they run one after the other), and the same handlers timed in-process."""
+    try:
+        echo = out["ceiling.grpc_echo.p50"].value
+        handler = {
+            s: out[f"service.{s}.handler"].value / 1e3 for s in ("intake", "differential", "workup", "treatment")
+        }
+        queue = {"chain": out["ceiling.celery_chain4.p50"].value, "pipeline": out["ceiling.celery_rt.p50"].value}
+    except KeyError:
+        return None
+    last = handler["workup"] + handler["treatment"] if mode == "chain" else max(handler["workup"], handler["treatment"])
+    hops = 5 if mode == "chain" else 4
+    return queue.get(mode, 0.0) + hops * echo + handler["intake"] + handler["differential"] + last
+
+
+def figures(rounds: Rounds, out: Collector, modes: tuple[str, ...] = MODES) -> None:
+    for mode in modes:
+        name = f"assess.{mode}"
+        first = SHAPE_CEILING[mode]
+        others = [c for c in ("ceiling.grpc_echo", "ceiling.celery_rt") if c != first]
+        p50 = figure(
+            f"{name}.p50", rounds.p50_of(name), "ms", ceiling=out[f"{first}.p50"],
+            also=tuple(out.get(f"{c}.p50") for c in others), goal=("<=", GOAL_P50_MS),
+        )
+        floor = shape_floor_ms(mode, out)
+        if floor:
+            p50.extra["shape_floor_ms"] = round(floor, 3)
+            p50.extra.setdefault("vs", {})["shape_floor"] = round(p50.value / floor, 3)
+        out.add(p50)
+        out.add(figure(
+            f"{name}.p99", rounds.p99_of(name), "ms", ceiling=out[f"{first}.p99"],
+            also=tuple(out.get(f"{c}.p99") for c in others), goal=("<=", GOAL_P99_MS),
+        ))
+        rps_ceiling = "ceiling.grpc_echo.rps@32" if mode == "direct" else "ceiling.celery_rt.rps@32"
+        other_rps = "ceiling.celery_rt.rps@32" if mode == "direct" else "ceiling.grpc_echo.rps@32"
+        out.add(figure(
+            f"{name}.rps@32", rounds.rps_of(name, 32), "/s", ceiling=out[rps_ceiling], rate=True,
+            also=(out.get(other_rps),), goal=(">=", GOAL_RPS),
+        ))
+
+
+def best(out: Collector, modes: tuple[str, ...] = MODES) -> Figure:
+    """The mode with the lowest p50 (for the summary line)."""
+    return min((out[f"assess.{m}.p50"] for m in modes), key=lambda f: f.value)

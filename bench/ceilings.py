@@ -1,0 +1,68 @@
+"""The frameworks' own ceilings, measured in the same run as FootCDS.
+
+* bare gRPC: a trivial unary echo servicer in its own process (``bench.echo``), with the
+  thread-pool server FootCDS uses; with ``--full`` also the grpc.aio server (the server
+  choice, re-checked every full run);
+* bare Celery: ``delay().get(interval=0.005)`` of a no-op task on a real worker (same pool
+  and concurrency as FootCDS's) against the same Redis, and a chain of four no-ops.
+"""
+
+from __future__ import annotations
+
+import grpc
+from celery import chain
+
+from bench import echo
+from bench.harness import Collector, Probe, Rounds
+from bench.report import figure
+
+RESULT_POLL_SECONDS = 0.005  # what the encounter service uses
+STATE = {"request": b"x" * 256, "deadline": 0.0}  # about the size of an Assess task's state
+
+
+def echo_probe(address: str, name: str) -> Probe:
+    channel = grpc.insecure_channel(address)
+    call = echo.stub(channel)
+    return Probe(name, lambda: call(echo.PAYLOAD, timeout=5), inflight=(1, 16, 32))
+
+
+def celery_probes() -> list[Probe]:
+    from bench.celery_app import noop
+
+    def round_trip() -> object:
+        return noop.delay(STATE).get(timeout=10, interval=RESULT_POLL_SECONDS)
+
+    def chain4() -> object:
+        workflow = chain(noop.s(STATE), noop.s(), noop.s(), noop.s())
+        return workflow.apply_async().get(timeout=10, interval=RESULT_POLL_SECONDS)
+
+    return [
+        Probe("ceiling.celery_rt", round_trip, weight=0.5, inflight=(32,)),
+        Probe("ceiling.celery_chain4", chain4, weight=0.25),
+    ]
+
+
+def echo_figures(rounds: Rounds, out: Collector, *, aio: bool) -> None:
+    """The echo ceiling; the aio echo (if measured) is reported against the sync one."""
+    name = "ceiling.grpc_echo"
+    out.add(figure(f"{name}.p50", rounds.p50_of(name), "ms"))
+    out.add(figure(f"{name}.p99", rounds.p99_of(name), "ms"))
+    for inflight in (1, 16, 32):
+        out.add(figure(f"{name}.rps@{inflight}", rounds.rps_of(name, inflight), "/s"))
+    if aio:
+        name = "ceiling.grpc_echo_aio"
+        out.add(figure(f"{name}.p50", rounds.p50_of(name), "ms", ceiling=out["ceiling.grpc_echo.p50"],
+                       note="grpc.aio server vs the thread-pool server FootCDS uses"))
+        for inflight in (1, 16, 32):
+            out.add(figure(
+                f"{name}.rps@{inflight}", rounds.rps_of(name, inflight), "/s",
+                ceiling=out[f"ceiling.grpc_echo.rps@{inflight}"], rate=True,
+            ))
+
+
+def figures(rounds: Rounds, out: Collector, *, aio: bool) -> None:
+    echo_figures(rounds, out, aio=aio)
+    for name in ("ceiling.celery_rt", "ceiling.celery_chain4"):
+        out.add(figure(f"{name}.p50", rounds.p50_of(name), "ms"))
+        out.add(figure(f"{name}.p99", rounds.p99_of(name), "ms"))
+    out.add(figure("ceiling.celery_rt.rps@32", rounds.rps_of("ceiling.celery_rt", 32), "/s"))

@@ -1,0 +1,181 @@
+"""Team screening end to end: a synthetic roster CSV in, results.csv and summary.json out.
+
+The same roster goes through the real suite (SubmitScreening -> Celery chunk tasks -> the
+four services' batch RPCs -> Redis -> WatchScreening / GetScreeningResults / Summary) and
+through ``--local`` (the same chunks in-process) in the same run, so the ratio between
+them is measured on the same machine under the same load.  Also reported: athletes/s, the
+chunk size, the worker's peak RSS (VmHWM of the Celery parent and its pool children), and
+Redis memory per athlete (INFO memory used_memory after the run minus before).
+
+Run:  .venv/bin/python -m bench.screening [--athletes 10000] [--chunk-sizes 100,250,500]
+(each chunk size gets its own suite, since the encounter service reads it at start);
+``python -m bench`` calls ``run(suite, athletes=...)`` with its own suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from services.cli.roster import synthesize, write_roster
+from services.common.config import Settings
+from services.common.suite import LocalSuite
+
+GOAL_SECONDS = 1.5
+GOAL_RATIO = 2.0
+
+
+def chunk_size_of(suite: LocalSuite) -> int:
+    value = suite.extra_env.get("FOOTCDS_SCREENING_CHUNK_SIZE") or os.environ.get("FOOTCDS_SCREENING_CHUNK_SIZE")
+    return int(value) if value else int(Settings.model_fields["screening_chunk_size"].default)
+
+
+def worker_peak_rss_mb(suite: LocalSuite) -> tuple[float, float]:
+    """(largest single process, sum over parent and pool children) of the worker, in MiB."""
+    from bench.memory import children, peak_rss_mb
+
+    peaks: list[float] = []
+    for name, process in suite.processes.items():
+        if not name.startswith("worker"):
+            continue
+        for pid in [process.pid, *children(process.pid)]:
+            peak = peak_rss_mb(pid)
+            if peak is not None:
+                peaks.append(peak)
+    return (max(peaks), sum(peaks)) if peaks else (0.0, 0.0)
+
+
+def redis_used_bytes(url: str) -> int:
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        return int(client.info("memory")["used_memory"])
+    finally:
+        client.close()
+
+
+def synth_file(directory: Path, athletes: int, seed: int) -> Path:
+    from services.knowledge.loader import knowledge_base
+
+    path = directory / f"roster-{athletes}-{seed}.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_roster(synthesize(knowledge_base(), athletes, seed), handle)
+    return path
+
+
+def _client_env(suite: LocalSuite) -> None:
+    """This process dials the suite as the CLI would (its token)."""
+    if getattr(suite, "token", ""):
+        os.environ["FOOTCDS_TOKEN"] = suite.token
+        from services.common.config import settings
+
+        settings.cache_clear()
+
+
+def screen_once(roster: Path, out_dir: Path, *, local: bool, address: str = "") -> tuple[float, dict[str, Any]]:
+    """Seconds from reading the CSV to results.csv and summary.json written."""
+    from services.cli.screen import run_screen
+
+    started = time.perf_counter()
+    _, summary = run_screen(
+        roster, out_dir / ("local.csv" if local else "suite.csv"),
+        summary=out_dir / ("local.json" if local else "suite.json"),
+        local=local, address=address, key=f"bench-{uuid.uuid4().hex}", show_progress=False,
+    )
+    return time.perf_counter() - started, summary
+
+
+def run(
+    suite: LocalSuite | None = None, *, athletes: int = 10000, seed: int = 1, repeats: int = 1
+) -> list[dict[str, Any]]:
+    """The 10k figures as dicts (Figure-shaped: name, value, unit, ceiling, ratio, goal, met, extra).
+
+    With ``repeats`` > 1 the suite and ``--local`` runs alternate and the best of each is kept
+    (this machine is shared; the best run is the least disturbed one).
+    """
+    own = suite is None
+    running = suite or LocalSuite(log_dir=Path(tempfile.mkdtemp(prefix="footcds-bench-screening-"))).start()
+    try:
+        _client_env(running)
+        with tempfile.TemporaryDirectory(prefix="footcds-screening-") as tmp:
+            directory = Path(tmp)
+            roster = synth_file(directory, athletes, seed)
+            warm = synth_file(directory, 200, seed + 1)
+            address = running.address("encounter")
+            screen_once(warm, directory, local=False, address=address)  # warm every process's caches
+            screen_once(warm, directory, local=True)
+            before = redis_used_bytes(running.redis_url)
+            suite_s, suite_summary = screen_once(roster, directory, local=False, address=address)
+            after = redis_used_bytes(running.redis_url)
+            local_s, local_summary = screen_once(roster, directory, local=True)
+            suite_runs, local_runs = [suite_s], [local_s]
+            for _ in range(repeats - 1):
+                suite_runs.append(screen_once(roster, directory, local=False, address=address)[0])
+                local_runs.append(screen_once(roster, directory, local=True)[0])
+            suite_s, local_s = min(suite_runs), min(local_runs)
+            peak, peak_sum = worker_peak_rss_mb(running)
+            agree = suite_summary == local_summary
+    finally:
+        if own:
+            running.stop()
+    chunk = chunk_size_of(running)
+    ratio = suite_s / local_s if local_s else None
+    common = {"athletes": athletes, "chunk_size": chunk, "seed": seed,
+              "suite_runs_s": [round(x, 3) for x in suite_runs], "local_runs_s": [round(x, 3) for x in local_runs]}
+    return [
+        {"name": f"screening {athletes} suite end to end", "value": round(suite_s, 3), "unit": "s",
+         "ceiling": f"screening {athletes} --local", "ceiling_value": round(local_s, 3),
+         "ratio": round(ratio, 2) if ratio is not None else None,
+         "goal": f"<= {GOAL_SECONDS} s and <= {GOAL_RATIO}x --local",
+         "met": suite_s <= GOAL_SECONDS and (ratio or 0) <= GOAL_RATIO,
+         "note": "CSV in, results.csv + summary.json out" + ("" if agree else "; DISAGREES with --local"),
+         "extra": {**common, "athletes_per_s": round(athletes / suite_s, 1),
+                   "screened": suite_summary["screened"], "rejected": suite_summary["rejected"]}},
+        {"name": f"screening {athletes} --local", "value": round(local_s, 3), "unit": "s",
+         "extra": {**common, "athletes_per_s": round(athletes / local_s, 1)}},
+        {"name": "screening throughput (suite)", "value": round(athletes / suite_s, 1), "unit": "athletes/s",
+         "extra": common},
+        {"name": "screening worker peak RSS", "value": round(peak, 1), "unit": "MiB",
+         "note": "largest worker process (VmHWM); sum over parent + pool children in extra",
+         "extra": {**common, "sum_mib": round(peak_sum, 1)}},
+        {"name": "screening Redis memory per athlete", "value": round((after - before) / athletes, 1),
+         "unit": "bytes", "note": "INFO used_memory after the run minus before (results kept until expiry)",
+         "extra": common},
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--athletes", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="best of N (suite and --local alternate)")
+    parser.add_argument("--chunk-sizes", default="", help="comma-separated; one suite each (default: the setting)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.chunk_sizes.split(",") if s.strip()] or [0]
+    for size in sizes:
+        env = {"FOOTCDS_SCREENING_CHUNK_SIZE": str(size)} if size else {}
+        suite = LocalSuite(log_dir=Path(tempfile.mkdtemp(prefix="footcds-bench-screening-")), extra_env=env)
+        try:
+            suite.start()
+            rows = run(suite, athletes=args.athletes, seed=args.seed, repeats=args.repeats)
+        finally:
+            suite.stop()
+        for row in rows:
+            print(json.dumps(row))
+        head = rows[0]
+        print(f"# chunk {head['extra']['chunk_size']}: suite {head['value']} s, local {head['ceiling_value']} s, "
+              f"ratio {head['ratio']}x, {head['extra']['athletes_per_s']} athletes/s, "
+              f"worker peak {rows[3]['value']} MiB, Redis {rows[4]['value']} B/athlete", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

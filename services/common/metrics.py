@@ -1,0 +1,164 @@
+"""Prometheus metrics: every RPC of every service, every task of the worker.
+
+Servers count RPCs by service, method and status code, observe their latency and track
+calls in flight (``MetricsInterceptor``, installed by ``start_server``). The worker counts
+Celery tasks by name and final state and observes their durations through Celery signals.
+Each process serves ``/metrics`` over HTTP on ``FOOTCDS_METRICS_PORT`` (0 or unset = off),
+bound to ``FOOTCDS_BIND_HOST``.
+
+The worker's tasks run in prefork children, so the worker uses prometheus-client's
+multiprocess mode: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty writable directory for the
+worker (docker-compose and ``LocalSuite`` do); the parent process serves the children's sum.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
+
+from services.common.interceptors import Behavior, iterate, split_method, status_of, wrap_handler
+
+log = logging.getLogger("footcds.metrics")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+RPC_HANDLED = Counter(
+    "footcds_grpc_server_handled_total", "RPCs completed, by service, method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+RPC_SECONDS = Histogram(
+    "footcds_grpc_server_handling_seconds", "Time from a call reaching its handler to its last response.",
+    ["grpc_service", "grpc_method"], buckets=LATENCY_BUCKETS,
+)
+RPC_IN_FLIGHT = Gauge(
+    "footcds_grpc_server_in_flight", "Calls being handled now.", ["grpc_service", "grpc_method"],
+    multiprocess_mode="livesum",
+)
+TASKS = Counter("footcds_celery_tasks_total", "Celery tasks run, by task name and final state.", ["task", "state"])
+TASK_SECONDS = Histogram(
+    "footcds_celery_task_seconds", "Celery task run time (one attempt).", ["task"], buckets=LATENCY_BUCKETS
+)
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Outermost interceptor: sees every call, including those auth or limits refuse."""
+
+    def _wrap(self, behavior: Behavior, method: str, streaming: bool) -> Behavior:
+        service, name = split_method(method)
+        handled = RPC_HANDLED.labels  # bound once per method; the code is known at the end
+        seconds = RPC_SECONDS.labels(service, name)
+        in_flight = RPC_IN_FLIGHT.labels(service, name)
+
+        def finish(started: float, context: grpc.ServicerContext, error: BaseException | None) -> None:
+            in_flight.dec()
+            seconds.observe(time.perf_counter() - started)
+            handled(service, name, status_of(context, error).name).inc()
+
+        if streaming:
+            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                started = time.perf_counter()
+                in_flight.inc()
+                error: BaseException | None = None
+                try:
+                    yield from iterate(behavior, request, context)
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    finish(started, context, error)
+
+            return stream
+
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            in_flight.inc()
+            error: BaseException | None = None
+            try:
+                return behavior(request, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                finish(started, context, error)
+
+        return unary
+
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method
+        return wrap_handler(continuation(handler_call_details), method, self._wrap)
+
+
+def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
+    """Serve ``/metrics`` on ``host:port`` from a daemon thread; 0 = off.
+
+    Under ``PROMETHEUS_MULTIPROC_DIR`` (the worker) the served registry sums every process.
+    """
+    if not port:
+        return
+    registry: CollectorRegistry | None = None
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    if registry is None:
+        start_http_server(port, addr=host)
+    else:
+        start_http_server(port, addr=host, registry=registry)
+    log.info("metrics serving", extra={"port": port, "address": host})
+
+
+# --- the worker: Celery signals -------------------------------------------------------
+
+
+_started: dict[str, float] = {}
+
+
+def _task_prerun(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.perf_counter()
+
+
+def _task_postrun(task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any) -> None:
+    started = _started.pop(task_id, None) if task_id else None
+    name = getattr(task, "name", None) or "unknown"
+    TASKS.labels(name, (state or "UNKNOWN").lower()).inc()
+    if started is not None:
+        TASK_SECONDS.labels(name).observe(time.perf_counter() - started)
+
+
+def _worker_init(**_: Any) -> None:
+    from services.common.config import settings
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # a fresh start: counters of earlier runs must not be summed in
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink(missing_ok=True)
+    elif settings().metrics_port:
+        log.warning("PROMETHEUS_MULTIPROC_DIR is unset: only the parent process's metrics are served")
+    cfg = settings()
+    serve_metrics(cfg.metrics_port, cfg.bind_host)
+
+
+def _process_shutdown(pid: int | None = None, **_: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+
+def connect_worker_signals() -> None:
+    """Count tasks in the worker and serve /metrics from its parent process."""
+    from celery import signals
+
+    signals.task_prerun.connect(_task_prerun, weak=False)
+    signals.task_postrun.connect(_task_postrun, weak=False)
+    signals.worker_init.connect(_worker_init, weak=False)
+    signals.worker_process_shutdown.connect(_process_shutdown, weak=False)

@@ -1,0 +1,137 @@
+"""The team-screening chunk task: one batch RPC per service for a chunk of athletes.
+
+Thin on purpose: it moves a chunk to the services (``screening.screen_chunk`` decides what
+goes where) and writes the results under the screening id.  It is idempotent — results are
+keyed by roster position and the chunk's tally by chunk index, so a chunk re-run after a
+worker died overwrites and never appends — which is what makes ``acks_late`` +
+``reject_on_worker_lost`` safe: a killed worker's chunks are simply run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from footcds.v1 import (
+    differential_pb2,
+    encounter_pb2,
+    intake_pb2,
+    treatment_pb2,
+    workup_pb2,
+)
+
+from services.common.config import settings
+from services.common.deadlines import DeadlineExpired, remaining
+from services.encounter.screening import screen_chunk
+from services.encounter.screening_store import store
+from services.worker.app import app
+from services.worker.clients import stubs
+from services.worker.errors import RETRYABLE, StageFailed
+from services.worker.tasks import StageTask
+
+log = logging.getLogger("footcds.worker")
+STAGES_PER_CHUNK = 4
+
+
+class ScreeningChunkTask(StageTask):
+    """StageTask's late ack, redelivery and retries, with the screening's call cap.
+
+    A chunk's batch call takes far longer than one Assess stage, so it is capped by
+    ``FOOTCDS_SCREENING_CALL_TIMEOUT_SECONDS`` instead of the stage timeout.  Results live in
+    the screening's own keys, so Celery stores none.
+    """
+
+    ignore_result = True
+
+    def call(self, stage: str, method: Callable[..., Any], request: Any, deadline: float) -> Any:
+        try:
+            timeout = remaining(deadline, cap=settings().screening_call_timeout_seconds)
+            return method(request, timeout=timeout)
+        except DeadlineExpired:
+            raise StageFailed("DEADLINE_EXCEEDED", f"{stage}: the chunk's deadline passed") from None
+        except grpc.RpcError as error:
+            failure = StageFailed.from_rpc_error(stage, error)
+            if error.code() in RETRYABLE and self.request.retries < self.max_retries:
+                countdown = min(self.retry_base_seconds * 2**self.request.retries, self.retry_max_seconds)
+                log.warning(
+                    "screening chunk retry",
+                    extra={"task": self.name, "code": failure.code, "retry_in_s": countdown,
+                           "attempt": self.request.retries + 1},
+                )
+                raise self.retry(countdown=countdown, exc=failure) from None
+            raise failure from None
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Retries are spent or the error is not retryable: the screening says FAILED."""
+        screening_id, chunk = args[0], args[1]
+        message = exc.message if isinstance(exc, StageFailed) else type(exc).__name__
+        log.error("screening chunk failed", extra={"screening_id": screening_id, "chunk": chunk,
+                                                   "error_type": type(exc).__name__})
+        store().mark_failed(screening_id, f"chunk {chunk}: {message}")
+
+
+class GrpcBatchCalls:
+    """``screening.BatchCalls`` over gRPC; work-up and treatment run concurrently."""
+
+    def __init__(self, task: ScreeningChunkTask, deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
+
+    def normalize(
+        self, request: intake_pb2.NormalizeIntakeBatchRequest
+    ) -> intake_pb2.NormalizeIntakeBatchResponse:
+        response: intake_pb2.NormalizeIntakeBatchResponse = self.task.call(
+            "intake", stubs().intake.NormalizeIntakeBatch, request, self.deadline
+        )
+        return response
+
+    def rank(
+        self, request: differential_pb2.RankDifferentialBatchRequest
+    ) -> differential_pb2.RankDifferentialBatchResponse:
+        response: differential_pb2.RankDifferentialBatchResponse = self.task.call(
+            "differential", stubs().differential.RankDifferentialBatch, request, self.deadline
+        )
+        return response
+
+    def tests_and_plans(
+        self,
+        tests: workup_pb2.RecommendTestsBatchRequest,
+        plans: treatment_pb2.PlanTreatmentBatchRequest,
+    ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]:
+        timeout = remaining(self.deadline, cap=settings().screening_call_timeout_seconds)
+        # Both depend only on the differential: two services, two cores, one wait.
+        plan_future = stubs().treatment.PlanTreatmentBatch.future(plans, timeout=timeout)
+        try:
+            tested: workup_pb2.RecommendTestsBatchResponse = self.task.call(
+                "workup", stubs().workup.RecommendTestsBatch, tests, self.deadline
+            )
+            planned: treatment_pb2.PlanTreatmentBatchResponse = self.task.call(
+                "treatment", lambda _request, timeout: plan_future.result(timeout=timeout), plans, self.deadline
+            )
+        finally:
+            plan_future.cancel()  # no-op once it has finished
+        return tested, planned
+
+
+@app.task(bind=True, base=ScreeningChunkTask, name="footcds.screening.chunk")
+def screen_chunk_task(
+    self: ScreeningChunkTask, screening_id: str, chunk: int, positions: list[int], roster: bytes
+) -> int:
+    """Screen one chunk (``roster``: a SubmitScreeningRequest holding only its athletes)."""
+    started = time.perf_counter()
+    target = store()
+    if not target.mark_started(screening_id):
+        return 0  # expired or abandoned: nothing to write to
+    athletes = encounter_pb2.SubmitScreeningRequest.FromString(roster).athletes
+    deadline = time.time() + STAGES_PER_CHUNK * settings().screening_call_timeout_seconds
+    results = screen_chunk(list(zip(positions, athletes, strict=True)), GrpcBatchCalls(self, deadline))
+    target.write_chunk(screening_id, chunk, results)
+    log.info(
+        "screening chunk",
+        extra={"screening_id": screening_id, "chunk": chunk, "count": len(results),
+               "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+    )
+    return len(results)

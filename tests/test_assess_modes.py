@@ -1,0 +1,114 @@
+"""Every coordination shape of Assess gives the same answer and the same errors.
+
+``FOOTCDS_ASSESS_MODE`` picks how the encounter reaches the four services: a chain of four
+Celery tasks, one pipeline task, or direct gRPC calls (docs/performance.md).  One small
+suite runs the chain; an encounter process per other mode runs beside it on the same
+services, worker and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+import redis
+from footcds.v1 import common_pb2, encounter_pb2_grpc
+
+from bench.procs import start_encounter
+from services.common.config import Settings
+from services.common.errors import violations_of
+from services.common.suite import LocalSuite
+from tests.conftest import example_request
+
+pytestmark = pytest.mark.e2e
+OTHER_MODES = ("pipeline", "direct")
+EXAMPLES = ("tight_laces_runner", "mortons_neuroma", "cauda_equina_emergency")
+
+
+@dataclass
+class Modes:
+    suite: LocalSuite
+    stubs: dict[str, encounter_pb2_grpc.EncounterServiceStub]
+
+    def __getitem__(self, mode: str) -> encounter_pb2_grpc.EncounterServiceStub:
+        return self.stubs[mode]
+
+
+@pytest.fixture(scope="module")
+def modes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modes]:
+    suite = LocalSuite(log_dir=tmp_path_factory.mktemp("modes"), extra_env={"FOOTCDS_ASSESS_MODE": "chain"})
+    channels: list[grpc.Channel] = []
+    try:
+        suite.start()
+        keys = {mode: start_encounter(suite, mode) for mode in OTHER_MODES}
+        for key in keys.values():
+            suite.wait_service(key)
+        stubs: dict[str, encounter_pb2_grpc.EncounterServiceStub] = {}
+        for mode, key in {"chain": "encounter", **keys}.items():
+            channels.append(suite.channel(key))
+            stubs[mode] = encounter_pb2_grpc.EncounterServiceStub(channels[-1])
+        yield Modes(suite, stubs)
+    finally:
+        for channel in channels:
+            channel.close()
+        suite.stop()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_mode_gives_the_chains_assessment(
+    modes: Modes, name: str
+) -> None:
+    request = example_request(name)
+    reference = modes["chain"].Assess(request, timeout=15)
+    assert reference.assessment.differential.conditions and reference.assessment.plan.items
+    for mode in OTHER_MODES:
+        response = modes[mode].Assess(request, timeout=15)
+        assert response.assessment == reference.assessment, f"{mode} differs from chain for {name}"
+        assert response.kb_version == reference.kb_version and "decision support" in response.disclaimer
+
+
+def test_bad_input_names_the_same_field_in_every_mode(
+    modes: Modes,
+) -> None:
+    request = example_request("tight_laces_runner")
+    request.evidence.append(common_pb2.Evidence(finding_id="loc_moon", state=common_pb2.EVIDENCE_STATE_PRESENT))
+    bad_index = len(request.evidence) - 1
+    for mode in ("chain", *OTHER_MODES):
+        with pytest.raises(grpc.RpcError) as raised:
+            modes[mode].Assess(request, timeout=15)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, mode
+        assert f"evidence[{bad_index}].finding_id" in [v.field for v in violations_of(raised.value)], mode
+
+
+def test_direct_mode_gives_up_at_the_callers_deadline(modes: Modes) -> None:
+    """The encounter itself stops at the caller's deadline (each call carries it as its gRPC
+    timeout), rather than waiting on a hung service until a stage cap: its audit record of
+    the failed Assess is written while the service is still hung."""
+    trail = redis.Redis.from_url(modes.suite.redis_url, decode_responses=True)
+    stream = Settings().audit_stream
+    last = trail.xrevrange(stream, count=1)
+    after = last[0][0] if last else "0-0"
+    workup = modes.suite.processes["workup"]
+    os.kill(workup.pid, signal.SIGSTOP)  # the workup call hangs: only the deadline can end it
+    try:
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as raised:
+            modes["direct"].Assess(example_request("mortons_neuroma"), timeout=1.0)
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        record: dict[str, str] = {}
+        while not record and time.monotonic() - started < 2.0:
+            entries = trail.xrange(stream, min=f"({after}")
+            record = next((fields for _, fields in entries if fields["rpc"].endswith("/Assess")), {})
+            time.sleep(0.02)
+        gave_up_after = time.monotonic() - started
+    finally:
+        os.kill(workup.pid, signal.SIGCONT)
+        trail.close()
+    assert record.get("code") == "DEADLINE_EXCEEDED", record
+    assert gave_up_after < 2.0
+    assert modes["direct"].Assess(example_request("mortons_neuroma"), timeout=15).assessment.tests
