@@ -21,10 +21,17 @@ from pathlib import Path
 
 from bench import assess, ceilings, memory, procs, ranking, services
 from bench.harness import Collector, Params, Probe, log, run_rounds
+from bench.profile import cpu_seconds
 from bench.report import Figure, machine, save, table
 from services.common.suite import LocalSuite
 
 FIGURE_FIELDS = {f.name for f in dataclasses.fields(Figure)}
+
+
+def cpu_seconds_of(suite: LocalSuite) -> float:
+    """CPU time used so far by every process of the run, this client included."""
+    own = os.times()
+    return own.user + own.system + sum(cpu_seconds(p.pid) for p in suite.processes.values())
 
 
 def screening(suite: LocalSuite, out: Collector, athletes: int) -> None:
@@ -35,7 +42,13 @@ def screening(suite: LocalSuite, out: Collector, athletes: int) -> None:
         print("# screening bench not available", flush=True)
         return
     log(f"screening {athletes} athletes")
-    for row in screening_bench.run(suite, athletes=athletes):
+    try:
+        rows = screening_bench.run(suite, athletes=athletes)
+    except Exception as exc:  # noqa: BLE001 - the other figures are still worth printing
+        log(f"screening bench failed: {exc!r}")
+        print(f"# screening bench failed: {exc!r}", flush=True)
+        return
+    for row in rows:
         out.add(Figure(**{k: v for k, v in row.items() if k in FIGURE_FIELDS}))
 
 
@@ -67,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         probes += ceilings.celery_probes()
         probes += [assess.probe(m, suite.address(f"encounter-{m}"), suite.token) for m in modes]
         probes += services.probes(suite)
-        rounds = run_rounds(probes, params)
+        rounds = run_rounds(probes, params, cpu=lambda: cpu_seconds_of(suite))
         ceilings.figures(rounds, out, aio=aio)
         services.figures(rounds, services.handler_us(suite, params.ranking_repeats), out)
         assess.figures(rounds, out, modes)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import grpc
@@ -21,11 +22,13 @@ from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
 from bench.harness import Collector, Probe, Rounds
 from bench.report import Figure, figure
+from bench.stats import summarize
 from services.cli.casefile import case_from_json
 
 MODES = ("chain", "pipeline", "direct")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GOAL_P50_MS, GOAL_P99_MS, GOAL_RPS = 5.0, 20.0, 500.0
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 # The bare framework each shape is compared with first (the others go into extra.vs).
 SHAPE_CEILING = {"chain": "ceiling.celery_chain4", "pipeline": "ceiling.celery_rt", "direct": "ceiling.grpc_echo"}
 
@@ -87,6 +90,17 @@ def figures(rounds: Rounds, out: Collector, modes: tuple[str, ...] = MODES) -> N
             f"{name}.p99", rounds.p99_of(name), "ms", ceiling=out[f"{first}.p99"],
             also=tuple(out.get(f"{c}.p99") for c in others), goal=("<=", GOAL_P99_MS),
         ))
+        if (name, 32) in rounds.cpu_ms and ("ceiling.grpc_echo", 32) in rounds.cpu_ms:
+            echo_cpu = out.get("ceiling.grpc_echo.cpu@32") or out.add(figure(
+                "ceiling.grpc_echo.cpu@32", summarize(rounds.cpu_ms[("ceiling.grpc_echo", 32)]), "ms",
+                note="CPU of all processes per echo call at 32 in flight",
+            ))
+            cpu = out.add(figure(
+                f"{name}.cpu@32", summarize(rounds.cpu_ms[(name, 32)]), "ms", ceiling=echo_cpu,
+                note="CPU of all processes per assessment at 32 in flight (client, encounter, worker, "
+                     "services, Redis); the cores divided by it bound the rate",
+            ))
+            cpu.extra["rate_bound_per_s"] = round(CORES * 1000 / cpu.value, 1)
         rps_ceiling = "ceiling.grpc_echo.rps@32" if mode == "direct" else "ceiling.celery_rt.rps@32"
         other_rps = "ceiling.celery_rt.rps@32" if mode == "direct" else "ceiling.grpc_echo.rps@32"
         out.add(figure(

@@ -57,6 +57,7 @@ class Rounds:
     p99: dict[str, list[float]] = field(default_factory=dict)
     samples: dict[str, list[int]] = field(default_factory=dict)  # every latency, pooled
     rps: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    cpu_ms: dict[tuple[str, int], list[float]] = field(default_factory=dict)  # all processes, per call
 
     def p50_of(self, name: str) -> Summary:
         """Median of the repeats' p50s."""
@@ -77,7 +78,11 @@ def log(message: str) -> None:
     print(f"# {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
-def run_rounds(probes: list[Probe], params: Params, rounds: Rounds | None = None) -> Rounds:
+def run_rounds(
+    probes: list[Probe], params: Params, rounds: Rounds | None = None, cpu: Callable[[], float] | None = None
+) -> Rounds:
+    """``cpu``: CPU seconds used so far by every process involved (suite and this client);
+    read around each throughput run, it gives CPU milliseconds per call."""
     rounds = rounds or Rounds()
     for probe in probes:
         load.warm(probe.call, max(5, int(params.warmup * probe.weight)))
@@ -92,8 +97,12 @@ def run_rounds(probes: list[Probe], params: Params, rounds: Rounds | None = None
     for repeat in range(params.throughput_repeats):
         for probe in probes:
             for inflight in probe.inflight:
+                before = cpu() if cpu else 0.0
                 result = load.throughput(probe.call, inflight, params.throughput_seconds)
                 rounds.rps.setdefault((probe.name, inflight), []).append(result.per_second)
+                if cpu and result.completed:
+                    used_ms = (cpu() - before) * 1000 / result.completed
+                    rounds.cpu_ms.setdefault((probe.name, inflight), []).append(used_ms)
         log(f"throughput repeat {repeat + 1}/{params.throughput_repeats} done")
     return rounds
 

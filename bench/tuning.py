@@ -48,6 +48,7 @@ def _wait_assess(suite: LocalSuite, mode: str, timeout: float = 60) -> None:
 
 
 def workers(suite: LocalSuite, out: Collector, params: Params) -> None:
+    modes = [m for m in MODES if f"encounter-{m}" in suite.processes]
     current = "worker"
     for pool, concurrency, prefetch in WORKERS:
         variant = f"{pool}-{concurrency}-prefetch{prefetch}"
@@ -55,9 +56,9 @@ def workers(suite: LocalSuite, out: Collector, params: Params) -> None:
         current = f"worker-{variant}"
         argv = procs.worker_argv("services.worker.app", "footcds", current, pool, concurrency)
         procs.spawn(suite, current, [*argv, "--prefetch-multiplier", str(prefetch)])
-        for mode in MODES:
+        for mode in modes:
             _wait_assess(suite, mode)
-        for mode in MODES:
+        for mode in modes:
             probe = assess.probe(mode, suite.address(f"encounter-{mode}"), suite.token)
             load.warm(probe.call, 10)
             p50s, rates = [], []
@@ -70,7 +71,8 @@ def workers(suite: LocalSuite, out: Collector, params: Params) -> None:
     suite.stop_process(current)
     suite.start_worker()
     suite.wait_worker()
-    _wait_assess(suite, "pipeline")
+    for mode in modes:
+        _wait_assess(suite, mode)
 
 
 def poll_intervals(out: Collector, params: Params) -> None:
