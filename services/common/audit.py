@@ -30,7 +30,7 @@ from google.protobuf.message import Message
 
 from services.common.auth import current_principal
 from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, iterate, status_of, wrap_handler
+from services.common.interceptors import Behavior, BehaviorInterceptor, iterate, status_of
 
 log = logging.getLogger("footcds.audit")
 MAX_LIST = 1000
@@ -212,7 +212,7 @@ def _kb_version() -> str:
     return knowledge_base().version
 
 
-class AuditInterceptor(grpc.ServerInterceptor):
+class AuditInterceptor(BehaviorInterceptor):
     """Writes one record per audited call; installed inside auth (it needs the caller)."""
 
     def __init__(self, cfg: Settings | None = None, log_: AuditLog | None = None) -> None:
@@ -292,9 +292,3 @@ class AuditInterceptor(grpc.ServerInterceptor):
 
         return unary
 
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method: str = handler_call_details.method
-        return wrap_handler(continuation(handler_call_details), method, self._wrap)

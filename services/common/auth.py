@@ -31,7 +31,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,7 +40,7 @@ import grpc
 import yaml
 
 from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, iterate, wrap_handler
+from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
 
 log = logging.getLogger("footcds.auth")
 
@@ -229,7 +229,7 @@ def _certificate_name(context: grpc.ServicerContext) -> str | None:
     return names[0].decode() if names else None
 
 
-class AuthInterceptor(grpc.ServerInterceptor):
+class AuthInterceptor(BehaviorInterceptor):
     """Authenticate, check the method's scope, and expose the caller via ``current_principal``."""
 
     def __init__(self, cfg: Settings | None = None) -> None:
@@ -285,12 +285,6 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         return unary
 
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method: str = handler_call_details.method
-        return wrap_handler(continuation(handler_call_details), method, self._wrap)
 
 
 # --- the client side: a token on every call -----------------------------------------------

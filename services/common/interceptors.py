@@ -9,6 +9,7 @@ instead: ``wrap_handler`` rebuilds the handler around a wrapped behaviour, keepi
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -72,6 +73,21 @@ class Malformed:
     def __init__(self, error: Exception, size: int) -> None:
         self.error = error
         self.size = size
+
+
+class BehaviorInterceptor(grpc.ServerInterceptor):
+    """Base of the interceptors that wrap a handler's behaviour: subclasses give ``_wrap``."""
+
+    @abc.abstractmethod
+    def _wrap(self, behavior: Behavior, method: str, streaming: bool) -> Behavior:
+        """The method's behaviour with this interceptor's work around it."""
+
+    def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method
+        return wrap_handler(continuation(handler_call_details), method, self._wrap)
 
 
 class MalformedRequestGuard(grpc.ServerInterceptor):

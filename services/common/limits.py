@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 
 from services.common.auth import current_principal
 from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, iterate, wrap_handler
+from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
 
 
-class ConcurrencyLimit(grpc.ServerInterceptor):
+class ConcurrencyLimit(BehaviorInterceptor):
     """Counts each client's calls in flight; installed after auth (it needs the client id)."""
 
     def __init__(self, cfg: Settings | None = None) -> None:
@@ -80,9 +80,3 @@ class ConcurrencyLimit(grpc.ServerInterceptor):
 
         return unary
 
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method: str = handler_call_details.method
-        return wrap_handler(continuation(handler_call_details), method, self._wrap)

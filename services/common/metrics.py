@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
-from services.common.interceptors import Behavior, iterate, split_method, status_of, wrap_handler
+from services.common.interceptors import Behavior, BehaviorInterceptor, iterate, split_method, status_of
 
 log = logging.getLogger("footcds.metrics")
 
@@ -47,7 +47,7 @@ TASK_SECONDS = Histogram(
 )
 
 
-class MetricsInterceptor(grpc.ServerInterceptor):
+class MetricsInterceptor(BehaviorInterceptor):
     """Outermost interceptor: sees every call, including those auth or limits refuse."""
 
     def _wrap(self, behavior: Behavior, method: str, streaming: bool) -> Behavior:
@@ -90,12 +90,6 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
         return unary
 
-    def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method: str = handler_call_details.method
-        return wrap_handler(continuation(handler_call_details), method, self._wrap)
 
 
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:

@@ -172,5 +172,6 @@ def run_forever(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    done.wait()
+    while not done.wait(timeout=0.5):  # a timed wait keeps the main thread responsive to signals
+        pass
     running.stop(cfg.grace_seconds)
