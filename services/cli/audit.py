@@ -21,9 +21,9 @@ from rich.table import Table
 from services.cli import connect
 from services.common.config import settings
 
-EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 2, 3
+EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-err = Console(stderr=True)
+err = connect.err
 
 
 def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -73,12 +73,7 @@ def audit(
         try:
             response = audit_pb2_grpc.AuditServiceStub(channel).ListAuditRecords(request, timeout=timeout)
         except grpc.RpcError as error:
-            code = error.code()
-            err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
-            if code in connect.DENIED:
-                err.print(f"  {connect.denied_hint(code)}")
-                raise typer.Exit(connect.EXIT_DENIED) from None
-            raise typer.Exit(EXIT_BAD_INPUT if code == grpc.StatusCode.INVALID_ARGUMENT else EXIT_UNAVAILABLE) from None
+            connect.fail_rpc(error, address)
     if as_json:
         for record in response.records:
             print(json.dumps(record_json(record)))

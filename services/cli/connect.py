@@ -8,17 +8,24 @@ those end up in shell history and ``ps``). TLS from ``--tls-ca/--tls-cert/--tls-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
+import typer
+from rich.console import Console
 
 from services.common.config import settings
+from services.common.errors import Violation, violations_of
 from services.common.tls import channel_credentials, dial
 
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
 EXIT_DENIED = 4
 DENIED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+err = Console(stderr=True)
 
 
 @dataclass
@@ -53,3 +60,25 @@ def denied_hint(code: grpc.StatusCode) -> str:
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return "set FOOTCDS_TOKEN (with `make run`: export FOOTCDS_TOKEN=$(cat .run/dev-token)) or --token-file"
     return "this client's token lacks the scope; ask an administrator for one that has it"
+
+
+def fail_bad_input(message: str, violations: Iterable[Violation] = ()) -> NoReturn:
+    """Say what is wrong, one line per bad field, and exit 2 (never a traceback)."""
+    err.print(f"[bold red]error:[/bold red] {message.split(':')[0]}")
+    for v in violations:
+        err.print(f"  {v.field}: {v.description}")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def fail_rpc(error: grpc.RpcError, address: str) -> NoReturn:
+    """Report a failed call the same way in every command, with the exit code for its kind."""
+    code = error.code()
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        fail_bad_input(error.details() or "invalid request", violations_of(error))
+    err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
+    if code in DENIED:
+        err.print(f"  {denied_hint(code)}")
+        raise typer.Exit(EXIT_DENIED)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        err.print(f"  is the suite running at {address}? start it with `make run`")
+    raise typer.Exit(EXIT_UNAVAILABLE)

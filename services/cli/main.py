@@ -21,7 +21,7 @@ from services.cli.casefile import read_case
 from services.cli.render import assessment_json, print_assessment
 from services.cli.screen import roster_app, screen
 from services.common.config import settings
-from services.common.errors import InvalidInput, Violation, violations_of
+from services.common.errors import InvalidInput
 
 app = typer.Typer(
     help="FootCDS: decision support for foot and lower-leg numbness (for clinicians).",
@@ -29,9 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
 
 
 @app.callback()
@@ -45,13 +42,6 @@ def _root(
     connect.OPTIONS = connect.ConnectOptions(token_file, tls_ca, tls_cert, tls_key)
 
 
-def fail_bad_input(message: str, violations: list[Violation]) -> None:
-    err.print(f"[bold red]error:[/bold red] {message.split(':')[0]}")
-    for v in violations:
-        err.print(f"  {v.field}: {v.description}")
-    raise typer.Exit(EXIT_BAD_INPUT)
-
-
 def assess_remote(request: encounter_pb2.AssessRequest, address: str, timeout: float) -> encounter_pb2.AssessResponse:
     with connect.open_channel(address) as channel:
         stub = encounter_pb2_grpc.EncounterServiceStub(channel)
@@ -59,16 +49,7 @@ def assess_remote(request: encounter_pb2.AssessRequest, address: str, timeout: f
             response: encounter_pb2.AssessResponse = stub.Assess(request, timeout=timeout)
             return response
         except grpc.RpcError as error:
-            code = error.code()
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                fail_bad_input(error.details() or "invalid request", violations_of(error))
-            err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
-            if code in connect.DENIED:
-                err.print(f"  {connect.denied_hint(code)}")
-                raise typer.Exit(connect.EXIT_DENIED) from None
-            if code == grpc.StatusCode.UNAVAILABLE:
-                err.print(f"  is the suite running at {address}? start it with `make run`")
-            raise typer.Exit(EXIT_UNAVAILABLE) from None
+            connect.fail_rpc(error, address)
 
 
 @app.command()
@@ -92,7 +73,7 @@ def assess(
         else:
             response = assess_remote(request, address or settings().encounter_addr, timeout)
     except InvalidInput as exc:
-        fail_bad_input(str(exc), exc.violations)
+        connect.fail_bad_input(str(exc), exc.violations)
     if fhir:
         print(json.dumps(json.loads(response.fhir_bundle_json), indent=2))
     elif as_json:

@@ -39,9 +39,8 @@ from services.cli.roster import (
 from services.common.config import settings
 from services.encounter.screening import TRIAGE_NAMES, Tally
 
-err = Console(stderr=True)
-EXIT_BAD_INPUT = 2
-EXIT_UNAVAILABLE = 3
+err = connect.err
+EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE
 RESULT_COLUMNS = (
     "row", "athlete_id", "status", "triage", "leading_condition", "leading_probability", "top_conditions",
     "first_test", "triage_reason", "plan_highlights", "problems", "kb_version",
@@ -315,14 +314,7 @@ def screen(
         err.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(EXIT_UNAVAILABLE) from None
     except grpc.RpcError as error:
-        code = error.code()
-        err.print(f"[bold red]error:[/bold red] {code.name}: {error.details()}")
-        if code in connect.DENIED:
-            err.print(f"  {connect.denied_hint(code)}")
-            raise typer.Exit(connect.EXIT_DENIED) from None
-        if code == grpc.StatusCode.UNAVAILABLE:
-            err.print(f"  is the suite running at {address or settings().encounter_addr}? start it with `make run`")
-        raise typer.Exit(EXIT_BAD_INPUT if code == grpc.StatusCode.INVALID_ARGUMENT else EXIT_UNAVAILABLE) from None
+        connect.fail_rpc(error, address or settings().encounter_addr)
     console = Console()
     if screened.duplicate:
         console.print(f"already screened with this key: screening {screened.screening_id} (use --key to re-run)")
