@@ -67,3 +67,18 @@ def test_local_human_output_leads_with_triage() -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout.index("TRIAGE: EMERGENCY") < run.stdout.index("Differential")
     assert "decision support" in run.stdout
+
+
+def test_fhir_output_is_a_valid_r4b_bundle() -> None:
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    run = run_cli("assess", str(ROOT / "examples" / "mortons_neuroma.json"), "--local", "--fhir")
+    assert run.returncode == 0, run.stderr
+    bundle = Bundle.model_validate(json.loads(run.stdout))
+    conditions = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "Condition"]
+    codes = {c.code for cond in conditions for c in cond.code.coding}
+    assert any(code.startswith("G57.6") for code in codes)
+    requests = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "ServiceRequest"]
+    assert requests and requests[0].intent == "proposal"
