@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
-import grpc
 from footcds.v1 import (
     differential_pb2,
     encounter_pb2,
@@ -24,12 +22,12 @@ from footcds.v1 import (
 )
 
 from services.common.config import settings
-from services.common.deadlines import DeadlineExpired, remaining
+from services.common.deadlines import remaining
 from services.encounter.screening import screen_chunk
 from services.encounter.screening_store import store
 from services.worker.app import app
 from services.worker.clients import stubs
-from services.worker.errors import RETRYABLE, StageFailed
+from services.worker.errors import StageFailed
 from services.worker.tasks import StageTask
 
 log = logging.getLogger("footcds.worker")
@@ -46,23 +44,8 @@ class ScreeningChunkTask(StageTask):
 
     ignore_result = True
 
-    def call(self, stage: str, method: Callable[..., Any], request: Any, deadline: float) -> Any:
-        try:
-            timeout = remaining(deadline, cap=settings().screening_call_timeout_seconds)
-            return method(request, timeout=timeout)
-        except DeadlineExpired:
-            raise StageFailed("DEADLINE_EXCEEDED", f"{stage}: the chunk's deadline passed") from None
-        except grpc.RpcError as error:
-            failure = StageFailed.from_rpc_error(stage, error)
-            if error.code() in RETRYABLE and self.request.retries < self.max_retries:
-                countdown = min(self.retry_base_seconds * 2**self.request.retries, self.retry_max_seconds)
-                log.warning(
-                    "screening chunk retry",
-                    extra={"task": self.name, "code": failure.code, "retry_in_s": countdown,
-                           "attempt": self.request.retries + 1},
-                )
-                raise self.retry(countdown=countdown, exc=failure) from None
-            raise failure from None
+    def call_cap(self) -> float:
+        return settings().screening_call_timeout_seconds
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries are spent or the error is not retryable: the screening says FAILED."""

@@ -39,9 +39,13 @@ class StageTask(Task):
     retry_base_seconds = 0.05
     retry_max_seconds = 1.0
 
+    def call_cap(self) -> float:
+        """The longest one gRPC call of this task may take (the deadline may cut it shorter)."""
+        return settings().stage_timeout_seconds
+
     def call(self, stage: str, method: Callable[..., Any], request: Any, deadline: float) -> Any:
         try:
-            timeout = remaining(deadline, cap=settings().stage_timeout_seconds)
+            timeout = remaining(deadline, cap=self.call_cap())
             return method(request, timeout=timeout)
         except DeadlineExpired:
             raise StageFailed("DEADLINE_EXCEEDED", f"{stage}: the caller's deadline passed") from None
