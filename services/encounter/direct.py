@@ -22,10 +22,7 @@ from services.common.config import settings
 from services.common.deadlines import DeadlineExpired, remaining
 from services.encounter import stages
 from services.worker.clients import stubs
-from services.worker.errors import RETRYABLE, StageFailed
-
-RETRY_BASE_SECONDS = 0.05  # as services.worker.tasks.StageTask
-RETRY_MAX_SECONDS = 1.0
+from services.worker.errors import StageFailed, retry_pause
 
 
 def _timeout(stage: str, deadline: float) -> float:
@@ -51,13 +48,8 @@ def call(
             return method(request, timeout=_timeout(stage, deadline))
         except grpc.RpcError as error:
             pending = None
-            pause = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
-            retry = (
-                error.code() in RETRYABLE
-                and attempt < settings().task_max_retries
-                and time.time() + pause < deadline
-            )
-            if not retry:
+            pause = retry_pause(error, attempt, deadline)
+            if pause is None:
                 raise StageFailed.from_rpc_error(stage, error) from None
             attempt += 1
             time.sleep(pause)

@@ -7,8 +7,11 @@ service turns it back into the same gRPC status with the same field violations.
 
 from __future__ import annotations
 
+import time
+
 import grpc
 
+from services.common.config import settings
 from services.common.errors import Violation, violations_of
 
 
@@ -38,3 +41,18 @@ class StageFailed(Exception):
 
 
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+RETRY_BASE_SECONDS = 0.05
+RETRY_MAX_SECONDS = 1.0
+
+
+def retry_pause(error: grpc.RpcError, attempt: int, deadline: float) -> float | None:
+    """Seconds to back off before retrying a failed call, or None when it must fail now.
+
+    One policy for the Celery stage tasks and the direct path: only UNAVAILABLE and
+    DEADLINE_EXCEEDED are retried, at most ``FOOTCDS_TASK_MAX_RETRIES`` times, with doubling
+    pauses, and never past the caller's deadline.
+    """
+    if error.code() not in RETRYABLE or attempt >= settings().task_max_retries:
+        return None
+    pause = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
+    return pause if time.time() + pause < deadline else None

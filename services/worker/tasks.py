@@ -7,7 +7,6 @@ absolute deadline; each stage adds its response. Clinical logic lives in the ser
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +23,7 @@ from services.common.deadlines import DeadlineExpired, remaining
 from services.encounter import stages
 from services.worker.app import app
 from services.worker.clients import stubs
-from services.worker.errors import RETRYABLE, StageFailed
+from services.worker.errors import StageFailed, retry_pause
 
 log = logging.getLogger("footcds.worker")
 State = dict[str, Any]
@@ -35,9 +34,7 @@ class StageTask(Task):
 
     acks_late = True
     reject_on_worker_lost = True
-    max_retries = settings().task_max_retries
-    retry_base_seconds = 0.05
-    retry_max_seconds = 1.0
+    max_retries = settings().task_max_retries  # retry_pause() enforces it; Celery checks it too
 
     def call_cap(self) -> float:
         """The longest one gRPC call of this task may take (the deadline may cut it shorter)."""
@@ -51,15 +48,14 @@ class StageTask(Task):
             raise StageFailed("DEADLINE_EXCEEDED", f"{stage}: the caller's deadline passed") from None
         except grpc.RpcError as error:
             failure = StageFailed.from_rpc_error(stage, error)
-            if error.code() in RETRYABLE:
-                countdown = min(self.retry_base_seconds * 2**self.request.retries, self.retry_max_seconds)
-                if time.time() + countdown < deadline and self.request.retries < self.max_retries:
-                    log.warning(
-                        "stage retry",
-                        extra={"task": self.name, "code": failure.code, "retry_in_s": countdown,
-                               "attempt": self.request.retries + 1},
-                    )
-                    raise self.retry(countdown=countdown, exc=failure) from None
+            pause = retry_pause(error, self.request.retries, deadline)
+            if pause is not None:
+                log.warning(
+                    "stage retry",
+                    extra={"task": self.name, "code": failure.code, "retry_in_s": pause,
+                           "attempt": self.request.retries + 1},
+                )
+                raise self.retry(countdown=pause, exc=failure) from None
             raise failure from None
 
 
