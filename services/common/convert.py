@@ -6,6 +6,7 @@ to the intake domain, which raises ``InvalidInput`` naming the field.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 
 from footcds.v1 import common_pb2 as pb
@@ -204,7 +205,8 @@ def scored_from_pb(msg: pb.ConditionScore) -> ScoredCondition:
     )
 
 
-def differential_to_pb(d: Differential) -> pb.Differential:
+def differential_to_pb_plain(d: Differential) -> pb.Differential:
+    """The straightforward construction; ``differential_to_pb`` is checked against it."""
     return pb.Differential(
         conditions=[scored_to_pb(c) for c in d.conditions],
         dont_miss=[scored_to_pb(c) for c in d.dont_miss],
@@ -212,10 +214,111 @@ def differential_to_pb(d: Differential) -> pb.Differential:
     )
 
 
+# Wire tags (field number << 3 | wire type) of the fields written by hand below.
+_TAG_PROBABILITY = b"\x19"  # ConditionScore.probability = 3, 64-bit
+_TAG_UNLIKELY_TRUE = b"\x50\x01"  # ConditionScore.unlikely = 10, varint 1
+_TAG_CONDITIONS = b"\x0a"  # Differential.conditions = 1, length-delimited
+_TAG_DONT_MISS = b"\x12"  # Differential.dont_miss = 2
+_TAG_TRIAGE = b"\x1a"  # Differential.triage = 3
+_PACK_DOUBLE = struct.Struct("<d").pack
+_STATIC: dict[tuple[object, ...], bytes] = {}
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+def _scored_bytes(c: ScoredCondition) -> bytes:
+    """``scored_to_pb(c)`` serialized: the condition's constant part (id, label, codes, flags,
+    specialist) is encoded once per distinct value and reused; only the probability, the
+    unlikely mark and any explanation are encoded per call.  Protobuf parsing concatenated
+    fields is the same as setting them (``tests/test_fast_paths.py`` compares messages).
+    """
+    key = (c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
+    static = _STATIC.get(key)
+    if static is None:
+        static = scored_to_pb(
+            ScoredCondition(
+                condition_id=c.condition_id, label=c.label, probability=0.0, icd10cm=c.icd10cm,
+                snomed=c.snomed, emergency=c.emergency, dont_miss=c.dont_miss,
+                specialist=c.specialist,
+            )
+        ).SerializeToString()
+        if len(_STATIC) < 4096:  # bounded: one entry per condition of the KB in practice
+            _STATIC[key] = static
+    out = static
+    if c.probability != 0.0 or _PACK_DOUBLE(c.probability) != bytes(8):  # -0.0 is written too
+        out += _TAG_PROBABILITY + _PACK_DOUBLE(c.probability)
+    if c.unlikely:
+        out += _TAG_UNLIKELY_TRUE
+    if c.evidence_for or c.evidence_against or c.decisive_findings or c.citations:
+        out += pb.ConditionScore(
+            evidence_for=[_weight_to_pb(w) for w in c.evidence_for],
+            evidence_against=[_weight_to_pb(w) for w in c.evidence_against],
+            decisive_finding_ids=list(c.decisive_findings),
+            citations=_citations_to_pb(c.citations),
+        ).SerializeToString()
+    return out
+
+
+def differential_bytes(d: Differential) -> bytes:
+    """``differential_to_pb(d)`` serialized, built from cached per-condition pieces.
+
+    Building 32 ``ConditionScore`` messages field by field was ~40% of ranking's CPU in a
+    team screening (docs/performance.md); this is the same message, encoded directly.
+    """
+    parts = [_field(_TAG_CONDITIONS, _scored_bytes(c)) for c in d.conditions]
+    parts += [_field(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
+    parts.append(_field(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
+    return b"".join(parts)
+
+
+def differential_to_pb(d: Differential) -> pb.Differential:
+    return pb.Differential.FromString(differential_bytes(d))
+
+
 def differential_from_pb(msg: pb.Differential) -> Differential:
     return Differential(
         conditions=tuple(scored_from_pb(c) for c in msg.conditions),
         dont_miss=tuple(scored_from_pb(c) for c in msg.dont_miss),
+        triage=triage_from_pb(msg.triage),
+    )
+
+
+def lean_scored_from_pb(msg: pb.ConditionScore) -> ScoredCondition:
+    """A condition without its codes, explanation or citations (see ``lean_differential_from_pb``)."""
+    return ScoredCondition(
+        condition_id=msg.condition_id,
+        label=msg.label,
+        probability=msg.probability,
+        emergency=msg.emergency,
+        dont_miss=msg.dont_miss,
+        unlikely=msg.unlikely,
+        specialist=msg.specialist,
+    )
+
+
+def lean_differential_from_pb(msg: pb.Differential) -> Differential:
+    """The differential as work-up and treatment read it: ids, labels, probabilities, flags,
+    don't-miss and triage, without each condition's codes, evidence weights, decisive
+    findings and citations.
+
+    Neither domain reads those fields (``tests/test_lean_convert.py`` checks that plans and
+    tests come out identical from both conversions), and turning them back into dataclasses
+    was ~26% of a team screening's CPU (docs/performance.md).
+    """
+    return Differential(
+        conditions=tuple([lean_scored_from_pb(c) for c in msg.conditions]),
+        dont_miss=tuple([lean_scored_from_pb(c) for c in msg.dont_miss]),
         triage=triage_from_pb(msg.triage),
     )
 

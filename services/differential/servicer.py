@@ -33,11 +33,10 @@ def rank_differential(
 ) -> differential_pb2.RankDifferentialResponse:
     kb = knowledge_base()
     case = case_from_pb(kb, request.patient, list(request.evidence))
-    return differential_pb2.RankDifferentialResponse(
-        differential=convert.differential_to_pb(ranking.rank(case)),
-        kb_version=kb.version,
-        disclaimer=kb.disclaimer,
-    )
+    response = differential_pb2.RankDifferentialResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
+    # Parsed in place from the cached per-condition pieces: no message built twice or copied.
+    response.differential.MergeFromString(convert.differential_bytes(ranking.rank(case)))
+    return response
 
 
 def rank_differential_batch(
@@ -46,27 +45,31 @@ def rank_differential_batch(
     kb = knowledge_base()
     cases: list[Case] = []
     positions: list[int] = []
-    results: dict[int, differential_pb2.RankDifferentialBatchResult] = {}
+    errors: dict[int, common_pb2.BatchItemError] = {}
     for index, item in enumerate(request.items):
         try:
             cases.append(case_from_pb(kb, item.patient, list(item.evidence), f"items[{index}]."))
             positions.append(index)
         except InvalidInput as exc:
-            results[index] = differential_pb2.RankDifferentialBatchResult(
-                index=index,
-                error=convert.batch_error(index, exc.violations),
-            )
+            errors[index] = convert.batch_error(index, exc.violations)
+    encoded: dict[int, bytes] = {}
     if cases:
         ranked = ranking.rank_batch(cases, explain=not request.omit_explanations)
-        for index, differential in zip(positions, ranked, strict=True):
-            results[index] = differential_pb2.RankDifferentialBatchResult(
-                index=index, differential=convert.differential_to_pb(differential)
-            )
-    return differential_pb2.RankDifferentialBatchResponse(
-        results=[results[i] for i in range(len(request.items))],
-        kb_version=kb.version,
-        disclaimer=kb.disclaimer,
+        encoded = {
+            index: convert.differential_bytes(differential)
+            for index, differential in zip(positions, ranked, strict=True)
+        }
+    response = differential_pb2.RankDifferentialBatchResponse(
+        kb_version=kb.version, disclaimer=kb.disclaimer
     )
+    for index in range(len(request.items)):
+        # Filled in place (each differential parsed from its cached pieces, never copied).
+        result = response.results.add(index=index)
+        if index in errors:
+            result.error.CopyFrom(errors[index])
+        else:
+            result.differential.MergeFromString(encoded[index])
+    return response
 
 
 def next_question(

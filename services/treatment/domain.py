@@ -302,16 +302,52 @@ def _items(kb: KnowledgeBase, draft: _Draft) -> tuple[PlanItem, ...]:
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """Everything a plan depends on, and nothing else: equal inputs give an equal plan.
+
+    The chosen conditions, the patient's flags (with the derived age and competition
+    flags), whether triage is emergency, and the age and days to competition only when a
+    flag makes them part of the words (``_avoid``, ``_competition``).  Hashable, so the
+    servicer can reuse a plan assembled for the same inputs (a team has many).
+    """
+
+    chosen: tuple[str, ...]
+    flags: frozenset[str]
+    emergency: bool
+    age: int | None
+    days_to_competition: int | None
+
+
+def plan_inputs(kb: KnowledgeBase, patient: Patient, differential: Differential) -> PlanInputs:
+    """What ``plan_from_inputs`` needs from a differential and a patient (validated)."""
+    _check(kb, differential)
+    flags = context_flags(patient)
+    return PlanInputs(
+        chosen=select_conditions(kb, differential),
+        flags=flags,
+        emergency=differential.triage.level == "emergency",
+        age=patient.age if AGE_FLAG in flags else None,
+        days_to_competition=patient.days_to_competition if COMPETITION_FLAG in flags else None,
+    )
+
+
 def plan_treatment(
     kb: KnowledgeBase, patient: Patient, differential: Differential
 ) -> TreatmentPlan:
     """The merged, staged plan for the differential's leading conditions and this patient."""
-    _check(kb, differential)
-    chosen = select_conditions(kb, differential)
+    return plan_from_inputs(kb, plan_inputs(kb, patient, differential))
+
+
+def plan_from_inputs(kb: KnowledgeBase, inputs: PlanInputs) -> TreatmentPlan:
+    """The plan for ``plan_inputs``' result: reads nothing but ``inputs`` and the KB."""
+    chosen = inputs.chosen
     plans = [kb.plans[c] for c in chosen]
-    flags = context_flags(patient)
+    flags = inputs.flags
+    # Only the fields the words use (the others are not part of the inputs).
+    patient = Patient(age=inputs.age, days_to_competition=inputs.days_to_competition)
     draft = _merge(kb, plans)
-    emergency = differential.triage.level == "emergency"
+    emergency = inputs.emergency
     emergencies = [c for c in chosen if kb.conditions[c].emergency]
     others = [c for c in chosen if c not in emergencies]
     if emergencies and others:
@@ -340,7 +376,10 @@ def plan_treatment(
 __all__ = [
     "AGE_FLAG",
     "COMPETITION_FLAG",
+    "PlanInputs",
     "context_flags",
+    "plan_from_inputs",
+    "plan_inputs",
     "plan_treatment",
     "select_conditions",
 ]

@@ -12,9 +12,16 @@ from services.knowledge.loader import knowledge_base
 from services.treatment import domain
 
 SERVICE_NAME = treatment_pb2.DESCRIPTOR.services_by_name["TreatmentService"].full_name
+# Serialized plans by their complete inputs (``domain.PlanInputs``): a plan depends on
+# nothing else, and a team of thousands shares a few hundred distinct ones.  Bounded;
+# emptied when full or when the knowledge base changes.
+PLAN_CACHE_SIZE = 4096
+_plans: dict[domain.PlanInputs, bytes] = {}
+_plans_kb: list[object] = [None]
 
 
-def _plan(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> common_pb2.TreatmentPlan:
+def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> bytes:
+    """The serialized ``TreatmentPlan`` for a request, validated, reused when seen before."""
     kb = knowledge_base()
     patient = convert.patient_from_pb(request.patient)
     problems = validate_patient(patient, f"{prefix}patient")
@@ -28,37 +35,36 @@ def _plan(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> comm
     ]
     if problems:
         raise InvalidInput(problems)
-    plan = domain.plan_treatment(kb, patient, convert.differential_from_pb(request.differential))
-    return convert.plan_to_pb(plan)
+    inputs = domain.plan_inputs(kb, patient, convert.lean_differential_from_pb(request.differential))
+    if _plans_kb[0] is not kb or len(_plans) >= PLAN_CACHE_SIZE:
+        _plans.clear()
+        _plans_kb[0] = kb
+    encoded = _plans.get(inputs)
+    if encoded is None:
+        encoded = convert.plan_to_pb(domain.plan_from_inputs(kb, inputs)).SerializeToString()
+        _plans[inputs] = encoded
+    return encoded
 
 
 def plan_treatment(request: treatment_pb2.PlanTreatmentRequest) -> treatment_pb2.PlanTreatmentResponse:
     kb = knowledge_base()
-    return treatment_pb2.PlanTreatmentResponse(
-        plan=_plan(request), kb_version=kb.version, disclaimer=kb.disclaimer
-    )
+    response = treatment_pb2.PlanTreatmentResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
+    response.plan.MergeFromString(_plan_bytes(request))
+    return response
 
 
 def plan_treatment_batch(
     request: treatment_pb2.PlanTreatmentBatchRequest,
 ) -> treatment_pb2.PlanTreatmentBatchResponse:
     kb = knowledge_base()
-    results = []
+    response = treatment_pb2.PlanTreatmentBatchResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
     for index, item in enumerate(request.items):
+        result = response.results.add(index=index)  # filled in place: no message copies
         try:
-            results.append(
-                treatment_pb2.PlanTreatmentBatchResult(index=index, plan=_plan(item, f"items[{index}]."))
-            )
+            result.plan.MergeFromString(_plan_bytes(item, f"items[{index}]."))
         except InvalidInput as exc:
-            results.append(
-                treatment_pb2.PlanTreatmentBatchResult(
-                    index=index,
-                    error=convert.batch_error(index, exc.violations),
-                )
-            )
-    return treatment_pb2.PlanTreatmentBatchResponse(
-        results=results, kb_version=kb.version, disclaimer=kb.disclaimer
-    )
+            result.error.CopyFrom(convert.batch_error(index, exc.violations))
+    return response
 
 
 class TreatmentServicer(treatment_pb2_grpc.TreatmentServiceServicer):

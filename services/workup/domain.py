@@ -90,6 +90,8 @@ class CompiledTests:
     abnormal: Array  # [T, C]
     false_positive: Array  # [T] background false-positive rate
     planning: Array  # [T, C + 1]: ``abnormal`` plus a last "rest" column at the background rate
+    burdens: Array  # [T] outpatient ``burden`` of each test (constant per knowledge base)
+    contraindicating: frozenset[str]  # every flag that contraindicates some test
 
 
 _TABLES: dict[int, CompiledTests] = {}
@@ -134,6 +136,8 @@ def compiled_tests(kb: KnowledgeBase) -> CompiledTests:
         abnormal=abnormal,
         false_positive=false_positive,
         planning=np.concatenate([abnormal, false_positive[:, None]], axis=1),
+        burdens=np.array([burden(t) for t in usable]),
+        contraindicating=frozenset(f for t in usable for f in t.contraindications),
     )
     _TABLES.clear()  # one knowledge base per process; don't keep stale ones alive
     _TABLES[id(kb)] = table
@@ -427,7 +431,7 @@ def _greedy(ctx: _Context, seeded: Sequence[_Pick], *, avoid_flags: bool) -> lis
     kb, table = ctx.kb, ctx.table
     picks = list(seeded)
     chosen = [table.test_index[p.test_id] for p in picks]
-    burdens = np.array([burden(kb.tests[t]) for t in table.test_ids])
+    burdens = table.burdens
     allowed = np.array(
         [
             t not in ctx.exclude
@@ -473,7 +477,13 @@ def _plan(ctx: _Context) -> list[_Pick]:
         return out
 
     safe = _greedy(ctx, immediate(False), avoid_flags=True)
-    ideal = _greedy(ctx, immediate(True), avoid_flags=False)
+    # No test contraindicated for this patient: the unconstrained plan is the same search
+    # with the same inputs, so it is the same plan (and nothing below gets flagged).
+    ideal = (
+        safe
+        if ctx.flags.isdisjoint(ctx.table.contraindicating)
+        else _greedy(ctx, immediate(True), avoid_flags=False)
+    )
     used = {p.test_id for p in safe}
     flagged: list[_Pick] = []
     for pick in ideal:

@@ -28,7 +28,7 @@ def recommend_tests(
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
-    result = domain.recommend_tests(kb, case, convert.differential_from_pb(request.differential))
+    result = domain.recommend_tests(kb, case, convert.lean_differential_from_pb(request.differential))
     return workup_pb2.RecommendTestsResponse(
         tests=[convert.test_to_pb(t) for t in result.tests],
         note=result.note,

@@ -1,0 +1,150 @@
+"""Every performance shortcut gives exactly the answer of the path it replaces.
+
+Cases: every clinical vignette (explained differentials, red flags, emergencies, context
+flags) and a synthetic roster (the team-screening path, explanations omitted), through the
+real intake and ranking handlers.  Each shortcut is compared, message for message, with the
+full computation it stands in for.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+
+from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, workup_pb2
+
+from services.cli.roster import parse_roster, synthesize, write_roster
+from services.common import convert
+from services.differential.servicer import case_from_pb, rank_differential_batch
+from services.intake.servicer import normalize_intake
+from services.knowledge.loader import knowledge_base
+from services.treatment import domain as treatment_domain
+from services.treatment.servicer import plan_treatment
+from services.workup import domain as workup_domain
+from services.workup.servicer import recommend_tests
+from tests.clinical.evaluate import load_vignettes, request_for
+
+Ranked = tuple[common_pb2.PatientContext, list[common_pb2.Evidence], common_pb2.Differential]
+
+
+@cache
+def ranked_cases() -> tuple[Ranked, ...]:
+    """(patient, evidence, differential) for the vignettes (explained) and 120 roster athletes."""
+    from footcds.v1 import intake_pb2
+
+    text = io.StringIO()
+    write_roster(synthesize(knowledge_base(), 120, seed=7), text)
+    roster = parse_roster(text.getvalue()).entries
+    requests = [request_for(v) for v in load_vignettes()]
+    out: list[Ranked] = []
+    for group, explain in ((requests, True), (roster, False)):
+        normalized = [
+            normalize_intake(
+                intake_pb2.NormalizeIntakeRequest(patient=r.patient, evidence=r.evidence, answers=r.answers)
+            )
+            for r in group
+        ]
+        ranked = rank_differential_batch(
+            differential_pb2.RankDifferentialBatchRequest(
+                items=[
+                    differential_pb2.RankDifferentialRequest(patient=n.patient, evidence=n.evidence)
+                    for n in normalized
+                ],
+                omit_explanations=not explain,
+            )
+        )
+        out += [
+            (n.patient, list(n.evidence), r.differential)
+            for n, r in zip(normalized, ranked.results, strict=True)
+        ]
+    return tuple(out)
+
+
+def test_the_cases_cover_explanations_emergencies_and_context_flags() -> None:
+    cases = ranked_cases()
+    assert any(d.conditions[0].evidence_for for _, _, d in cases)
+    assert any(d.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY for _, _, d in cases)
+    assert any(p.context_flags for p, _, _ in cases)
+
+
+def test_lean_differential_gives_the_same_tests_and_plans_as_the_full_conversion() -> None:
+    kb = knowledge_base()
+    for patient, evidence, differential in ranked_cases():
+        full = convert.differential_from_pb(differential)
+        lean = convert.lean_differential_from_pb(differential)
+        case = case_from_pb(kb, patient, evidence)
+        assert workup_domain.recommend_tests(kb, case, lean) == workup_domain.recommend_tests(kb, case, full)
+        who = convert.patient_from_pb(patient)
+        assert treatment_domain.plan_treatment(kb, who, lean) == treatment_domain.plan_treatment(kb, who, full)
+
+
+def test_the_handlers_answer_as_the_domain_does_from_the_full_differential() -> None:
+    """The servicers (lean conversion, caches) against the domain fed the full conversion."""
+    kb = knowledge_base()
+    for patient, evidence, differential in ranked_cases():
+        full = convert.differential_from_pb(differential)
+        case = case_from_pb(kb, patient, evidence)
+        tests = recommend_tests(
+            workup_pb2.RecommendTestsRequest(patient=patient, evidence=evidence, differential=differential)
+        )
+        expected = workup_domain.recommend_tests(kb, case, full)
+        assert list(tests.tests) == [convert.test_to_pb(t) for t in expected.tests]
+        assert tests.note == expected.note
+        plan = plan_treatment(treatment_pb2.PlanTreatmentRequest(patient=patient, differential=differential))
+        who = convert.patient_from_pb(patient)
+        assert plan.plan == convert.plan_to_pb(treatment_domain.plan_treatment(kb, who, full))
+
+
+def test_encoded_differential_is_the_message_built_field_by_field() -> None:
+    """``differential_to_pb`` (cached per-condition bytes) against the plain construction,
+    for explained (vignettes) and unexplained (roster) differentials."""
+    for _, _, differential in ranked_cases():
+        domain_value = convert.differential_from_pb(differential)
+        plain = convert.differential_to_pb_plain(domain_value)
+        fast = convert.differential_to_pb(domain_value)
+        assert fast == plain
+        assert fast.SerializeToString(deterministic=True) == plain.SerializeToString(deterministic=True)
+        assert fast.HasField("triage") and plain.HasField("triage")
+
+
+def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> None:
+    """The work-up skips the unconstrained search when no test is contraindicated for the
+    patient; run it anyway and the plan must be the one returned."""
+    kb = knowledge_base()
+    table = workup_domain.compiled_tests(kb)
+    checked = 0
+    for patient, evidence, differential in ranked_cases():
+        case = case_from_pb(kb, patient, evidence)
+        lean = convert.lean_differential_from_pb(differential)
+        if workup_domain._self_care_without_dont_miss(kb, lean) is not None:
+            continue
+        ctx = workup_domain._context(kb, case, lean, (), "")
+        if not ctx.flags.isdisjoint(table.contraindicating):
+            continue
+        seeds: list[workup_domain._Pick] = []
+        for cid in ctx.emergencies:
+            pick = workup_domain._immediate_pick(ctx, cid, allow_contraindicated=True)
+            if pick is not None and pick.test_id not in {p.test_id for p in seeds}:
+                seeds.append(pick)
+        ideal = workup_domain._greedy(ctx, seeds, avoid_flags=False)
+        assert [p.test_id for p in workup_domain._plan(ctx)] == [
+            p.test_id for tier in workup_domain.TIERS for p in ideal if p.tier == tier
+        ]
+        checked += 1
+    assert checked > 50
+
+
+def test_reused_plans_are_the_plans_assembled_afresh() -> None:
+    """Plans come from a cache keyed by ``PlanInputs``; with the cache emptied before every
+    call the answers are the same, and the roster does reuse plans."""
+    from services.treatment import servicer as treatment_servicer
+
+    requests = [
+        treatment_pb2.PlanTreatmentRequest(patient=p, differential=d) for p, _, d in ranked_cases()
+    ]
+    treatment_servicer._plans.clear()
+    cached = [plan_treatment(r) for r in requests]
+    assert len(treatment_servicer._plans) < len(requests)
+    for request, answer in zip(requests, cached, strict=True):
+        treatment_servicer._plans.clear()
+        assert plan_treatment(request) == answer
