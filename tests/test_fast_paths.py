@@ -148,3 +148,68 @@ def test_reused_plans_are_the_plans_assembled_afresh() -> None:
     for request, answer in zip(requests, cached, strict=True):
         treatment_servicer._plans.clear()
         assert plan_treatment(request) == answer
+
+
+def test_vectorized_explanations_are_the_per_condition_ones() -> None:
+    """``_explanations`` (all conditions at once) equals ``_weights``/``_decisive`` one by one,
+    weights, their order, rounding and ties included, for every condition of every case."""
+    from services.differential import ranking
+
+    kb = knowledge_base()
+    model = ranking.default_model()
+    tables = ranking.explain_tables(model)
+    everyone = list(range(len(model.condition_ids)))
+    explained = 0
+    for patient, evidence, _ in ranked_cases():
+        case = case_from_pb(kb, patient, evidence)
+        setting = case.patient.setting
+        fast = ranking._explanations(model, tables, case, setting, everyone)
+        for ci, (supporting, against, decisive) in zip(everyone, fast, strict=True):
+            assert (supporting, against) == ranking._weights(model, ci, case, setting)
+            assert decisive == ranking._decisive(model, ci, case, setting)
+            explained += bool(supporting or against)
+    assert explained > 0
+
+
+def test_validation_without_red_flags_is_the_intake_case_and_errors() -> None:
+    """The differential's and work-up's validation (``domain.validate``) keeps the intake's case
+    and its field violations; only the red flags (computed elsewhere) are left out."""
+    import pytest
+
+    from services.common.errors import InvalidInput
+    from services.intake import domain as intake_domain
+    from services.intake.servicer import evidence_inputs
+
+    kb = knowledge_base()
+    for patient, evidence, _ in ranked_cases():
+        items = evidence_inputs(evidence)
+        p = convert.patient_from_pb(patient)
+        assert intake_domain.validate(kb, p, items) == intake_domain.normalize(kb, p, items).case
+    bad = [intake_domain.EvidenceInput("no_such_finding", None)]
+    p = convert.patient_from_pb(common_pb2.PatientContext(age_years=200))
+    with pytest.raises(InvalidInput) as plain:
+        intake_domain.normalize(kb, p, bad)
+    with pytest.raises(InvalidInput) as lean:
+        intake_domain.validate(kb, p, bad)
+    assert lean.value.violations == plain.value.violations
+    assert {v.field for v in lean.value.violations} >= {"patient.age_years", "evidence[0].finding_id"}
+
+
+def test_cached_explanation_bytes_keep_signed_zero_and_repeats() -> None:
+    """Cached weight/citation encodings: a -0.0 weight after a 0.0 one (equal keys) and the
+    same explanation encoded twice still parse to the plain message."""
+    from dataclasses import replace
+
+    from services.common.clinical import State, Weight
+
+    domain_value = convert.differential_from_pb(ranked_cases()[0][2])
+    first = domain_value.conditions[0]
+    assert first.evidence_for and first.citations
+    for llr in (0.0, -0.0, 0.0):
+        weight = Weight("loc_sole", "Sole numbness", State.PRESENT, llr)
+        condition = replace(first, evidence_against=(weight,))
+        value = replace(domain_value, conditions=(condition, *domain_value.conditions[1:]))
+        for _ in range(2):
+            fast = convert.differential_to_pb(value)
+            plain = convert.differential_to_pb_plain(value)
+            assert fast.SerializeToString(deterministic=True) == plain.SerializeToString(deterministic=True)

@@ -225,6 +225,10 @@ _STATIC: dict[tuple[object, ...], bytes] = {}
 
 
 def _varint(n: int) -> bytes:
+    if n < 0x80:  # the usual lengths: one or two bytes, without the loop
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -261,13 +265,43 @@ def _scored_bytes(c: ScoredCondition) -> bytes:
     if c.unlikely:
         out += _TAG_UNLIKELY_TRUE
     if c.evidence_for or c.evidence_against or c.decisive_findings or c.citations:
-        out += pb.ConditionScore(
-            evidence_for=[_weight_to_pb(w) for w in c.evidence_for],
-            evidence_against=[_weight_to_pb(w) for w in c.evidence_against],
-            decisive_finding_ids=list(c.decisive_findings),
-            citations=_citations_to_pb(c.citations),
-        ).SerializeToString()
+        out += _explanation_bytes(c)
     return out
+
+
+_TAG_EVIDENCE_FOR = b"\x3a"  # ConditionScore.evidence_for = 7, length-delimited
+_TAG_EVIDENCE_AGAINST = b"\x42"  # ConditionScore.evidence_against = 8
+_TAG_DECISIVE = b"\x4a"  # ConditionScore.decisive_finding_ids = 9
+_WEIGHT_BYTES: dict[Weight, bytes] = {}
+_CITATION_BYTES: dict[tuple[CitationRef, ...], bytes] = {}
+
+
+def _weight_bytes(w: Weight) -> bytes:
+    """``_weight_to_pb(w)`` serialized; the same few weights recur, so each is encoded once."""
+    if w.llr == 0.0:  # 0.0 and -0.0 are equal keys but encode differently: not cached
+        return _weight_to_pb(w).SerializeToString()
+    out = _WEIGHT_BYTES.get(w)
+    if out is None:
+        out = _weight_to_pb(w).SerializeToString()
+        if len(_WEIGHT_BYTES) < 65536:  # bounded: findings x conditions x states in practice
+            _WEIGHT_BYTES[w] = out
+    return out
+
+
+def _explanation_bytes(c: ScoredCondition) -> bytes:
+    """The explanation fields (7, 8, 9, 12) of ``scored_to_pb(c)``, in field order, as the
+    serializer writes them; weights and citation lists come from caches."""
+    parts = [_field(_TAG_EVIDENCE_FOR, _weight_bytes(w)) for w in c.evidence_for]
+    parts += [_field(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
+    parts += [_field(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
+    if c.citations:
+        cited = _CITATION_BYTES.get(c.citations)
+        if cited is None:
+            cited = pb.ConditionScore(citations=_citations_to_pb(c.citations)).SerializeToString()
+            if len(_CITATION_BYTES) < 4096:  # bounded: one list per condition in practice
+                _CITATION_BYTES[c.citations] = cited
+        parts.append(cited)
+    return b"".join(parts)
 
 
 def differential_bytes(d: Differential) -> bytes:

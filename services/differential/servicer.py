@@ -23,9 +23,9 @@ def case_from_pb(
     prefix: str = "",
 ) -> Case:
     """Validate with the intake rules so a direct caller cannot skip them."""
-    return intake_domain.normalize(
+    return intake_domain.validate(
         kb, convert.patient_from_pb(patient), evidence_inputs(evidence), prefix=prefix
-    ).case
+    )
 
 
 def rank_differential(

@@ -192,6 +192,24 @@ def normalize(
     prefix: str = "",
 ) -> NormalizedIntake:
     """The validated case and its red flags; raises ``InvalidInput`` listing every problem."""
+    case = validate(kb, patient, evidence_items, answers, prefix=prefix)
+    return NormalizedIntake(case=case, red_flags=detect_red_flags(kb, case.present()))
+
+
+def validate(
+    kb: KnowledgeBase,
+    patient: Patient,
+    evidence_items: Sequence[EvidenceInput],
+    answers: Sequence[AnswerInput] = (),
+    *,
+    prefix: str = "",
+) -> Case:
+    """``normalize`` without the red flags: the same checks and the same case.
+
+    The differential and work-up re-validate what a direct caller sends (same violations),
+    but the differential detects red flags itself and the work-up reads none, so they skip
+    that part.
+    """
     problems = validate_patient(patient, f"{prefix}patient")
     evidence, origin, evidence_problems = parse_evidence(kb, evidence_items, f"{prefix}evidence")
     problems += evidence_problems
@@ -213,5 +231,4 @@ def normalize(
     }
     if not derived_flags <= patient.flags:
         patient = replace(patient, flags=patient.flags | derived_flags)
-    case = Case(patient=patient, evidence=evidence)
-    return NormalizedIntake(case=case, red_flags=detect_red_flags(kb, case.present()))
+    return Case(patient=patient, evidence=evidence)
