@@ -21,6 +21,7 @@ from services.knowledge.loader import knowledge_base
 from services.treatment import domain as treatment_domain
 from services.treatment.servicer import plan_treatment
 from services.workup import domain as workup_domain
+from services.workup import selection as workup_selection
 from services.workup.servicer import recommend_tests
 from tests.clinical.evaluate import load_vignettes, request_for
 
@@ -118,16 +119,16 @@ def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> 
         lean = convert.lean_differential_from_pb(differential)
         if workup_domain._self_care_without_dont_miss(kb, lean) is not None:
             continue
-        ctx = workup_domain._context(kb, case, lean, (), "")
+        ctx = workup_selection.build_context(kb, case, lean, (), "")
         if not ctx.flags.isdisjoint(table.contraindicating):
             continue
-        seeds: list[workup_domain._Pick] = []
+        seeds: list[workup_selection.Pick] = []
         for cid in ctx.emergencies:
-            pick = workup_domain._immediate_pick(ctx, cid, allow_contraindicated=True)
+            pick = workup_selection.immediate_pick(ctx, cid, allow_contraindicated=True)
             if pick is not None and pick.test_id not in {p.test_id for p in seeds}:
                 seeds.append(pick)
-        ideal = workup_domain._greedy(ctx, seeds, avoid_flags=False)
-        assert [p.test_id for p in workup_domain._plan(ctx)] == [
+        ideal = workup_selection.greedy(ctx, seeds, avoid_flags=False)
+        assert [p.test_id for p in workup_selection.plan(ctx)] == [
             p.test_id for tier in workup_domain.TIERS for p in ideal if p.tier == tier
         ]
         checked += 1

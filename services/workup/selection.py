@@ -1,0 +1,297 @@
+"""Which tests, in which tier: the planning distribution and the greedy search.
+
+Split out of ``domain.py`` so the choice of tests is one readable unit: immediate tests for
+open emergencies (valued at equipoise, burden = time to a result), then tests added greedily,
+each valued *given* the ones already chosen, so a second test that only repeats the first is
+worth little and the plan stays short; contraindicated tests the unconstrained plan would
+have used are kept, flagged, with what replaced them.  The numbers come from ``value``; the
+words about the choice are in ``rationale``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from services.common.clinical import Case, Differential
+from services.common.errors import InvalidInput, Violation
+from services.knowledge.loader import KnowledgeBase
+from services.knowledge.models import DiagnosticTest
+from services.workup.value import (
+    Array,
+    CompiledTests,
+    burden,
+    compiled_tests,
+    equipoise_information,
+    expected_uncertainty,
+    expected_uncertainty_each,
+)
+
+TIERS = ("immediate", "first_line", "if_unclear")
+
+
+# Plan shape: don't over-test.
+MAX_TESTS = 5
+MAX_FIRST_LINE = 2
+FIRST_LINE_RELATIVE = 0.5  # a later pick stays first line if worth >= half the first pick
+IF_UNCLEAR_RELATIVE = 0.2  # below a fifth of the first pick's value a test is not listed
+MIN_INFORMATION = 0.01  # nats; below this no test changes anything worth a clinician's time
+# Planning distribution (see ``planning_distribution``): benign causes below the floor are
+# pooled into "the other causes", which always keeps at least the doubt share.
+PLANNING_FLOOR = 0.05
+PLANNING_DOUBT = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    test_id: str
+    tier: str
+    score: float
+    information: float
+    reason: str = ""  # immediate tier: the emergency it answers
+    replaces: tuple[str, ...] = ()  # contraindicated: the tests chosen instead
+    stands_in_for: tuple[str, ...] = ()  # chosen instead of these contraindicated tests
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    kb: KnowledgeBase
+    table: CompiledTests
+    prior: Array  # the planning distribution [C + 1]: what tests are valued against
+    shown: Array  # the differential's own probabilities: what the words quote
+    watched: tuple[int, ...]  # don't-miss condition indices
+    emergencies: tuple[str, ...]  # emergency conditions needing an immediate test
+    flags: frozenset[str]
+    exclude: frozenset[str]
+    emergency_triage: bool
+
+
+def _prior(table: CompiledTests, differential: Differential, prefix: str) -> Array:
+    """The differential as a probability vector over the KB's conditions (renormalized)."""
+    problems: list[Violation] = []
+    prior = np.zeros(len(table.condition_ids))
+    for i, c in enumerate(differential.conditions):
+        field = f"{prefix}differential.conditions[{i}]"
+        if c.condition_id not in table.condition_index:
+            problems.append(
+                Violation(f"{field}.condition_id", f"unknown condition {c.condition_id!r}")
+            )
+        elif not (math.isfinite(c.probability) and 0.0 <= c.probability <= 1.0):
+            problems.append(Violation(f"{field}.probability", "must be between 0 and 1"))
+        else:
+            prior[table.condition_index[c.condition_id]] = c.probability
+    if not problems and prior.sum() <= 0:
+        problems.append(Violation(f"{prefix}differential.conditions", "probabilities sum to 0"))
+    if problems:
+        raise InvalidInput(problems)
+    out: Array = prior / prior.sum()
+    return out
+
+
+def open_emergencies(
+    kb: KnowledgeBase, differential: Differential, threshold: float
+) -> tuple[str, ...]:
+    """Emergency conditions that must be acted on now, most probable first.
+
+    An emergency condition at or above ``threshold``, or one a red flag suspects that the
+    ranking still considers (at or above the KB's unlikely floor).  A red flag that names six
+    emergencies must not trigger six pathways when the findings point at one (heparin for
+    limb ischaemia in a patient on the stroke pathway would be harmful); but when triage is
+    emergency and none qualifies, the most probable suspect still counts.
+    """
+    policy = kb.triage_policy
+    flagged = [cid for flag in differential.triage.red_flags for cid in flag.suspect]
+    out: list[str] = []
+    for c in sorted(differential.conditions, key=lambda c: -c.probability):
+        if c.condition_id not in kb.conditions or not kb.conditions[c.condition_id].emergency:
+            continue
+        above = c.probability >= threshold
+        if above or (c.condition_id in flagged and c.probability >= policy.unlikely_floor):
+            out.append(c.condition_id)
+    if not out and differential.triage.level == "emergency":
+        probs = differential.probabilities()
+        suspects = [c for c in flagged if c in kb.conditions and kb.conditions[c].emergency]
+        if suspects:
+            out.append(max(suspects, key=lambda c: probs.get(c, 0.0)))
+    return tuple(out)
+
+
+def planning_distribution(kb: KnowledgeBase, shown: Array, keep: Iterable[int]) -> Array:
+    """The differential as tests are valued against: [C + 1], the last entry "the other causes".
+
+    Conditions below ``PLANNING_FLOOR`` that are not kept for another reason (open
+    don't-miss, emergency) are pooled into one anonymous alternative that answers every test
+    at its background false-positive rate, so no test is valued for chasing a benign cause
+    the ranking gives a few percent.  Then ``PLANNING_DOUBT`` of the mass moves to that
+    alternative: naive Bayes counts correlated findings as independent evidence and gives a
+    textbook history 99.9%, yet a clinician confirms a leading cause before treating it; the
+    doubt is the chance the cause is something the ranking has not resolved.  Used only to
+    value tests: displayed and post-test probabilities are the ranking's own.
+    """
+    kept = np.zeros(len(shown), dtype=bool)
+    kept[list(keep)] = True
+    kept |= shown >= PLANNING_FLOOR
+    pooled = np.append(np.where(kept, shown, 0.0), shown[~kept].sum())
+    pooled = (1.0 - PLANNING_DOUBT) * pooled
+    pooled[-1] += PLANNING_DOUBT
+    out: Array = pooled / pooled.sum()
+    return out
+
+
+def build_context(
+    kb: KnowledgeBase,
+    case: Case,
+    differential: Differential,
+    exclude: Iterable[str],
+    prefix: str,
+) -> Context:
+    table = compiled_tests(kb)
+    prior = _prior(table, differential, prefix)
+    floor = kb.triage_policy.unlikely_floor
+    watched = tuple(
+        dict.fromkeys(
+            table.condition_index[c.condition_id]
+            for c in differential.dont_miss
+            if c.condition_id in table.condition_index and c.probability >= floor
+        )
+    )
+    emergencies = (
+        open_emergencies(kb, differential, kb.triage_policy.dont_miss_threshold)
+        if differential.triage.level == "emergency"
+        else ()
+    )
+    keep = [*watched, *(table.condition_index[c] for c in emergencies)]
+    return Context(
+        kb=kb,
+        table=table,
+        prior=planning_distribution(kb, prior, keep),
+        shown=prior,
+        watched=watched,
+        emergencies=emergencies,
+        flags=case.patient.flags,
+        exclude=frozenset(exclude),
+        emergency_triage=differential.triage.level == "emergency",
+    )
+
+
+def contraindications_found(test: DiagnosticTest, flags: frozenset[str]) -> tuple[str, ...]:
+    return tuple(f for f in test.contraindications if f in flags)
+
+
+def immediate_pick(
+    ctx: Context, condition_id: str, *, allow_contraindicated: bool
+) -> Pick | None:
+    """The fastest informative test for one emergency condition.
+
+    Information is the binary entropy reduction for that condition at equipoise (p = 0.5):
+    the decision is whether to act now, and the ranking's probability of an emergency is not
+    trusted to the decimal (a red flag may suspect it while the ranking puts it at 3%).  The
+    alternative is "not this condition", so a result is abnormal with probability
+    sensitivity(c) with it and 1 - specificity(c) without it: the test's own figures for the
+    condition, not its pooled background rate (a low ABI is common in chronic PAD, which is
+    what its lower specificity for acute limb ischaemia says).
+    Burden is time to a result only, with the KB's emergency pathways counting as same day.
+    """
+    kb, table = ctx.kb, ctx.table
+    best: Pick | None = None
+    for tid in table.test_ids:
+        test = kb.tests[tid]
+        if condition_id not in test.detects or tid in ctx.exclude:
+            continue
+        if contraindications_found(test, ctx.flags) and not allow_contraindicated:
+            continue
+        accuracy = test.detects[condition_id]
+        info = equipoise_information(accuracy.sensitivity, 1.0 - accuracy.specificity)
+        score = info / burden(test, emergency=True, condition_id=condition_id)
+        if best is None or score > best.score:
+            best = Pick(tid, "immediate", score, info, reason=condition_id)
+    return best
+
+
+def greedy(ctx: Context, seeded: Sequence[Pick], *, avoid_flags: bool) -> list[Pick]:
+    """Add tests one at a time by marginal value (information given the tests before it)."""
+    kb, table = ctx.kb, ctx.table
+    picks = list(seeded)
+    chosen = [table.test_index[p.test_id] for p in picks]
+    burdens = table.burdens
+    allowed = np.array(
+        [
+            t not in ctx.exclude
+            and not (avoid_flags and contraindications_found(kb.tests[t], ctx.flags))
+            for t in table.test_ids
+        ]
+    )
+    first_score: float | None = None
+    first_line = 0
+    while len(picks) < MAX_TESTS:
+        base = expected_uncertainty(table, ctx.prior, chosen, ctx.watched)
+        info = base - expected_uncertainty_each(table, ctx.prior, chosen, ctx.watched)
+        score = np.where(allowed, info / burdens, -np.inf)
+        score[chosen] = -np.inf
+        ti = int(np.argmax(score))
+        if not np.isfinite(score[ti]) or info[ti] < MIN_INFORMATION:
+            break
+        if first_score is None:
+            first_score = float(score[ti])
+        elif score[ti] < IF_UNCLEAR_RELATIVE * first_score:
+            break
+        worth_first = score[ti] >= FIRST_LINE_RELATIVE * first_score
+        if ctx.emergency_triage or not worth_first or first_line >= MAX_FIRST_LINE:
+            tier = "if_unclear"
+        else:
+            tier = "first_line"
+            first_line += 1
+        picks.append(Pick(table.test_ids[ti], tier, float(score[ti]), float(info[ti])))
+        chosen.append(ti)
+    return picks
+
+
+def plan(ctx: Context) -> list[Pick]:
+    """Immediate tests for open emergencies, then the greedy plan; contraindicated tests that
+    the unconstrained plan would have used are listed after, flagged, with what replaced them.
+    """
+    def immediate(allow: bool) -> list[Pick]:
+        out: list[Pick] = []
+        for cid in ctx.emergencies:
+            pick = immediate_pick(ctx, cid, allow_contraindicated=allow)
+            if pick is not None and pick.test_id not in {p.test_id for p in out}:
+                out.append(pick)
+        return out
+
+    safe = greedy(ctx, immediate(False), avoid_flags=True)
+    # No test contraindicated for this patient: the unconstrained plan is the same search
+    # with the same inputs, so it is the same plan (and nothing below gets flagged).
+    ideal = (
+        safe
+        if ctx.flags.isdisjoint(ctx.table.contraindicating)
+        else greedy(ctx, immediate(True), avoid_flags=False)
+    )
+    used = {p.test_id for p in safe}
+    flagged: list[Pick] = []
+    for pick in ideal:
+        test = ctx.kb.tests[pick.test_id]
+        if pick.test_id in used or not contraindications_found(test, ctx.flags):
+            continue
+        instead = tuple(
+            p.test_id
+            for p in safe
+            if set(ctx.kb.tests[p.test_id].detects) & set(test.detects)
+        )
+        flagged.append(
+            Pick(pick.test_id, pick.tier, pick.score, pick.information, pick.reason, instead)
+        )
+    safe = [
+        replace(
+            p,
+            stands_in_for=tuple(f.test_id for f in flagged if p.test_id in f.replaces),
+        )
+        for p in safe
+    ]
+    ordered: list[Pick] = []
+    for tier in TIERS:
+        ordered += [p for p in safe if p.tier == tier]
+        ordered += [p for p in flagged if p.tier == tier]
+    return ordered
