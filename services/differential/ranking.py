@@ -447,22 +447,7 @@ def differential_from_probabilities(
         cid, label, icd10cm, snomed, emergency, dont_miss_mark, specialist = statics[ci]
         prob = values[ci]
         explanation = explanations.get(ci)
-        if explanation is None:
-            scored.append(
-                ScoredCondition(
-                    condition_id=cid,
-                    label=label,
-                    probability=prob,
-                    icd10cm=icd10cm,
-                    snomed=snomed,
-                    emergency=emergency,
-                    dont_miss=dont_miss_mark,
-                    unlikely=prob < floor,
-                    specialist=specialist,
-                )
-            )
-            continue
-        supporting, against, decisive = explanation
+        supporting, against, decisive = explanation if explanation is not None else ((), (), ())
         scored.append(
             ScoredCondition(
                 condition_id=cid,
@@ -477,7 +462,7 @@ def differential_from_probabilities(
                 decisive_findings=decisive,
                 unlikely=prob < floor,
                 specialist=specialist,
-                citations=tables.citations[ci],
+                citations=tables.citations[ci] if explanation is not None else (),
             )
         )
     dont_miss = tuple(
