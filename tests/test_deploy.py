@@ -262,6 +262,7 @@ def test_k8s_manifests_load_and_name_their_kind() -> None:
         ("HorizontalPodAutoscaler", "worker"),
         ("StatefulSet", "redis"),
         ("Secret", "footcds-redis"),
+        ("Secret", "footcds-tokens"),
         ("ConfigMap", "footcds-config"),
     ]:
         assert needed in kinds, needed
@@ -312,6 +313,28 @@ def test_k8s_workloads(compose: dict[str, Any]) -> None:
 
     redis = next(d for _, d in docs if d["kind"] == "StatefulSet")
     assert redis["spec"]["volumeClaimTemplates"], "redis needs a PersistentVolumeClaim"
+
+
+def test_every_k8s_deployment_gets_the_token_env_from_the_secret_as_compose_does(compose: dict[str, Any]) -> None:
+    from services.common.auth import Credentials
+
+    docs = k8s_documents()
+    secret = next(d for _, d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "footcds-tokens")
+    Credentials.parse(secret["stringData"]["tokens"], "tokens.yaml")  # the placeholder loads (and refuses all)
+    deployments = {d["metadata"]["name"]: d for _, d in docs if d["kind"] == "Deployment"}
+    for name, dep in deployments.items():
+        (container,) = dep["spec"]["template"]["spec"]["containers"]
+        from_secret = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        token_env = {k for k in from_secret if k.startswith("FOOTCDS_") and "TOKEN" in k}
+        compose_env = {k for k in compose["services"][name]["environment"] if "TOKEN" in k}
+        assert "FOOTCDS_TOKENS" in token_env, f"{name} gets no FOOTCDS_TOKENS"
+        assert token_env == compose_env, f"{name}: k8s {sorted(token_env)} != compose {sorted(compose_env)}"
+        for key_ref in (from_secret[k] for k in token_env):
+            assert key_ref["name"] == "footcds-tokens" and key_ref["key"] in secret["stringData"], name
 
 
 # ---- scripts/compose_smoke.sh ------------------------------------------------------------

@@ -67,6 +67,28 @@ def test_a_bad_cell_rejects_only_its_row_naming_row_and_column() -> None:
     assert roster.total == 4
 
 
+def test_a_row_without_an_athlete_id_is_rejected_naming_the_column() -> None:
+    roster = parse_roster(
+        "athlete_id,age,present\n"
+        "A1,24,loc_dorsum_foot\n"
+        ",30,loc_toes\n"
+        "   ,31,loc_toes\n"
+        "A4,32,loc_toes\n"
+    )
+    assert [e.athlete_ref for e in roster.entries] == ["A1", "A4"]
+    assert {r.row_number for r in roster.rejected} == {2, 3}
+    for result in roster.rejected:
+        assert result.status == REJECTED
+        assert result.violations[0].field == "athlete_id"
+        assert result.violations[0].description.startswith("required")
+    # The same rows sent straight to SubmitScreening are rejected there, the roster still screened.
+    prepared = screening.prepare([entry("A1", "loc_toes"), entry("", "loc_toes"), entry("  ", "loc_toes")])
+    assert [p for p, _ in prepared.accepted] == [0]
+    for position, result in prepared.rejected:
+        assert result.violations[0].field == f"athletes[{position}].athlete_ref"
+        assert result.violations[0].description.startswith("required")
+
+
 def test_answers_and_lists_are_read_into_the_entry() -> None:
     roster = parse_roster(
         "athlete_id,sport,present,absent,answers,context_flags\n"

@@ -128,6 +128,34 @@ def test_same_key_twice_is_one_screening(
     assert len(results_of(encounter, first.screening_id)) == 40
 
 
+def test_same_key_with_a_different_roster_is_refused_and_writes_nothing(
+    suite: LocalSuite, encounter: encounter_pb2_grpc.EncounterServiceStub
+) -> None:
+    athletes = synthetic(6, seed=12)
+    first = submit(encounter, athletes, "reused-key")
+    client = redis.Redis.from_url(suite.redis_url)
+    try:
+        bound = client.get(idempotency_key("reused-key"))
+        before = screening_ids(suite.redis_url)
+        changed = [*athletes[:-1], synthetic(7, seed=13)[-1]]
+        relabelled = encounter_pb2.SubmitScreeningRequest(
+            idempotency_key="reused-key", athletes=athletes, team_label="another team"
+        )
+        for call in (lambda: submit(encounter, changed, "reused-key"),
+                     lambda: encounter.SubmitScreening(relabelled, timeout=30)):
+            with pytest.raises(grpc.RpcError) as caught:
+                call()
+            assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "already used for a different roster" in (caught.value.details() or "")
+            assert "idempotency_key" in (caught.value.details() or "")
+        assert screening_ids(suite.redis_url) == before
+        assert client.get(idempotency_key("reused-key")) == bound
+    finally:
+        client.close()
+    again = submit(encounter, athletes, "reused-key")  # the same roster still finds its screening
+    assert (again.duplicate, again.screening_id) == (True, first.screening_id)
+
+
 def test_watch_streams_progress_then_results_and_summary_agree(
     encounter: encounter_pb2_grpc.EncounterServiceStub,
 ) -> None:

@@ -94,6 +94,9 @@ def parse_row(
     if None in raw:
         problems.append(("(row)", "has more fields than the header"))
     cell = {k: (v.strip() if isinstance(v, str) else "") for k, v in raw.items() if k is not None}
+    if not cell.get("athlete_id"):
+        # Caught here, with its column, so the row is rejected before anything is sent.
+        problems.append(("athlete_id", "required: an opaque athlete id (never a name)"))
     patient = common_pb2.PatientContext(activity=cell.get("sport", ""))
     if cell.get("age"):
         age = _whole(cell["age"], "age", problems)

@@ -95,8 +95,8 @@ def prepare(entries: Sequence[encounter_pb2.RosterEntry]) -> Prepared:
         where = f"athletes[{position}].athlete_ref"
         ref = entry.athlete_ref
         problem = None
-        if not ref:
-            problem = "an athlete reference is required"
+        if not ref.strip():
+            problem = "required: an athlete reference (an opaque id, never a name)"
         elif not ATHLETE_REF.match(ref):
             problem = "must be an opaque id of 1-64 letters, digits or ._:- (never a name)"
         elif ref in first_row:

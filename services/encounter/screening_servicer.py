@@ -28,7 +28,15 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from services.common.config import settings
 from services.common.errors import InvalidInput, Violation, bad_request_status, translate_errors
 from services.encounter import screening
-from services.encounter.screening_store import Meta, Progress, ScreeningStore, expiry, store
+from services.encounter.screening_store import (
+    KeyReused,
+    Meta,
+    Progress,
+    ScreeningStore,
+    expiry,
+    roster_fingerprint,
+    store,
+)
 from services.knowledge.loader import knowledge_base
 
 log = logging.getLogger("footcds.encounter")
@@ -132,7 +140,14 @@ class ScreeningServicerMixin:
         target = self._store()
         screening_id = f"scr_{uuid.uuid4().hex}"
         try:
-            existing = target.claim(request.idempotency_key, screening_id)
+            fingerprint = roster_fingerprint(request.team_label, request.athletes)
+            existing = target.claim(request.idempotency_key, screening_id, fingerprint)
+        except KeyReused as exc:
+            # Nothing was written: answering with the other roster's screening would mislead.
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"idempotency_key: {exc}; use a new key to screen this roster",
+            )
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the screening store (Redis) is unreachable")
         if existing is not None:

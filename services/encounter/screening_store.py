@@ -12,8 +12,10 @@ Keys (every one expires at the same moment, ``expires_at`` in the meta hash):
                                      written in the same transaction as the chunk's rows.
                                      Progress is the sum of these fields, so a redelivered
                                      chunk cannot count twice (an INCR would).
-* ``footcds:screening-key:<sha256>`` the idempotency key -> screening id (SET NX); the key
-                                     is hashed so no caller text becomes a Redis key.
+* ``footcds:screening-key:<sha256>`` the idempotency key -> ``<screening id> <roster hash>``
+                                     (SET NX); the key is hashed so no caller text becomes a
+                                     Redis key, and the roster hash (``roster_fingerprint``)
+                                     lets a reused key with a different roster be refused.
 
 No athlete data is logged; results hold opaque athlete references only.
 """
@@ -55,6 +57,33 @@ def chunks_key(screening_id: str) -> str:
 
 def idempotency_key(key: str) -> str:
     return f"{PREFIX}-key:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def roster_fingerprint(team_label: str, athletes: Sequence[encounter_pb2.RosterEntry]) -> str:
+    """sha256 of the label and every entry, deterministically serialized and length-prefixed.
+
+    Stored beside the idempotency key so the same key with another roster is an error the
+    client sees (as payment APIs do), not a silent answer about a different team.
+    """
+    digest = hashlib.sha256()
+    for part in (team_label.encode(), *(a.SerializeToString(deterministic=True) for a in athletes)):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+class KeyReused(Exception):
+    """The idempotency key is bound to a screening of a different roster."""
+
+    def __init__(self, screening_id: str) -> None:
+        super().__init__(f"the idempotency key was already used for a different roster (screening {screening_id})")
+        self.screening_id = screening_id
+
+
+def _binding(raw: bytes) -> tuple[str, str]:
+    """A key's value as (screening id, roster hash); a value without a hash matches any roster."""
+    screening_id, _, fingerprint = raw.decode().partition(" ")
+    return screening_id, fingerprint
 
 
 @dataclass(frozen=True)
@@ -147,20 +176,27 @@ class ScreeningStore:
 
     # --- submit -------------------------------------------------------------------------
 
-    def claim(self, key: str, screening_id: str) -> str | None:
-        """Bind ``key`` to ``screening_id`` unless already bound; returns the existing id."""
+    def claim(self, key: str, screening_id: str, fingerprint: str = "") -> str | None:
+        """Bind ``key`` to ``screening_id`` unless already bound; returns the existing id.
+
+        Raises ``KeyReused`` (having written nothing) when the key is bound to a screening
+        whose roster hash differs from ``fingerprint``.
+        """
         name = idempotency_key(key)
+        value = f"{screening_id} {fingerprint}" if fingerprint else screening_id
         for _ in range(2):
-            if self.client.set(name, screening_id, nx=True, ex=self.ttl):
+            if self.client.set(name, value, nx=True, ex=self.ttl):
                 return None
             existing = self.client.get(name)
             if existing is None:  # expired between SET and GET: try once more
                 continue
-            other = existing.decode()
+            other, bound = _binding(existing)
             if self._abandoned(name, other):
                 self._release(name, other)
                 continue
-            return str(other)
+            if fingerprint and bound and bound != fingerprint:
+                raise KeyReused(other)
+            return other
         raise redis.exceptions.ConnectionError("could not claim the idempotency key")
 
     def _abandoned(self, name: str, other: str) -> bool:
@@ -176,7 +212,8 @@ class ScreeningStore:
         with self.client.pipeline() as pipe:
             try:
                 pipe.watch(name)
-                if pipe.get(name) != screening_id.encode():
+                current = pipe.get(name)
+                if current is None or _binding(current)[0] != screening_id:
                     return
                 pipe.multi()
                 pipe.delete(name, meta_key(screening_id), rows_key(screening_id), chunks_key(screening_id))
