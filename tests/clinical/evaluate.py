@@ -159,6 +159,11 @@ def main() -> int:
     holdout = load_vignettes(holdout=True)
     if holdout:
         _print(evaluate(holdout), f"holdout only ({HOLDOUT_MARK} files, written before tuning)")
+    # Each holdout file alone too: a new blind set is judged on its own, not diluted by older ones.
+    files = sorted(p for p in VIGNETTE_DIR.glob(f"*{HOLDOUT_MARK}*.yaml"))
+    if len(files) > 1:
+        for path in files:
+            _print(evaluate(yaml.safe_load(path.read_text())["vignettes"]), f"holdout file {path.name}")
     return 0
 
 
