@@ -41,8 +41,8 @@ def _requests(suite: LocalSuite, md: list[tuple[str, str]]) -> dict[str, Any]:
     return {
         "intake": stages.intake_request(request),
         "differential": stages.differential_request(intake),
-        "workup": stages.workup_request(intake, ranked),
-        "treatment": stages.treatment_request(intake, ranked),
+        "workup": stages.workup_request(intake, ranked.differential),
+        "treatment": stages.treatment_request(intake, ranked.differential),
     }
 
 

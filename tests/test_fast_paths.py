@@ -143,11 +143,11 @@ def test_reused_plans_are_the_plans_assembled_afresh() -> None:
     requests = [
         treatment_pb2.PlanTreatmentRequest(patient=p, differential=d) for p, _, d in ranked_cases()
     ]
-    treatment_servicer._plans.clear()
+    treatment_servicer.encoded_plan.cache_clear()
     cached = [plan_treatment(r) for r in requests]
-    assert len(treatment_servicer._plans) < len(requests)
+    assert treatment_servicer.encoded_plan.cache_info().currsize < len(requests)
     for request, answer in zip(requests, cached, strict=True):
-        treatment_servicer._plans.clear()
+        treatment_servicer.encoded_plan.cache_clear()
         assert plan_treatment(request) == answer
 
 

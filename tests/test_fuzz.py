@@ -161,8 +161,9 @@ def _seeds() -> dict[str, list[Message]]:
         assess = example_request(path.stem)
         intake = normalize_intake(stages.intake_request(assess))
         ranked = rank_differential(stages.differential_request(intake))
+        differential = ranked.differential
         for message in (assess, stages.intake_request(assess), stages.differential_request(intake),
-                        stages.workup_request(intake, ranked), stages.treatment_request(intake, ranked)):
+                        stages.workup_request(intake, differential), stages.treatment_request(intake, differential)):
             out.setdefault(message.DESCRIPTOR.full_name, []).append(message)
     return out
 

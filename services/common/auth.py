@@ -31,7 +31,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,7 +40,7 @@ import grpc
 import yaml
 
 from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
+from services.common.interceptors import Behavior, BehaviorInterceptor, around
 
 log = logging.getLogger("footcds.auth")
 
@@ -266,24 +266,9 @@ class AuthInterceptor(BehaviorInterceptor):
         if scope is None:
             return behavior
 
-        if streaming:
-            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                token = _current.set(self._admit(method, scope, context))
-                try:
-                    yield from iterate(behavior, request, context)
-                finally:
-                    _current.reset(token)
-
-            return stream
-
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            token = _current.set(self._admit(method, scope, context))
-            try:
-                return behavior(request, context)
-            finally:
-                _current.reset(token)
-
-        return unary
+        return around(
+            behavior, streaming, lambda context: _current.set(self._admit(method, scope, context)), _current.reset
+        )
 
 
 

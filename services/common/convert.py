@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from functools import lru_cache
 
 from footcds.v1 import common_pb2 as pb
 
@@ -221,7 +222,6 @@ _TAG_CONDITIONS = b"\x0a"  # Differential.conditions = 1, length-delimited
 _TAG_DONT_MISS = b"\x12"  # Differential.dont_miss = 2
 _TAG_TRIAGE = b"\x1a"  # Differential.triage = 3
 _PACK_DOUBLE = struct.Struct("<d").pack
-_STATIC: dict[tuple[object, ...], bytes] = {}
 
 
 def _varint(n: int) -> bytes:
@@ -241,25 +241,27 @@ def _field(tag: bytes, payload: bytes) -> bytes:
     return tag + _varint(len(payload)) + payload
 
 
+@lru_cache(maxsize=4096)  # one entry per condition of the KB in practice
+def _static_bytes(
+    condition_id: str, label: str, icd10cm: tuple[str, ...], snomed: str | None,
+    emergency: bool, dont_miss: bool, specialist: str,
+) -> bytes:
+    """A condition's constant fields, encoded once."""
+    return scored_to_pb(
+        ScoredCondition(
+            condition_id=condition_id, label=label, probability=0.0, icd10cm=icd10cm, snomed=snomed,
+            emergency=emergency, dont_miss=dont_miss, specialist=specialist,
+        )
+    ).SerializeToString()
+
+
 def _scored_bytes(c: ScoredCondition) -> bytes:
     """``scored_to_pb(c)`` serialized: the condition's constant part (id, label, codes, flags,
     specialist) is encoded once per distinct value and reused; only the probability, the
     unlikely mark and any explanation are encoded per call.  Protobuf parsing concatenated
     fields is the same as setting them (``tests/test_fast_paths.py`` compares messages).
     """
-    key = (c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
-    static = _STATIC.get(key)
-    if static is None:
-        static = scored_to_pb(
-            ScoredCondition(
-                condition_id=c.condition_id, label=c.label, probability=0.0, icd10cm=c.icd10cm,
-                snomed=c.snomed, emergency=c.emergency, dont_miss=c.dont_miss,
-                specialist=c.specialist,
-            )
-        ).SerializeToString()
-        if len(_STATIC) < 4096:  # bounded: one entry per condition of the KB in practice
-            _STATIC[key] = static
-    out = static
+    out = _static_bytes(c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
     if c.probability != 0.0 or _PACK_DOUBLE(c.probability) != bytes(8):  # -0.0 is written too
         out += _TAG_PROBABILITY + _PACK_DOUBLE(c.probability)
     if c.unlikely:
@@ -272,20 +274,23 @@ def _scored_bytes(c: ScoredCondition) -> bytes:
 _TAG_EVIDENCE_FOR = b"\x3a"  # ConditionScore.evidence_for = 7, length-delimited
 _TAG_EVIDENCE_AGAINST = b"\x42"  # ConditionScore.evidence_against = 8
 _TAG_DECISIVE = b"\x4a"  # ConditionScore.decisive_finding_ids = 9
-_WEIGHT_BYTES: dict[Weight, bytes] = {}
-_CITATION_BYTES: dict[tuple[CitationRef, ...], bytes] = {}
+
+
+@lru_cache(maxsize=65536)  # findings x conditions x states in practice
+def _cached_weight_bytes(w: Weight) -> bytes:
+    return _weight_to_pb(w).SerializeToString()
 
 
 def _weight_bytes(w: Weight) -> bytes:
     """``_weight_to_pb(w)`` serialized; the same few weights recur, so each is encoded once."""
     if w.llr == 0.0:  # 0.0 and -0.0 are equal keys but encode differently: not cached
         return _weight_to_pb(w).SerializeToString()
-    out = _WEIGHT_BYTES.get(w)
-    if out is None:
-        out = _weight_to_pb(w).SerializeToString()
-        if len(_WEIGHT_BYTES) < 65536:  # bounded: findings x conditions x states in practice
-            _WEIGHT_BYTES[w] = out
-    return out
+    return _cached_weight_bytes(w)
+
+
+@lru_cache(maxsize=4096)  # one list per condition in practice
+def _citation_bytes(citations: tuple[CitationRef, ...]) -> bytes:
+    return pb.ConditionScore(citations=_citations_to_pb(citations)).SerializeToString()
 
 
 def _explanation_bytes(c: ScoredCondition) -> bytes:
@@ -295,12 +300,7 @@ def _explanation_bytes(c: ScoredCondition) -> bytes:
     parts += [_field(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
     parts += [_field(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
     if c.citations:
-        cited = _CITATION_BYTES.get(c.citations)
-        if cited is None:
-            cited = pb.ConditionScore(citations=_citations_to_pb(c.citations)).SerializeToString()
-            if len(_CITATION_BYTES) < 4096:  # bounded: one list per condition in practice
-                _CITATION_BYTES[c.citations] = cited
-        parts.append(cited)
+        parts.append(_citation_bytes(c.citations))
     return b"".join(parts)
 
 

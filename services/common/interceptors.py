@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
+T = TypeVar("T")
 # (behaviour, method, streaming response?) -> wrapped behaviour
 Wrapper = Callable[[Behavior, str, bool], Behavior]
 
@@ -63,6 +64,34 @@ def iterate(behavior: Behavior, request: Any, context: grpc.ServicerContext) -> 
     """A streaming behaviour's responses (typed helper for ``yield from``)."""
     responses: Iterator[Any] = behavior(request, context)
     return responses
+
+
+def around(
+    behavior: Behavior,
+    streaming: bool,
+    enter: Callable[[grpc.ServicerContext], T],
+    leave: Callable[[T], None],
+) -> Behavior:
+    """``behavior`` run between ``enter(context)`` and ``leave(entered)``, for unary and
+    streaming responses alike (a stream leaves when its last response is sent)."""
+    if streaming:
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            entered = enter(context)
+            try:
+                yield from iterate(behavior, request, context)
+            finally:
+                leave(entered)
+
+        return stream
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        entered = enter(context)
+        try:
+            return behavior(request, context)
+        finally:
+            leave(entered)
+
+    return unary
 
 
 class Malformed:

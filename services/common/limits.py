@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
-from typing import Any
 
 import grpc
 
 from services.common.auth import current_principal
 from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
+from services.common.interceptors import Behavior, BehaviorInterceptor, around
 
 
 class ConcurrencyLimit(BehaviorInterceptor):
@@ -61,22 +59,5 @@ class ConcurrencyLimit(BehaviorInterceptor):
                 del self._in_flight[client_id]
 
     def _wrap(self, behavior: Behavior, method: str, streaming: bool) -> Behavior:
-        if streaming:
-            def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                client = self._acquire(context)
-                try:
-                    yield from iterate(behavior, request, context)
-                finally:
-                    self._release(client)
-
-            return stream
-
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            client = self._acquire(context)
-            try:
-                return behavior(request, context)
-            finally:
-                self._release(client)
-
-        return unary
+        return around(behavior, streaming, self._acquire, self._release)
 

@@ -62,8 +62,8 @@ def assess(request: encounter_pb2.AssessRequest, deadline: float) -> encounter_p
     ranked = call(
         "differential", s.differential.RankDifferential, stages.differential_request(intake), deadline
     )
-    workup_request = stages.workup_request(intake, ranked)
-    treatment_request = stages.treatment_request(intake, ranked)
+    workup_request = stages.workup_request(intake, ranked.differential)
+    treatment_request = stages.treatment_request(intake, ranked.differential)
     workup_pending = s.workup.RecommendTests.future(workup_request, timeout=_timeout("workup", deadline))
     treatment_pending = s.treatment.PlanTreatment.future(
         treatment_request, timeout=_timeout("treatment", deadline)

@@ -18,6 +18,6 @@ from services.workup.servicer import recommend_tests
 def assess_local(request: encounter_pb2.AssessRequest) -> encounter_pb2.Assessment:
     intake = normalize_intake(stages.intake_request(request))
     ranked = rank_differential(stages.differential_request(intake))
-    workup = recommend_tests(stages.workup_request(intake, ranked))
-    plan = plan_treatment(stages.treatment_request(intake, ranked))
+    workup = recommend_tests(stages.workup_request(intake, ranked.differential))
+    plan = plan_treatment(stages.treatment_request(intake, ranked.differential))
     return stages.assemble(intake, ranked, workup, plan)

@@ -24,6 +24,7 @@ from footcds.v1 import (
 )
 
 from services.common.errors import LimitExceeded
+from services.encounter import stages
 from services.knowledge.loader import KnowledgeBase
 
 ATHLETE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -190,10 +191,7 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     out: list[Result] = []
     intake = calls.normalize(
         intake_pb2.NormalizeIntakeBatchRequest(
-            items=[
-                intake_pb2.NormalizeIntakeRequest(patient=e.patient, evidence=e.evidence, answers=e.answers)
-                for _, e in athletes
-            ]
+            items=[stages.intake_request(e) for _, e in athletes]
         )
     )
     normalized: list[tuple[int, encounter_pb2.RosterEntry, intake_pb2.NormalizeIntakeResponse]] = []
@@ -207,10 +205,7 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
 
     ranked = calls.rank(
         differential_pb2.RankDifferentialBatchRequest(
-            items=[
-                differential_pb2.RankDifferentialRequest(patient=n.patient, evidence=n.evidence)
-                for _, _, n in normalized
-            ],
+            items=[stages.differential_request(n) for _, _, n in normalized],
             omit_explanations=True,
         )
     )
@@ -223,15 +218,8 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
             cases.append((position, entry, n, ranked_one.differential))
 
     tests, plans = calls.tests_and_plans(
-        workup_pb2.RecommendTestsBatchRequest(
-            items=[
-                workup_pb2.RecommendTestsRequest(patient=n.patient, evidence=n.evidence, differential=d)
-                for _, _, n, d in cases
-            ]
-        ),
-        treatment_pb2.PlanTreatmentBatchRequest(
-            items=[treatment_pb2.PlanTreatmentRequest(patient=n.patient, differential=d) for _, _, n, d in cases]
-        ),
+        workup_pb2.RecommendTestsBatchRequest(items=[stages.workup_request(n, d) for _, _, n, d in cases]),
+        treatment_pb2.PlanTreatmentBatchRequest(items=[stages.treatment_request(n, d) for _, _, n, d in cases]),
     )
     for i, ((position, entry, _, differential), t, p) in enumerate(
         zip(cases, tests.results, plans.results, strict=True)

@@ -1,12 +1,13 @@
-"""The Assess pipeline's stage messages, shared by the Celery tasks and the local pipeline.
+"""The pipeline's stage messages, shared by every path that runs the four services.
 
 Each function builds the next service's request from what earlier stages returned, so the
-distributed path (Celery + gRPC) and ``--local`` (in-process) cannot drift apart.
+Celery stages, the direct path, ``--local`` and the team-screening chunks cannot drift apart.
 """
 
 from __future__ import annotations
 
 from footcds.v1 import (
+    common_pb2,
     differential_pb2,
     encounter_pb2,
     intake_pb2,
@@ -15,7 +16,10 @@ from footcds.v1 import (
 )
 
 
-def intake_request(request: encounter_pb2.AssessRequest) -> intake_pb2.NormalizeIntakeRequest:
+def intake_request(
+    request: encounter_pb2.AssessRequest | encounter_pb2.RosterEntry,
+) -> intake_pb2.NormalizeIntakeRequest:
+    """One encounter, or one athlete of a roster: both carry patient, evidence and answers."""
     return intake_pb2.NormalizeIntakeRequest(
         patient=request.patient, evidence=request.evidence, answers=request.answers
     )
@@ -28,17 +32,17 @@ def differential_request(
 
 
 def workup_request(
-    intake: intake_pb2.NormalizeIntakeResponse, ranked: differential_pb2.RankDifferentialResponse
+    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> workup_pb2.RecommendTestsRequest:
     return workup_pb2.RecommendTestsRequest(
-        patient=intake.patient, evidence=intake.evidence, differential=ranked.differential
+        patient=intake.patient, evidence=intake.evidence, differential=differential
     )
 
 
 def treatment_request(
-    intake: intake_pb2.NormalizeIntakeResponse, ranked: differential_pb2.RankDifferentialResponse
+    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> treatment_pb2.PlanTreatmentRequest:
-    return treatment_pb2.PlanTreatmentRequest(patient=intake.patient, differential=ranked.differential)
+    return treatment_pb2.PlanTreatmentRequest(patient=intake.patient, differential=differential)
 
 
 def assemble(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, treatment_pb2_grpc
 
@@ -12,12 +14,18 @@ from services.knowledge.loader import knowledge_base
 from services.treatment import domain
 
 SERVICE_NAME = treatment_pb2.DESCRIPTOR.services_by_name["TreatmentService"].full_name
-# Serialized plans by their complete inputs (``domain.PlanInputs``): a plan depends on
-# nothing else, and a team of thousands shares a few hundred distinct ones.  Bounded;
-# emptied when full or when the knowledge base changes.
 PLAN_CACHE_SIZE = 4096
-_plans: dict[domain.PlanInputs, bytes] = {}
-_plans_kb: list[object] = [None]
+
+
+@lru_cache(maxsize=PLAN_CACHE_SIZE)
+def encoded_plan(inputs: domain.PlanInputs) -> bytes:
+    """The serialized plan for its complete inputs (``domain.PlanInputs``).
+
+    A plan depends on nothing else, and a team of thousands shares a few hundred distinct
+    ones, so they are kept (bounded, least recently used first out) for the process's
+    knowledge base, which is loaded once.
+    """
+    return convert.plan_to_pb(domain.plan_from_inputs(knowledge_base(), inputs)).SerializeToString()
 
 
 def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> bytes:
@@ -35,15 +43,7 @@ def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -
     ]
     if problems:
         raise InvalidInput(problems)
-    inputs = domain.plan_inputs(kb, patient, convert.lean_differential_from_pb(request.differential))
-    if _plans_kb[0] is not kb or len(_plans) >= PLAN_CACHE_SIZE:
-        _plans.clear()
-        _plans_kb[0] = kb
-    encoded = _plans.get(inputs)
-    if encoded is None:
-        encoded = convert.plan_to_pb(domain.plan_from_inputs(kb, inputs)).SerializeToString()
-        _plans[inputs] = encoded
-    return encoded
+    return encoded_plan(domain.plan_inputs(kb, patient, convert.lean_differential_from_pb(request.differential)))
 
 
 def plan_treatment(request: treatment_pb2.PlanTreatmentRequest) -> treatment_pb2.PlanTreatmentResponse:

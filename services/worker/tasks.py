@@ -80,13 +80,13 @@ def run_differential(task: StageTask, state: State) -> State:
 
 
 def run_workup(task: StageTask, state: State) -> State:
-    request = stages.workup_request(_intake(state), _ranked(state))
+    request = stages.workup_request(_intake(state), _ranked(state).differential)
     response = task.call("workup", stubs().workup.RecommendTests, request, state["deadline"])
     return {**state, "workup": response.SerializeToString()}
 
 
 def run_treatment(task: StageTask, state: State) -> State:
-    request = stages.treatment_request(_intake(state), _ranked(state))
+    request = stages.treatment_request(_intake(state), _ranked(state).differential)
     response = task.call("treatment", stubs().treatment.PlanTreatment, request, state["deadline"])
     return {**state, "treatment": response.SerializeToString()}
 
@@ -114,14 +114,13 @@ def treatment_stage(self: StageTask, state: State) -> State:
 def run_workup_and_treatment(task: StageTask, state: State) -> State:
     """Both last stages at once: each needs only intake's and differential's answers, so
     the task waits for the slower call instead of both in turn (docs/performance.md)."""
-    intake, ranked = _intake(state), _ranked(state)
-    workup_request = stages.workup_request(intake, ranked)
+    intake, differential = _intake(state), _ranked(state).differential
+    workup_request = stages.workup_request(intake, differential)
+    treatment_request = stages.treatment_request(intake, differential)
     # call() returns the started future here; its errors surface (and retry) at .result() below.
     pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, state["deadline"])
     try:
-        plan = task.call(
-            "treatment", stubs().treatment.PlanTreatment, stages.treatment_request(intake, ranked), state["deadline"]
-        )
+        plan = task.call("treatment", stubs().treatment.PlanTreatment, treatment_request, state["deadline"])
         workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, state["deadline"])
     finally:
         pending.cancel()
