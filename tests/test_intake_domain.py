@@ -48,7 +48,7 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_contradictions_are_rejected_naming_both(a: str, b: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         normalize(KB, Patient(), [EvidenceInput(a, P), EvidenceInput(b, P)])
-    assert fields(raised) == ["evidence[1]"] or fields(raised)[0].startswith("evidence[")
+    assert fields(raised) == ["evidence[1]"]
     assert "evidence[0]" in raised.value.violations[0].description
 
 
