@@ -117,3 +117,49 @@ def test_a_change_in_the_data_changes_the_version(broken_kb: Path) -> None:
     before = load_knowledge_base(broken_kb).version
     _edit(broken_kb / "likelihoods.yaml", "p: 0.61", "p: 0.62")
     assert load_knowledge_base(broken_kb).version != before
+
+
+def test_sources_say_what_kind_of_evidence_they_are() -> None:
+    kinds = {s.kind for s in knowledge_base().sources.values()}
+    assert {"primary", "review", "guideline", "seed", "summary_page"} <= kinds
+
+
+def _summary_pages_cited_by_figures(kb: object) -> list[str]:
+    """Every likelihood, prior and test accuracy that rests on a generic web summary page."""
+    from services.knowledge.loader import KnowledgeBase
+
+    assert isinstance(kb, KnowledgeBase)
+    pages = {key for key, source in kb.sources.items() if source.kind == "summary_page"}
+    found = [
+        f"likelihoods.yaml: {cid} / {fid}: {key}"
+        for cid, per in kb.likelihoods.items()
+        for fid, lik in per.items()
+        for key in lik.citations
+        if key in pages
+    ]
+    found += [
+        f"conditions.yaml: {cid} prevalence: {key}"
+        for cid, cond in kb.conditions.items()
+        for key in cond.prevalence.citations
+        if key in pages
+    ]
+    found += [
+        f"tests.yaml: {tid} detects {cid}: {key}"
+        for tid, test in kb.tests.items()
+        for cid, acc in test.detects.items()
+        for key in acc.citations
+        if key in pages
+    ]
+    return found
+
+
+def test_no_figure_rests_on_a_summary_page() -> None:
+    assert _summary_pages_cited_by_figures(knowledge_base()) == []
+
+
+def test_a_summary_page_cited_by_a_likelihood_is_caught(broken_kb: Path) -> None:
+    raw = yaml.safe_load((broken_kb / "likelihoods.yaml").read_text())
+    raw["likelihoods"]["tarsal_tunnel"]["ex_tinel_tarsal_tunnel"]["citations"].append("physio")
+    (broken_kb / "likelihoods.yaml").write_text(yaml.safe_dump(raw))
+    found = _summary_pages_cited_by_figures(load_knowledge_base(broken_kb))
+    assert found == ["likelihoods.yaml: tarsal_tunnel / ex_tinel_tarsal_tunnel: physio"]

@@ -43,10 +43,23 @@ class Cited(Strict):
         return self
 
 
-class Source(Strict):
-    """A seed document or a published reference."""
+SourceKind = Literal["primary", "review", "guideline", "seed", "summary_page", "code_set", "editorial"]
 
-    kind: Literal["seed", "journal", "guideline", "web", "code_set", "textbook"]
+
+class Source(Strict):
+    """A seed document or a published reference.
+
+    ``kind`` says how much a figure resting on it can be trusted: ``primary`` (an original
+    study, series or case report), ``review`` (systematic or narrative review, textbook,
+    StatPearls-type chapter), ``guideline`` (society guideline, diagnostic criteria, code of
+    practice), ``seed`` (the five project seed articles), ``summary_page`` (a generic web
+    summary: health-information sites, AI-written or SEO pages, wiki mirrors, blogs),
+    ``code_set`` (ICD-10-CM, SNOMED CT, CPT, LOINC listings) and ``editorial`` (the
+    project's own estimate tag and evidence sheet).  A likelihood, prior or test accuracy
+    never rests on a ``summary_page`` (tests/test_knowledge.py).
+    """
+
+    kind: SourceKind
     title: str
     file: str | None = None  # seeds: the file name under shared/seeds
     reference: str | None = None  # journals: authors, journal, year, doi/pmid
