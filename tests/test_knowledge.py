@@ -11,6 +11,7 @@ import yaml
 
 from services.knowledge.loader import (
     DATA_DIR,
+    KnowledgeBase,
     KnowledgeBaseError,
     knowledge_base,
     load_knowledge_base,
@@ -124,33 +125,28 @@ def test_sources_say_what_kind_of_evidence_they_are() -> None:
     assert {"primary", "review", "guideline", "seed", "summary_page"} <= kinds
 
 
-def _summary_pages_cited_by_figures(kb: object) -> list[str]:
-    """Every likelihood, prior and test accuracy that rests on a generic web summary page."""
-    from services.knowledge.loader import KnowledgeBase
+def _summary_pages_cited_by_figures(kb: KnowledgeBase) -> list[str]:
+    """Every clinical figure or recommendation that rests on a generic web summary page.
 
-    assert isinstance(kb, KnowledgeBase)
+    Red-flag rules are checked separately (red_flags.yaml is re-cited with the pathway work).
+    """
     pages = {key for key, source in kb.sources.items() if source.kind == "summary_page"}
-    found = [
-        f"likelihoods.yaml: {cid} / {fid}: {key}"
-        for cid, per in kb.likelihoods.items()
-        for fid, lik in per.items()
-        for key in lik.citations
-        if key in pages
-    ]
-    found += [
-        f"conditions.yaml: {cid} prevalence: {key}"
-        for cid, cond in kb.conditions.items()
-        for key in cond.prevalence.citations
-        if key in pages
-    ]
-    found += [
-        f"tests.yaml: {tid} detects {cid}: {key}"
-        for tid, test in kb.tests.items()
-        for cid, acc in test.detects.items()
-        for key in acc.citations
-        if key in pages
-    ]
-    return found
+    cited: list[tuple[str, list[str]]] = []
+    for cid, per in kb.likelihoods.items():
+        cited += [(f"likelihoods.yaml: {cid} / {fid}", lik.citations) for fid, lik in per.items()]
+    for cid, cond in kb.conditions.items():
+        cited += [(f"conditions.yaml: {cid}", cond.citations)]
+        cited += [(f"conditions.yaml: {cid} prevalence", cond.prevalence.citations)]
+    for tid, test in kb.tests.items():
+        cited += [(f"tests.yaml: {tid}", test.citations)]
+        cited += [(f"tests.yaml: {tid} detects {cid}", acc.citations) for cid, acc in test.detects.items()]
+        if test.value is not None:
+            cited += [(f"tests.yaml: {tid} value", test.value.citations)]
+    cited += [(f"treatments.yaml: item {iid}", item.citations) for iid, item in kb.treatment_items.items()]
+    cited += [(f"treatments.yaml: plan {cid}", plan.citations) for cid, plan in kb.plans.items()]
+    cited += [(f"team_advice.yaml: {rule.id}", rule.citations) for rule in kb.team_advice]
+    cited += [("triage.yaml: policy", kb.triage_policy.citations)]
+    return [f"{where}: {key}" for where, keys in cited for key in keys if key in pages]
 
 
 def test_no_figure_rests_on_a_summary_page() -> None:
