@@ -133,7 +133,7 @@ def _summary_pages_cited_by_figures(kb: KnowledgeBase) -> list[str]:
     pages = {key for key, source in kb.sources.items() if source.kind == "summary_page"}
     cited: list[tuple[str, list[str]]] = []
     for cid, per in kb.likelihoods.items():
-        cited += [(f"likelihoods.yaml: {cid} / {fid}", lik.citations) for fid, lik in per.items()]
+        cited += [(f"likelihoods*.yaml: {cid} / {fid}", lik.citations) for fid, lik in per.items()]
     for cid, cond in kb.conditions.items():
         cited += [(f"conditions.yaml: {cid}", cond.citations)]
         cited += [(f"conditions.yaml: {cid} prevalence", cond.prevalence.citations)]
@@ -158,4 +158,4 @@ def test_a_summary_page_cited_by_a_likelihood_is_caught(broken_kb: Path) -> None
     raw["likelihoods"]["tarsal_tunnel"]["ex_tinel_tarsal_tunnel"]["citations"].append("physio")
     (broken_kb / "likelihoods.yaml").write_text(yaml.safe_dump(raw))
     found = _summary_pages_cited_by_figures(load_knowledge_base(broken_kb))
-    assert found == ["likelihoods.yaml: tarsal_tunnel / ex_tinel_tarsal_tunnel: physio"]
+    assert found == ["likelihoods*.yaml: tarsal_tunnel / ex_tinel_tarsal_tunnel: physio"]
