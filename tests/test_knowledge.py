@@ -126,10 +126,7 @@ def test_sources_say_what_kind_of_evidence_they_are() -> None:
 
 
 def _summary_pages_cited_by_figures(kb: KnowledgeBase) -> list[str]:
-    """Every clinical figure or recommendation that rests on a generic web summary page.
-
-    Red-flag rules are checked separately (red_flags.yaml is re-cited with the pathway work).
-    """
+    """Every clinical figure, rule or recommendation that rests on a generic web summary page."""
     pages = {key for key, source in kb.sources.items() if source.kind == "summary_page"}
     cited: list[tuple[str, list[str]]] = []
     for cid, per in kb.likelihoods.items():
@@ -145,6 +142,7 @@ def _summary_pages_cited_by_figures(kb: KnowledgeBase) -> list[str]:
     cited += [(f"treatments.yaml: item {iid}", item.citations) for iid, item in kb.treatment_items.items()]
     cited += [(f"treatments.yaml: plan {cid}", plan.citations) for cid, plan in kb.plans.items()]
     cited += [(f"team_advice.yaml: {rule.id}", rule.citations) for rule in kb.team_advice]
+    cited += [(f"red_flags.yaml: {rule.id}", rule.citations) for rule in kb.red_flags]
     cited += [("triage.yaml: policy", kb.triage_policy.citations)]
     return [f"{where}: {key}" for where, keys in cited for key in keys if key in pages]
 
