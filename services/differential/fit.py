@@ -19,9 +19,8 @@ from services.common.clinical import Case, State
 from services.differential.ranking import (
     Array,
     RankingModel,
-    case_arrays,
+    case_terms,
     counted_evidence,
-    evidence_log_lr,
 )
 
 OTHER = "other"  # the vocabulary's catch-all: every finding at its background rate
@@ -40,8 +39,7 @@ def assess_fit(model: RankingModel, case: Case, probs: Array) -> Fit:
     kb = model.kb
     policy = kb.evidence_model.fit if kb.evidence_model is not None else None
     listed = np.array([c != OTHER for c in model.condition_ids])
-    _, counted, _ = case_arrays([case], model)
-    log_lr = evidence_log_lr(model, *counted)[0]
+    log_lr, _ = case_terms(model, case)
     best = float(np.max(np.where(listed, log_lr, -np.inf)))
     leader = int(np.argmax(np.where(listed, probs, -1.0)))
     other_leads = not bool(listed[int(np.argmax(probs))])

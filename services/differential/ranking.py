@@ -220,9 +220,40 @@ def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[i
 
 
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
-    """Posterior probabilities over ``model.condition_ids`` (sums to 1)."""
-    out: Array = posterior_batch([case], model)[0]
-    return out
+    """Posterior probabilities over ``model.condition_ids`` (sums to 1).
+
+    The same terms as ``posterior_batch`` for one case, as row sums (no [N, F] matrices);
+    ``tests/test_ranking.py`` checks they agree.
+    """
+    model = model or default_model()
+    log_lr, hallmark = case_terms(model, case)
+    return _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+
+
+def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
+    """One case's evidence log-likelihood ratio vs background [C] (``evidence_log_lr``) and its
+    hallmark discount [C] (``hallmark_log_factor``)."""
+    present, absent = _indices(model, counted_evidence(model, case))
+    c = len(model.condition_ids)
+    log_lr: Array = np.zeros(c)
+    if present:
+        log_lr = log_lr + model.log_p_t[present].sum(axis=0)
+        chosen = set(present)
+        for group in model.groups:
+            members = [f for f in group if f in chosen]
+            if len(members) >= 2:
+                rows = model.log_p_t[members]
+                log_lr = log_lr + rows.max(axis=0) - rows.sum(axis=0)
+    if absent:
+        log_lr = log_lr + model.log_q_t[absent].sum(axis=0)
+    hallmark: Array = np.zeros(c)
+    if model.hallmark is not None and model.hallmark_count is not None and model.hallmark_log_discount is not None:
+        known_present, known_absent = _indices(model, case.evidence)
+        hits = model.hallmark[known_present].sum(axis=0)
+        ruled_out = model.hallmark[known_absent].sum(axis=0)
+        applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
+        hallmark = applies * model.hallmark_log_discount
+    return log_lr, hallmark
 
 
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
@@ -620,6 +651,10 @@ __all__ = [
     "explain_tables",
     "posterior",
     "posterior_batch",
+    "case_arrays",
+    "case_terms",
+    "evidence_log_lr",
+    "hallmark_log_factor",
     "rank",
     "rank_batch",
     "triage_for",
