@@ -11,6 +11,7 @@ import yaml
 
 from services.knowledge.loader import (
     DATA_DIR,
+    KnowledgeBase,
     KnowledgeBaseError,
     knowledge_base,
     load_knowledge_base,
@@ -117,3 +118,42 @@ def test_a_change_in_the_data_changes_the_version(broken_kb: Path) -> None:
     before = load_knowledge_base(broken_kb).version
     _edit(broken_kb / "likelihoods.yaml", "p: 0.61", "p: 0.62")
     assert load_knowledge_base(broken_kb).version != before
+
+
+def test_sources_say_what_kind_of_evidence_they_are() -> None:
+    kinds = {s.kind for s in knowledge_base().sources.values()}
+    assert {"primary", "review", "guideline", "seed", "summary_page"} <= kinds
+
+
+def _summary_pages_cited_by_figures(kb: KnowledgeBase) -> list[str]:
+    """Every clinical figure, rule or recommendation that rests on a generic web summary page."""
+    pages = {key for key, source in kb.sources.items() if source.kind == "summary_page"}
+    cited: list[tuple[str, list[str]]] = []
+    for cid, per in kb.likelihoods.items():
+        cited += [(f"likelihoods*.yaml: {cid} / {fid}", lik.citations) for fid, lik in per.items()]
+    for cid, cond in kb.conditions.items():
+        cited += [(f"conditions.yaml: {cid}", cond.citations)]
+        cited += [(f"conditions.yaml: {cid} prevalence", cond.prevalence.citations)]
+    for tid, test in kb.tests.items():
+        cited += [(f"tests.yaml: {tid}", test.citations)]
+        cited += [(f"tests.yaml: {tid} detects {cid}", acc.citations) for cid, acc in test.detects.items()]
+        if test.value is not None:
+            cited += [(f"tests.yaml: {tid} value", test.value.citations)]
+    cited += [(f"treatments.yaml: item {iid}", item.citations) for iid, item in kb.treatment_items.items()]
+    cited += [(f"treatments.yaml: plan {cid}", plan.citations) for cid, plan in kb.plans.items()]
+    cited += [(f"team_advice.yaml: {rule.id}", rule.citations) for rule in kb.team_advice]
+    cited += [(f"red_flags.yaml: {rule.id}", rule.citations) for rule in kb.red_flags]
+    cited += [("triage.yaml: policy", kb.triage_policy.citations)]
+    return [f"{where}: {key}" for where, keys in cited for key in keys if key in pages]
+
+
+def test_no_figure_rests_on_a_summary_page() -> None:
+    assert _summary_pages_cited_by_figures(knowledge_base()) == []
+
+
+def test_a_summary_page_cited_by_a_likelihood_is_caught(broken_kb: Path) -> None:
+    raw = yaml.safe_load((broken_kb / "likelihoods.yaml").read_text())
+    raw["likelihoods"]["tarsal_tunnel"]["ex_tinel_tarsal_tunnel"]["citations"].append("physio")
+    (broken_kb / "likelihoods.yaml").write_text(yaml.safe_dump(raw))
+    found = _summary_pages_cited_by_figures(load_knowledge_base(broken_kb))
+    assert found == ["likelihoods*.yaml: tarsal_tunnel / ex_tinel_tarsal_tunnel: physio"]

@@ -27,6 +27,7 @@ from footcds.v1 import common_pb2, encounter_pb2
 
 from services.common.convert import SETTING_TO_PB, SEX_TO_PB
 from services.encounter.screening import rejected
+from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 
 REQUIRED = ("athlete_id",)
@@ -233,13 +234,15 @@ def synthesize(kb: KnowledgeBase, athletes: int, seed: int) -> Iterator[dict[str
 
     For each athlete: age and sex, a sport; a condition drawn from the sports-medicine priors
     times the age and sex modifiers; then every finding the knowledge base lists for that
-    condition, present with its likelihood and absent otherwise.  Where two present findings
+    condition, present with its likelihood and absent otherwise, plus what a present one
+    entails (``evidence_model.yaml`` implications).  Where two present findings
     cannot go together (intake_rules.yaml), the less likely one is recorded absent, as a
     clinician would.  Deterministic for a seed.
     """
     rng = random.Random(seed)
     conditions = list(kb.condition_ids)
     exclusive = [rule.pair for rule in kb.exclusive_pairs]
+    graph = implication_graph(kb)
     for i in range(1, athletes + 1):
         age = rng.randint(16, 39) if rng.random() < 0.85 else rng.randint(40, 75)
         sex = rng.choice(("female", "male"))
@@ -250,10 +253,13 @@ def synthesize(kb: KnowledgeBase, athletes: int, seed: int) -> Iterator[dict[str
             if getattr(kb.findings[f], "age_above", None) is None
         }
         present = {f for f, lik in likelihoods.items() if rng.random() < lik.p}
+        # A present finding brings what it entails (foot drop is weakness; evidence_model.yaml).
+        for f in list(present):
+            present |= {a for a in graph.ancestors.get(f, ()) if a in likelihoods}
         for a, b in exclusive:
             if a in present and b in present:
                 weaker = a if likelihoods[a].p < likelihoods[b].p else b
-                present.discard(weaker)
+                present -= {weaker, *graph.descendants.get(weaker, ())}
         absent = [f for f in likelihoods if f not in present]
         yield {
             "athlete_id": f"S{seed}-{i:05d}",

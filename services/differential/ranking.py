@@ -28,6 +28,7 @@ from services.common.clinical import (
     Weight,
     more_urgent,
 )
+from services.knowledge.implications import ImplicationGraph, counted_findings, implication_graph
 from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.knowledge.red_flags import detect_red_flags
 
@@ -47,8 +48,11 @@ class RankingModel:
     finding_ids: tuple[str, ...]
     finding_index: dict[str, int]
     p: Array  # [C, F] P(finding present | condition)
-    log_p_t: Array  # [F, C] log p, transposed so a case sums rows
-    log_q_t: Array  # [F, C] log (1 - p)
+    # Log-likelihood ratios against the background model (every finding at its background
+    # rate), transposed so a case sums rows.  A per-finding constant leaves the softmax
+    # unchanged, and the same numbers measure how well a condition fits (``fit``).
+    log_p_t: Array  # [F, C] log (p / background)
+    log_q_t: Array  # [F, C] log ((1 - p) / (1 - background))
     log_prior: dict[str, Array]  # setting -> [C]
     log_age: Array  # [MAX_AGE + 1, C]
     log_sex: dict[str, Array]  # sex -> [C]
@@ -57,6 +61,14 @@ class RankingModel:
     # Findings that stand in for the age (``Finding.age_above``): not counted when the age is
     # known, since the age modifiers count it (see ``counted_evidence``).
     age_stand_ins: frozenset[str] = frozenset()
+    implications: ImplicationGraph | None = None
+    # Correlation groups (``evidence_model.yaml``): finding indices per group.
+    groups: tuple[tuple[int, ...], ...] = ()
+    # Hallmarks: [F, C] indicator, count per condition, and the log discount applied when none
+    # is present and one is unknown (0 for conditions without hallmarks).
+    hallmark: Array | None = None
+    hallmark_count: Array | None = None
+    hallmark_log_discount: Array | None = None
 
 
 def compile_model(kb: KnowledgeBase) -> RankingModel:
@@ -68,6 +80,9 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
     for ci, cid in enumerate(conditions):
         for fid, lik in kb.likelihoods.get(cid, {}).items():
             p[ci, f_index[fid]] = lik.p
+    graph = implication_graph(kb)
+    _derive_implied_likelihoods(kb, graph, p, f_index, background)
+    groups, hallmark, log_discount = _evidence_arrays(kb, conditions, f_index)
 
     log_prior: dict[str, Array] = {}
     llr_present: dict[str, Array] = {}
@@ -99,15 +114,61 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         finding_ids=findings,
         finding_index=f_index,
         p=p,
-        log_p_t=np.ascontiguousarray(np.log(p).T),
-        log_q_t=np.ascontiguousarray(np.log1p(-p).T),
+        log_p_t=np.ascontiguousarray((np.log(p) - np.log(background)[None, :]).T),
+        log_q_t=np.ascontiguousarray((np.log1p(-p) - np.log1p(-background)[None, :]).T),
         log_prior=log_prior,
         log_age=log_age,
         log_sex=log_sex,
         llr_present=llr_present,
         llr_absent=llr_absent,
         age_stand_ins=frozenset(f for f in findings if kb.findings[f].age_above is not None),
+        implications=graph,
+        groups=groups,
+        hallmark=hallmark,
+        hallmark_count=hallmark.sum(axis=0),
+        hallmark_log_discount=log_discount,
     )
+
+
+def _derive_implied_likelihoods(
+    kb: KnowledgeBase, graph: ImplicationGraph, p: Array, f_index: dict[str, int], background: Array
+) -> None:
+    """P(child | c) for a pair the data does not list, from its parents (docs/ranking.md).
+
+    An unlisted child takes ``P(parent | c) * background(child) / background(parent)``: the
+    condition changes how often the parent is seen, and the child is the same share of the
+    parent as in the background.  Several parents: the smallest.  A listed pair is kept.
+    """
+    direct = {i.finding: i.implies for i in kb.evidence_model.implications} if kb.evidence_model else {}
+    for ci, cid in enumerate(kb.condition_ids):
+        listed = kb.likelihoods.get(cid, {})
+        for child in graph.order:
+            if child in listed:
+                continue
+            fc = f_index[child]
+            p[ci, fc] = min(
+                p[ci, f_index[par]] * background[fc] / background[f_index[par]] for par in direct[child]
+            )
+
+
+def _evidence_arrays(
+    kb: KnowledgeBase, conditions: tuple[str, ...], f_index: dict[str, int]
+) -> tuple[tuple[tuple[int, ...], ...], Array, Array]:
+    """Correlation groups as finding indices; the [F, C] hallmark indicator; per condition the
+    log discount ``log(1 - reporting * coverage)`` (0 without hallmarks)."""
+    model = kb.evidence_model
+    hallmark = np.zeros((len(f_index), len(conditions)))
+    log_discount = np.zeros(len(conditions))
+    groups: tuple[tuple[int, ...], ...] = ()
+    if model is not None:
+        groups = tuple(tuple(f_index[f] for f in g.findings) for g in model.correlation_groups)
+        c_index = {c: i for i, c in enumerate(conditions)}
+        for mark in model.hallmarks:
+            ci = c_index[mark.condition]
+            for fid in mark.findings:
+                hallmark[f_index[fid], ci] = 1.0
+            log_discount[ci] = np.log1p(-model.fit.hallmark_reporting * mark.coverage)
+    return groups, hallmark, log_discount
 
 
 @cache
@@ -131,16 +192,19 @@ def _softmax(log_scores: Array) -> Array:
 
 
 def counted_evidence(model: RankingModel, case: Case) -> Mapping[str, State]:
-    """The evidence the ranking counts.
+    """The evidence the ranking counts (known findings only).
 
-    Age enters once: through the conditions' age modifiers when the age is known, and
-    through its stand-in finding ("age over 50") only when it is not, so a known age and
-    the stand-in are never counted twice (docs/ranking.md).
+    Each implication chain counts once (``counted_findings``).  Age enters once: through
+    the conditions' age modifiers when the age is known, and through its stand-in finding
+    ("age over 50") only when it is not, so a known age and the stand-in are never counted
+    twice (docs/ranking.md).
     """
     evidence = case.evidence
-    if case.patient.age is None or not any(f in evidence for f in model.age_stand_ins):
+    if case.patient.age is not None and any(f in evidence for f in model.age_stand_ins):
+        evidence = {f: s for f, s in evidence.items() if f not in model.age_stand_ins}
+    if model.implications is None:
         return evidence
-    return {f: s for f, s in evidence.items() if f not in model.age_stand_ins}
+    return counted_findings(model.implications, evidence)
 
 
 def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[int], list[int]]:
@@ -156,52 +220,89 @@ def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[i
 
 
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
-    """Posterior probabilities over ``model.condition_ids`` (sums to 1)."""
+    """Posterior probabilities over ``model.condition_ids`` (sums to 1).
+
+    The same terms as ``posterior_batch`` for one case, as row sums (no [N, F] matrices);
+    ``tests/test_ranking.py`` checks they agree.
+    """
     model = model or default_model()
+    log_lr, hallmark = case_terms(model, case)
+    return _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+
+
+def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
+    """One case's evidence log-likelihood ratio vs background [C] (``evidence_log_lr``) and its
+    hallmark discount [C] (``hallmark_log_factor``)."""
     present, absent = _indices(model, counted_evidence(model, case))
-    log_scores = _log_base(model, case.patient)
+    c = len(model.condition_ids)
+    log_lr: Array = np.zeros(c)
     if present:
-        log_scores = log_scores + model.log_p_t[present].sum(axis=0)
+        log_lr = log_lr + model.log_p_t[present].sum(axis=0)
+        chosen = set(present)
+        for group in model.groups:
+            members = [f for f in group if f in chosen]
+            if len(members) >= 2:
+                rows = model.log_p_t[members]
+                log_lr = log_lr + rows.max(axis=0) - rows.sum(axis=0)
     if absent:
-        log_scores = log_scores + model.log_q_t[absent].sum(axis=0)
-    return _softmax(log_scores)
+        log_lr = log_lr + model.log_q_t[absent].sum(axis=0)
+    hallmark: Array = np.zeros(c)
+    if model.hallmark is not None and model.hallmark_count is not None and model.hallmark_log_discount is not None:
+        known_present, known_absent = _indices(model, case.evidence)
+        hits = model.hallmark[known_present].sum(axis=0)
+        ruled_out = model.hallmark[known_absent].sum(axis=0)
+        applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
+        hallmark = applies * model.hallmark_log_discount
+    return log_lr, hallmark
 
 
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
-    """Posteriors for many cases at once: [N, C]; two matrix products.
+    """Posteriors for many cases at once: [N, C]; a few matrix products.
 
     One Python pass collects indices and the rows of the prior, age and sex tables; NumPy
     then gathers and scatters in one go (per-row NumPy calls cost 2.6x more at 10k cases,
-    see docs/performance.md).  The sums are the same, in the same order, as ``posterior``.
+    see docs/performance.md).  ``posterior`` is this with one case.
     """
     model = model or default_model()
+    base, counted, full = case_arrays(cases, model)
+    return _softmax(base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full))
+
+
+def case_arrays(
+    cases: Sequence[Case], model: RankingModel
+) -> tuple[Array, tuple[Array, Array], tuple[Array, Array]]:
+    """Per case: the log prior (setting, age, sex) [N, C]; the present / absent indicators of
+    the counted findings [N, F] each; and of every known finding (hallmarks read those)."""
     n, f, c = len(cases), len(model.finding_ids), len(model.condition_ids)
     index = model.finding_index
     setting_row = {s: i for i, s in enumerate(model.log_prior)}
     sex_row = {s: i for i, s in enumerate(model.log_sex)}
     no_age, no_sex = MAX_AGE + 1, len(sex_row)  # the all-zero rows appended below
     rows: list[int] = []  # per case: its setting, age and sex table rows
-    p_rows: list[int] = []
-    p_cols: list[int] = []
-    a_rows: list[int] = []
-    a_cols: list[int] = []
-    no_skip: frozenset[str] = frozenset()
+    cells: tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int]] = (
+        [], [], [], [], [], [], [], []
+    )
+    p_rows, p_cols, a_rows, a_cols, kp_rows, kp_cols, ka_rows, ka_cols = cells
     for row, case in enumerate(cases):
         patient = case.patient
         age = patient.age
         rows.append(setting_row[patient.setting])
         rows.append(no_age if age is None else min(max(age, 0), MAX_AGE))
         rows.append(no_sex if patient.sex is None else sex_row.get(patient.sex, no_sex))
-        skip = no_skip if age is None else model.age_stand_ins  # as ``counted_evidence``
-        for fid, state in case.evidence.items():
-            if fid in skip:
-                continue
+        for fid, state in counted_evidence(model, case).items():
             if state is State.PRESENT:
                 p_rows.append(row)
                 p_cols.append(index[fid])
             elif state is State.ABSENT:
                 a_rows.append(row)
                 a_cols.append(index[fid])
+        for fid, state in case.evidence.items():
+            if state is State.PRESENT:
+                kp_rows.append(row)
+                kp_cols.append(index[fid])
+            elif state is State.ABSENT:
+                ka_rows.append(row)
+                ka_cols.append(index[fid])
     table = np.array(rows, dtype=np.intp).reshape(n, 3)
     zero = np.zeros((1, c))
     base = (
@@ -209,11 +310,41 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
         + np.vstack([model.log_age, zero])[table[:, 1]]
         + np.vstack([*model.log_sex.values(), zero])[table[:, 2]]
     )
-    present = np.zeros((n, f))
-    absent = np.zeros((n, f))
-    present[p_rows, p_cols] = 1.0
-    absent[a_rows, a_cols] = 1.0
-    return _softmax(base + present @ model.log_p_t + absent @ model.log_q_t)
+    mats = [np.zeros((n, f)) for _ in range(4)]
+    pairs = ((p_rows, p_cols), (a_rows, a_cols), (kp_rows, kp_cols), (ka_rows, ka_cols))
+    for mat, (r, col) in zip(mats, pairs, strict=True):
+        mat[r, col] = 1.0
+    return base, (mats[0], mats[1]), (mats[2], mats[3])
+
+
+def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array:
+    """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
+
+    Findings of a correlation group that are present together count once per condition: the
+    strongest of them (max instead of sum; docs/ranking.md).
+    """
+    out: Array = present @ model.log_p_t + absent @ model.log_q_t
+    for group in model.groups:
+        cols = list(group)
+        mask = present[:, cols] > 0
+        rows = np.flatnonzero(mask.sum(axis=1) >= 2)
+        if rows.size == 0:
+            continue
+        lr = model.log_p_t[cols]  # [g, C]
+        chosen = np.where(mask[rows][:, :, None], lr[None, :, :], -np.inf)
+        out[rows] += chosen.max(axis=1) - (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
+    return out
+
+
+def hallmark_log_factor(model: RankingModel, present: Array, absent: Array) -> Array:
+    """[N, C] log discount for conditions none of whose hallmarks is present and one unknown."""
+    if model.hallmark is None or model.hallmark_count is None or model.hallmark_log_discount is None:
+        return np.zeros((present.shape[0], len(model.condition_ids)))
+    hits = present @ model.hallmark
+    ruled_out = absent @ model.hallmark
+    applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
+    out: Array = applies * model.hallmark_log_discount
+    return out
 
 
 # --- from probabilities to an explained, triaged differential ---------------------------
@@ -382,9 +513,13 @@ def _explanations(
 
 
 def triage_for(
-    model: RankingModel, probs: dict[str, float], red_flags: Sequence[RedFlagHit]
+    model: RankingModel,
+    probs: dict[str, float],
+    red_flags: Sequence[RedFlagHit],
+    poor_fit: bool = False,
 ) -> Triage:
-    """Red-flag rules first, then probability thresholds, then the leader's usual level."""
+    """Red-flag rules first, then probability thresholds, then the leader's usual level; a
+    poor fit (``fit.py``) adds what to do next and is never left at self-care."""
     kb = model.kb
     policy = kb.triage_policy
     leader = max(probs, key=probs.__getitem__)
@@ -406,6 +541,9 @@ def triage_for(
         ):
             level = more_urgent(level, "urgent")
             reasons.append(f"{condition.label} ({prob:.0%}) needs a clinician within 48 hours.")
+    if poor_fit and kb.evidence_model is not None:
+        level = more_urgent(level, "routine")
+        reasons.append(kb.evidence_model.fit.advice)
     for flag in reversed(red_flags):
         level = more_urgent(level, flag.level)
         reasons.insert(0, f"Red flag: {flag.description}")
@@ -475,8 +613,14 @@ def differential_from_probabilities(
     return Differential(
         conditions=tuple(scored),
         dont_miss=dont_miss,
-        triage=triage_for(model, probs_by_id, red_flags),
+        triage=triage_for(model, probs_by_id, red_flags, _poor_fit(model, case, probs)),
     )
+
+
+def _poor_fit(model: RankingModel, case: Case, probs: Array) -> bool:
+    from services.differential.fit import assess_fit  # fit reads this module's arrays
+
+    return assess_fit(model, case, probs).poor
 
 
 def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True) -> Differential:
@@ -507,6 +651,10 @@ __all__ = [
     "explain_tables",
     "posterior",
     "posterior_batch",
+    "case_arrays",
+    "case_terms",
+    "evidence_log_lr",
+    "hallmark_log_factor",
     "rank",
     "rank_batch",
     "triage_for",

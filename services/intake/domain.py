@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from services.common.clinical import Case, Patient, RedFlagHit, State
 from services.common.errors import InvalidInput, Violation
+from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.red_flags import detect_red_flags
 from services.knowledge.validate import vocabulary
@@ -148,6 +149,44 @@ def contradictions(
     return problems
 
 
+def apply_implications(
+    kb: KnowledgeBase, evidence: dict[str, State], origin: dict[str, str]
+) -> list[Violation]:
+    """Close the evidence under the finding implications (``evidence_model.yaml``).
+
+    A present finding makes every finding it entails present (foot drop is weakness), and an
+    absent finding makes every finding that entails it absent, so red-flag rules, ranking and
+    NextQuestion see both.  A derived state keeps the field it came from, so a clash it causes
+    names that field.  A present child with an absent parent is a contradiction, not a choice.
+    """
+    graph = implication_graph(kb)
+    problems: list[Violation] = []
+    present = [f for f, s in evidence.items() if s is State.PRESENT]
+    for child in present:
+        for parent in sorted(graph.ancestors.get(child, ())):
+            state = evidence.get(parent)
+            if state is State.ABSENT:
+                problems.append(
+                    Violation(
+                        origin[child],
+                        f"{child!r} is present, which implies {parent!r}, but {origin[parent]} "
+                        "says it is absent",
+                    )
+                )
+            elif state is not State.PRESENT:
+                evidence[parent] = State.PRESENT
+                origin[parent] = origin[child]
+    if problems:
+        return problems
+    absent = [f for f, s in evidence.items() if s is State.ABSENT]
+    for parent in absent:
+        for child in sorted(graph.descendants.get(parent, ())):
+            if evidence.get(child) in (None, State.UNKNOWN):
+                evidence[child] = State.ABSENT
+                origin[child] = origin[parent]
+    return problems
+
+
 def age_findings(
     kb: KnowledgeBase,
     patient: Patient,
@@ -222,6 +261,8 @@ def validate(
         problems.append(
             Violation(f"{prefix}evidence", "every finding is unknown: give at least one present or absent")
         )
+    if not problems:
+        problems += apply_implications(kb, evidence, origin)
     problems += contradictions(kb, evidence, origin)
     problems += age_findings(kb, patient, evidence, origin, prefix)
     if problems:

@@ -19,6 +19,7 @@ from services.knowledge.models import (
     Condition,
     ConditionPlan,
     DiagnosticTest,
+    EvidenceModel,
     ExclusivePair,
     Finding,
     Likelihood,
@@ -58,6 +59,7 @@ class KnowledgeBase:
     treatment_items: dict[str, TreatmentItem]
     plans: dict[str, ConditionPlan]
     questions: list[Question]
+    evidence_model: EvidenceModel | None = None
     exclusive_pairs: list[ExclusivePair] = field(default_factory=list)
     team_advice: list[TeamAdviceRule] = field(default_factory=list)
     flags_from_findings: dict[str, str] = field(default_factory=dict)
@@ -157,19 +159,27 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         "findings",
     )
 
-    raw_likelihoods = read("likelihoods.yaml").get("likelihoods")
-    if not isinstance(raw_likelihoods, dict):
-        raise KnowledgeBaseError("likelihoods.yaml: 'likelihoods' must map condition -> findings")
+    read("likelihoods.yaml")  # the main table must exist; likelihoods_*.yaml extend it
     likelihoods: dict[str, dict[str, Likelihood]] = {}
-    for condition_id, per_finding in raw_likelihoods.items():
-        if not isinstance(per_finding, dict):
-            raise KnowledgeBaseError(f"likelihoods.yaml: {condition_id!r} must map finding -> p")
-        likelihoods[condition_id] = {
-            finding_id: _parse(
-                Likelihood, raw, f"likelihoods.yaml: {condition_id!r} / {finding_id!r}"
-            )
-            for finding_id, raw in per_finding.items()
-        }
+    for path in files:
+        if not path.name.startswith("likelihoods"):
+            continue
+        raw_likelihoods = _read(path).get("likelihoods")
+        if not isinstance(raw_likelihoods, dict):
+            raise KnowledgeBaseError(f"{path.name}: 'likelihoods' must map condition -> findings")
+        for condition_id, per_finding in raw_likelihoods.items():
+            if not isinstance(per_finding, dict):
+                raise KnowledgeBaseError(f"{path.name}: {condition_id!r} must map finding -> p")
+            table = likelihoods.setdefault(condition_id, {})
+            for finding_id, raw in per_finding.items():
+                if finding_id in table:
+                    raise KnowledgeBaseError(
+                        f"{path.name}: {condition_id!r} / {finding_id!r} is already given in another "
+                        "likelihoods*.yaml"
+                    )
+                table[finding_id] = _parse(
+                    Likelihood, raw, f"{path.name}: {condition_id!r} / {finding_id!r}"
+                )
 
     red_flags = _parse_list(RedFlagRule, read("red_flags.yaml").get("red_flags"), "red_flags.yaml", "red_flags")
     _index(red_flags, "red_flags.yaml", "red_flags")
@@ -214,6 +224,8 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         "mutually_exclusive",
     )
 
+    evidence_model = _parse(EvidenceModel, read("evidence_model.yaml"), "evidence_model.yaml")
+
     team_advice = _parse_list(
         TeamAdviceRule, read("team_advice.yaml").get("team_advice"), "team_advice.yaml", "team_advice"
     )
@@ -232,6 +244,7 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         treatment_items=treatment_items,
         plans=plans,
         questions=questions,
+        evidence_model=evidence_model,
         exclusive_pairs=exclusive_pairs,
         flags_from_findings={str(k): str(v) for k, v in flags_from_findings.items()},
         team_advice=team_advice,

@@ -43,10 +43,23 @@ class Cited(Strict):
         return self
 
 
-class Source(Strict):
-    """A seed document or a published reference."""
+SourceKind = Literal["primary", "review", "guideline", "seed", "summary_page", "code_set", "editorial"]
 
-    kind: Literal["seed", "journal", "guideline", "web", "code_set", "textbook"]
+
+class Source(Strict):
+    """A seed document or a published reference.
+
+    ``kind`` says how much a figure resting on it can be trusted: ``primary`` (an original
+    study, series or case report), ``review`` (systematic or narrative review, textbook,
+    StatPearls-type chapter), ``guideline`` (society guideline, diagnostic criteria, code of
+    practice), ``seed`` (the five project seed articles), ``summary_page`` (a generic web
+    summary: health-information sites, AI-written or SEO pages, wiki mirrors, blogs),
+    ``code_set`` (ICD-10-CM, SNOMED CT, CPT, LOINC listings) and ``editorial`` (the
+    project's own estimate tag and evidence sheet).  A likelihood, prior or test accuracy
+    never rests on a ``summary_page`` (tests/test_knowledge.py).
+    """
+
+    kind: SourceKind
     title: str
     file: str | None = None  # seeds: the file name under shared/seeds
     reference: str | None = None  # journals: authors, journal, year, doi/pmid
@@ -117,13 +130,19 @@ class RedFlagRule(Cited):
     """A rule that forces a triage level regardless of the ranking.
 
     Fires when every finding in ``all_of`` is present and, if ``any_of`` is given, at least
-    one of those is present too.
+    one of those is present too, and each group of ``and_any_of`` has a present finding.
     """
 
     id: str
     description: str
     all_of: list[str] = []
     any_of: list[str] = []
+    # Further "at least one of" groups, each of which must also match (e.g. a cold exposure
+    # AND a deep-injury sign), so a pathway's conjunctions stay one rule.
+    and_any_of: list[list[str]] = []
+    # The rule does not fire when any of these is present: a named pattern that explains the
+    # findings without the emergency (e.g. positional neurogenic claudication).
+    unless_any: list[str] = []
     level: TriageLevelId
     suspect: list[str] = []  # condition ids this flag raises
 
@@ -248,3 +267,82 @@ class TeamAdviceRule(Cited):
     min_probability: float = Field(default=0.0, ge=0, lt=1)
     title: str
     advice: str
+
+
+# --- evidence model (evidence_model.yaml; the method: docs/ranking.md) --------------------
+
+
+class Implication(Strict):
+    """A finding that logically entails others: ``finding`` present means every ``implies``
+    present, and any of ``implies`` absent means ``finding`` absent (foot drop is weakness)."""
+
+    finding: str
+    implies: list[str] = Field(min_length=1)
+    reason: str
+
+
+class CorrelationGroup(Strict):
+    """Findings that travel together without one entailing the other (metformin is taken for
+    diabetes): when several are present, a condition is credited with the strongest one only."""
+
+    id: str
+    findings: list[str] = Field(min_length=2)
+    reason: str
+
+
+class Hallmark(Cited):
+    """Findings without which a condition is rarely diagnosed.
+
+    ``coverage`` = P(at least one of ``findings`` present | condition).  When none is present
+    and at least one is unknown, the ranking multiplies the condition's score by
+    ``1 - reporting * coverage`` (``FitPolicy.hallmark_reporting``), so a common condition
+    does not lead on its prior alone.
+    """
+
+    condition: str
+    findings: list[str] = Field(min_length=1)
+    coverage: float = Field(gt=0, lt=1)
+
+
+class FitPolicy(Cited):
+    """When "none of the listed conditions fits well" is said, and what to do next.
+
+    Fit = the log-likelihood ratio (nats) of the counted findings under the best listed
+    condition against the background model (every finding at its background rate).  A case
+    with at least ``min_present`` present findings fits poorly when that ratio is below
+    ``min_log_lr`` or the leader leaves more than ``max_unexplained_share`` of the present
+    findings unexplained (its P(f | c) no higher than the background).
+    """
+
+    hallmark_reporting: float = Field(gt=0, lt=1)
+    min_present: int = Field(ge=1, le=50)
+    min_log_lr: float = Field(ge=0, le=20)
+    max_unexplained_share: float = Field(gt=0, le=1)
+    advice: str
+
+
+class EvidenceModel(Strict):
+    implications: list[Implication] = []
+    correlation_groups: list[CorrelationGroup] = []
+    hallmarks: list[Hallmark] = []
+    fit: FitPolicy
+
+    @model_validator(mode="after")
+    def _acyclic_and_unique(self) -> EvidenceModel:
+        children = [i.finding for i in self.implications]
+        if len(children) != len(set(children)):
+            raise ValueError("implications: a finding is listed twice; merge its 'implies'")
+        graph = {i.finding: list(i.implies) for i in self.implications}
+        for start in graph:
+            stack, seen = list(graph[start]), set()
+            while stack:
+                node = stack.pop()
+                if node == start:
+                    raise ValueError(f"implications: {start!r} implies itself through a cycle")
+                if node not in seen:
+                    seen.add(node)
+                    stack.extend(graph.get(node, ()))
+        conditions = [h.condition for h in self.hallmarks]
+        if len(conditions) != len(set(conditions)):
+            raise ValueError("hallmarks: a condition is listed twice")
+        return self

@@ -17,14 +17,19 @@ def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFl
     for rule in kb.red_flags:
         if not all(f in present for f in rule.all_of):
             continue
+        if any(f in present for f in rule.unless_any):
+            continue
         matched_any = [f for f in rule.any_of if f in present]
         if rule.any_of and not matched_any:
+            continue
+        matched_groups = [[f for f in group if f in present] for group in rule.and_any_of]
+        if not all(matched_groups):
             continue
         hits.append(
             RedFlagHit(
                 rule_id=rule.id,
                 description=rule.description,
-                finding_ids=(*rule.all_of, *matched_any),
+                finding_ids=(*rule.all_of, *matched_any, *(f for g in matched_groups for f in g)),
                 level=rule.level,
                 suspect=tuple(rule.suspect),
             )

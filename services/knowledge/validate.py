@@ -7,7 +7,7 @@ ICD-10-CM codes exist in the CMS code set (via ``simple-icd-10-cm``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,7 +120,12 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
 
     for rule in kb.red_flags:
         where = f"red_flags.yaml: entry {rule.id!r}"
-        problems.unknown(where, "finding", [*rule.all_of, *rule.any_of], kb.findings)
+        problems.unknown(
+            where,
+            "finding",
+            [*rule.all_of, *rule.any_of, *(f for g in rule.and_any_of for f in g), *rule.unless_any],
+            kb.findings,
+        )
         problems.unknown(where, "condition", rule.suspect, kb.conditions)
         cites(where, rule.citations)
 
@@ -164,6 +169,9 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
         "intake_rules.yaml", "context flag", kb.flags_from_findings.values(), vocab["context_flags"]
     )
 
+    if kb.evidence_model is not None:
+        _check_evidence_model(kb, problems, cites)
+
     for advice in kb.team_advice:
         where = f"team_advice.yaml: entry {advice.id!r}"
         problems.unknown(where, "condition", advice.condition_ids, kb.conditions)
@@ -173,3 +181,34 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
         shown = "\n  ".join(problems.items[:40])
         more = f"\n  ... and {len(problems.items) - 40} more" if len(problems.items) > 40 else ""
         raise KnowledgeBaseError(f"knowledge base is invalid:\n  {shown}{more}")
+
+
+def _check_evidence_model(
+    kb: KnowledgeBase, problems: _Problems, cites: Callable[[str, Iterable[str]], None]
+) -> None:
+    """Ids known, and the implications coherent with the background rates: a finding that
+    entails another is never more common than it (else deriving one from the other is wrong)."""
+    model = kb.evidence_model
+    assert model is not None
+    where = "evidence_model.yaml"
+    for imp in model.implications:
+        problems.unknown(f"{where}: implication {imp.finding!r}", "finding", [imp.finding, *imp.implies], kb.findings)
+        child = kb.findings.get(imp.finding)
+        for parent_id in imp.implies:
+            parent = kb.findings.get(parent_id)
+            if child is not None and parent is not None and child.background > parent.background:
+                problems.items.append(
+                    f"{where}: {imp.finding!r} implies {parent_id!r} but its background "
+                    f"{child.background} is above {parent.background}"
+                )
+    for group in model.correlation_groups:
+        problems.unknown(f"{where}: correlation group {group.id!r}", "finding", group.findings, kb.findings)
+    for hallmark in model.hallmarks:
+        at = f"{where}: hallmarks of {hallmark.condition!r}"
+        problems.unknown(at, "condition", [hallmark.condition], kb.conditions)
+        problems.unknown(at, "finding", hallmark.findings, kb.findings)
+        cites(at, hallmark.citations)
+        condition = kb.conditions.get(hallmark.condition)
+        if condition is not None and (condition.emergency or condition.default_triage == "emergency"):
+            problems.items.append(f"{at}: an emergency is never discounted for a missing hallmark")
+    cites(f"{where}: fit", model.fit.citations)

@@ -44,6 +44,18 @@ def test_an_implied_finding_is_at_least_as_likely(a: str, b: str) -> None:
     assert not bad
 
 
+def test_every_data_implication_is_coherent_with_the_likelihoods() -> None:
+    """evidence_model.yaml: a finding that entails another is never more likely than it."""
+    model = default_model()
+    kb = knowledge_base()
+    assert kb.evidence_model is not None and kb.evidence_model.implications
+    for imp in kb.evidence_model.implications:
+        for parent in imp.implies:
+            ia, ib = model.finding_index[imp.finding], model.finding_index[parent]
+            bad = [c for ci, c in enumerate(model.condition_ids) if model.p[ci, ia] > model.p[ci, ib] + 1e-12]
+            assert not bad, (imp.finding, parent, bad)
+
+
 def test_findings_the_intake_calls_exclusive_never_sum_above_one() -> None:
     """The intake rejects both of a pair (intake_rules.yaml), so P(a | c) + P(b | c) <= 1."""
     model = default_model()
