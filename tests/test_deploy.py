@@ -259,7 +259,7 @@ def test_k8s_manifests_load_and_name_their_kind() -> None:
         assert ("Deployment", name) in kinds and ("Service", name) in kinds, name
     for needed in [
         ("Deployment", "worker"),
-        ("HorizontalPodAutoscaler", "worker"),
+        ("ScaledObject", "worker"),
         ("StatefulSet", "redis"),
         ("Secret", "footcds-redis"),
         ("Secret", "footcds-tokens"),
@@ -306,10 +306,6 @@ def test_k8s_workloads(compose: dict[str, Any]) -> None:
     services = {d["metadata"]["name"]: d for _, d in docs if d["kind"] == "Service"}
     for name, port in GRPC_SERVICES.items():
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port], name
-
-    hpa = next(d for _, d in docs if d["kind"] == "HorizontalPodAutoscaler")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "worker"
-    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
     redis = next(d for _, d in docs if d["kind"] == "StatefulSet")
     assert redis["spec"]["volumeClaimTemplates"], "redis needs a PersistentVolumeClaim"

@@ -290,7 +290,7 @@ def test_a_killed_worker_loses_and_duplicates_no_athlete(
 
 def test_a_failed_dispatch_leaves_nothing_behind(fragile: LocalSuite, monkeypatch: pytest.MonkeyPatch) -> None:
     """Failure injected at the queue boundary after the key was claimed: no trace, key free again."""
-    store = ScreeningStore.from_url(fragile.redis_url, 3600)
+    store = ScreeningStore(redis.Redis.from_url(fragile.redis_url), 3600)
     monkeypatch.setattr(screening_servicer, "store", lambda: store)
     dispatched: list[int] = []
 

@@ -31,6 +31,7 @@ from google.protobuf.message import Message
 from services.common.auth import current_principal
 from services.common.config import Settings, settings
 from services.common.interceptors import Behavior, BehaviorInterceptor, iterate, status_of
+from services.common.redis_client import redis_client
 
 log = logging.getLogger("footcds.audit")
 MAX_LIST = 1000
@@ -137,8 +138,8 @@ class AuditLog:
         self.key = cfg.audit_stream
         self.max_records = cfg.audit_max_records
         self.retention_ms = int(cfg.audit_retention_days * 86_400_000)
-        self._redis = client or redis.Redis.from_url(
-            cfg.redis_url, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
+        self._redis = client or redis_client(
+            cfg, socket_connect_timeout=2, socket_timeout=2, decode_responses=True
         )
         self._trimmed = -self.TRIM_EVERY_S
         self.trim_every_s = self.TRIM_EVERY_S

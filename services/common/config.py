@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     encounter_addr: str = "127.0.0.1:50050"
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel (deploy/k8s): redis_url lists the sentinels as sentinel://host:port
+    # entries separated by ";" and this names the monitored master (services/common/redis_client.py).
+    redis_sentinel_master: str = ""
+    redis_sentinel_password: str = ""  # when the sentinels themselves require a password
+    # Client-side load balancing over every address a name resolves to (headless Services,
+    # scaled compose services): gRPC keeps one connection per channel, so "pick_first" would pin
+    # each client to one replica.
+    grpc_lb_policy: Literal["round_robin", "pick_first"] = "round_robin"
     result_ttl_seconds: int = Field(default=3600, ge=60)
     assess_default_timeout_seconds: float = Field(default=10.0, gt=0)
     stage_timeout_seconds: float = Field(default=5.0, gt=0)

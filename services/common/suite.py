@@ -222,6 +222,13 @@ class LocalSuite:
     def start_service(self, name: str) -> None:
         self._spawn(name, [sys.executable, "-m", f"services.{name}"])
 
+    def start_replica(self, name: str, replica: int) -> str:
+        """Another process of service ``name`` on its own port (scale-out tests); its label."""
+        label = f"{name}-{replica}"
+        port = self.ports.setdefault(label, free_port())
+        self._spawn(label, [sys.executable, "-m", f"services.{name}"], {f"FOOTCDS_{name.upper()}_PORT": str(port)})
+        return label
+
     def wait_service(self, name: str, timeout: float = 30) -> None:
         credentials = self.client_credentials()
         self._wait(lambda: check(self.address(name), timeout=0.5, credentials=credentials), name, timeout)

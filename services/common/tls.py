@@ -70,7 +70,11 @@ def dial(
     cfg: Settings | None = None,
 ) -> grpc.Channel:
     """A channel to ``address``: TLS when configured (or ``credentials`` given), with ``token``."""
+    cfg = cfg or settings()
     creds = credentials if credentials is not None else channel_credentials(cfg)
+    options = list(options)
+    if not any(name == "grpc.lb_policy_name" for name, _ in options):
+        options.append(("grpc.lb_policy_name", cfg.grpc_lb_policy))
     channel = (
         grpc.secure_channel(address, creds, options=list(options))
         if creds is not None

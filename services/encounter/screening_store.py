@@ -33,7 +33,8 @@ from typing import Any
 import redis
 from footcds.v1 import encounter_pb2
 
-from services.common.config import settings
+from services.common.config import Settings, settings
+from services.common.redis_client import redis_client
 from services.encounter.screening import Result, Tally
 
 PREFIX = "footcds:screening"
@@ -170,9 +171,9 @@ class ScreeningStore:
         self.ttl = ttl_seconds
 
     @classmethod
-    def from_url(cls, url: str, ttl_seconds: int) -> ScreeningStore:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
-        return cls(client, ttl_seconds)
+    def from_settings(cls, cfg: Settings) -> ScreeningStore:
+        client = redis_client(cfg, socket_connect_timeout=2, socket_timeout=10)
+        return cls(client, cfg.screening_ttl_seconds)
 
     # --- submit -------------------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class ScreeningStore:
 def store() -> ScreeningStore:
     """The process-wide store (redis-py pools are fork-aware; the cache is cleared anyway)."""
     cfg = settings()
-    return ScreeningStore.from_url(cfg.redis_url, cfg.screening_ttl_seconds)
+    return ScreeningStore.from_settings(cfg)
 
 
 def expiry(ttl_seconds: int) -> int:

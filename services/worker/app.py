@@ -16,6 +16,7 @@ from celery import Celery, signals
 from services.common.config import settings
 from services.common.logging import configure_logging
 from services.common.metrics import connect_worker_signals
+from services.common.redis_client import celery_transport_options
 
 QUEUE = "footcds"
 
@@ -55,11 +56,12 @@ def make_app() -> Celery:
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
+            **celery_transport_options(cfg),
             "visibility_timeout": cfg.visibility_timeout_seconds, "socket_connect_timeout": 2,
             # sweep for tasks of a killed worker every interval (kombu default: 10 x 10 s)
             "unacked_restore_interval": cfg.unacked_restore_interval_seconds, "unacked_restore_throttle": 1,
         },
-        result_backend_transport_options={"socket_connect_timeout": 2},
+        result_backend_transport_options={**celery_transport_options(cfg), "socket_connect_timeout": 2},
         redis_socket_connect_timeout=2,
         redis_socket_timeout=30,
         task_publish_retry=True,
