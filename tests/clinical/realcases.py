@@ -33,7 +33,7 @@ class _Strict(BaseModel):
 class CasePatient(_Strict):
     age: int | None = None
     sex: Literal["female", "male", "unknown", "other"] = "unknown"
-    activity: str = ""
+    activity: str | None = None
 
 
 class CaseFinding(_Strict):
@@ -79,7 +79,7 @@ class RealCase(_Strict):
 
     def case_json(self) -> dict[str, object]:
         """The case as ``footcds assess --local --json`` takes it: unknowns simply left out."""
-        patient: dict[str, object] = {"activity": self.patient.activity}
+        patient: dict[str, object] = {"activity": self.patient.activity or ""}
         if self.patient.age is not None:
             patient["age"] = self.patient.age
         if self.patient.sex in ("female", "male", "other"):
@@ -98,7 +98,7 @@ class CorpusFile(_Strict):
 def load_corpus(directory: Path = CASE_DIR) -> tuple[RealCase, ...]:
     """Every case of every file, validated; a bad file fails with its name and the field."""
     cases: list[RealCase] = []
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(directory.glob("real_*.yaml")):
         try:
             cases.extend(CorpusFile.model_validate(yaml.safe_load(path.read_text())).cases)
         except ValueError as exc:
@@ -113,7 +113,7 @@ def cases_in(split: Split | None) -> list[RealCase]:
 def corpus_digest() -> str:
     """A hash of the corpus files, so a locked run names exactly what it ran on."""
     h = hashlib.sha256()
-    for path in sorted(CASE_DIR.glob("*.yaml")):
+    for path in sorted(CASE_DIR.glob("real_*.yaml")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
