@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install protos run test test-fast demo lint eval bench bench-quick compose-smoke certs clean
+.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke certs clean
 
 help:
 	@echo "make run            start Redis, the five services and a worker; Ctrl-C stops"
 	@echo "make test           the whole test suite (starts and stops its own processes)"
 	@echo "make demo           run the example cases against a suite it starts and stops"
-	@echo "make eval           clinical vignette evaluation (top-1, top-3, triage, tests)"
+	@echo "make eval           real published cases (dev split) + regression vignettes"
+	@echo "make eval-locked    the locked third of the real cases, once (recorded)"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy"
@@ -50,6 +51,9 @@ demo: $(STAMP) redis-check
 
 eval: $(STAMP)
 	$(PY) -m tests.clinical.evaluate
+
+eval-locked: $(STAMP)
+	$(PY) -m tests.clinical.evaluate --split locked
 
 bench: $(STAMP) redis-check
 	$(PY) -m bench

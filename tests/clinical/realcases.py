@@ -1,0 +1,130 @@
+"""The real-case corpus: published patients encoded blind, split by source into dev and locked.
+
+Why a split by a hash of the *source* (not of the case id): two patients of one case series
+share their authors' way of reporting, so they land on the same side and the locked third
+stays unseen as a whole. The locked split is run once (``make eval-locked``), and the run is
+recorded in ``locked_runs.jsonl`` beside this file: that record is what the README quotes,
+and it switches on the safety gate for the locked cases in ``test_real_cases.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+CASE_DIR = Path(__file__).parent / "cases"
+LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
+Split = Literal["dev", "locked"]
+TriageLevel = Literal["emergency", "urgent", "routine", "self_care"]
+TRIAGE_ORDER: tuple[TriageLevel, ...] = ("emergency", "urgent", "routine", "self_care")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CasePatient(_Strict):
+    age: int | None = None
+    sex: Literal["female", "male", "unknown", "other"] = "unknown"
+    activity: str | None = None
+
+
+class CaseFinding(_Strict):
+    id: str
+    state: Literal["present", "absent"]
+
+
+class CaseExpectation(_Strict):
+    condition: str
+    final_diagnosis: str
+    acceptable: tuple[str, ...] = ()
+    triage: TriageLevel
+    first_tests: tuple[str, ...] = Field(min_length=1)
+
+
+class RealCase(_Strict):
+    """One published patient as first seen, with only the findings the source states."""
+
+    id: str = Field(pattern=r"^rc_[a-z]\d{3}_[a-z0-9_]+$")
+    citation: str = Field(min_length=6)
+    source_title: str
+    source_kind: Literal["case_report", "case_series", "teaching_case"]
+    athlete: bool
+    presentation: str
+    patient: CasePatient
+    evidence: tuple[CaseFinding, ...]
+    unmapped: tuple[str, ...] = ()
+    expected: CaseExpectation
+
+    @property
+    def source_key(self) -> str:
+        """The citation without a case-series patient number or formatting differences."""
+        return re.sub(r"[^a-z0-9./:]", "", self.citation.lower())
+
+    @property
+    def split(self) -> Split:
+        digest = hashlib.sha256(self.source_key.encode()).digest()
+        return "locked" if digest[0] % 3 == 0 else "dev"
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.expected.triage == "emergency"
+
+    def case_json(self) -> dict[str, object]:
+        """The case as ``footcds assess --local --json`` takes it: unknowns simply left out."""
+        patient: dict[str, object] = {"activity": self.patient.activity or ""}
+        if self.patient.age is not None:
+            patient["age"] = self.patient.age
+        if self.patient.sex in ("female", "male", "other"):
+            patient["sex"] = self.patient.sex
+        return {
+            "patient": patient,
+            "evidence": [{"id": f.id, "state": f.state} for f in self.evidence],
+        }
+
+
+class CorpusFile(_Strict):
+    cases: tuple[RealCase, ...]
+
+
+@lru_cache(maxsize=1)
+def load_corpus(directory: Path = CASE_DIR) -> tuple[RealCase, ...]:
+    """Every case of every file, validated; a bad file fails with its name and the field."""
+    cases: list[RealCase] = []
+    for path in sorted(directory.glob("real_*.yaml")):
+        try:
+            cases.extend(CorpusFile.model_validate(yaml.safe_load(path.read_text())).cases)
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {exc}") from exc
+    return tuple(cases)
+
+
+def cases_in(split: Split | None) -> list[RealCase]:
+    return [c for c in load_corpus() if split is None or c.split == split]
+
+
+def corpus_digest() -> str:
+    """A hash of the corpus files, so a locked run names exactly what it ran on."""
+    h = hashlib.sha256()
+    for path in sorted(CASE_DIR.glob("real_*.yaml")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def locked_runs() -> list[dict[str, object]]:
+    if not LOCKED_LEDGER.exists():
+        return []
+    return [json.loads(line) for line in LOCKED_LEDGER.read_text().splitlines() if line.strip()]
+
+
+def under_triage_steps(expected: TriageLevel, got: str) -> int:
+    """How many levels less urgent than expected the answer was (0 when as urgent or more)."""
+    return max(0, TRIAGE_ORDER.index(got) - TRIAGE_ORDER.index(expected))

@@ -1,0 +1,62 @@
+"""The real-case corpus: its shape, and the safety bars no tuning may trade away.
+
+Every emergency among the published cases comes out as an emergency, and no case is
+under-triaged by two levels. The gate covers the dev split always, and the locked split
+once its single recorded run exists (before that, looking at locked answers would unblind it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from services.knowledge.validate import vocabulary
+from tests.clinical.real_eval import RealCaseReport, evaluate_cases
+from tests.clinical.realcases import RealCase, cases_in, corpus_digest, load_corpus, locked_runs
+
+
+def _gated_cases() -> list[RealCase]:
+    locked_run = any(r["corpus_digest"] == corpus_digest() for r in locked_runs())
+    return cases_in(None) if locked_run else cases_in("dev")
+
+
+@pytest.fixture(scope="module")
+def report() -> RealCaseReport:
+    return evaluate_cases(_gated_cases())
+
+
+def test_corpus_is_broad_real_and_uses_known_ids() -> None:
+    cases = load_corpus()
+    vocab = vocabulary()
+    assert len(cases) >= 150
+    assert len({c.id for c in cases}) == len(cases)
+    assert sum(c.is_emergency for c in cases) >= 25
+    assert sum(c.athlete for c in cases) * 3 >= len(cases)
+    per_condition = Counter(c.expected.condition for c in cases)
+    thin = {c: per_condition[c] for c in vocab["conditions"] - {"other"} if per_condition[c] < 3}
+    assert not thin, f"conditions with fewer than 3 real cases: {thin}"
+    for c in cases:
+        assert {f.id for f in c.evidence} <= vocab["findings"], c.id
+        assert {c.expected.condition, *c.expected.acceptable} <= vocab["conditions"], c.id
+        assert set(c.expected.first_tests) <= vocab["tests"], c.id
+
+
+def test_split_is_by_source_and_about_a_third_locked() -> None:
+    cases = load_corpus()
+    locked = cases_in("locked")
+    assert 0.2 <= len(locked) / len(cases) <= 0.45
+    by_source: dict[str, set[str]] = {}
+    for c in cases:
+        by_source.setdefault(c.source_key, set()).add(c.split)
+    assert all(len(splits) == 1 for splits in by_source.values())
+
+
+def test_every_emergency_is_triaged_emergency(report: RealCaseReport) -> None:
+    missed = [f"{x.case.id}: {x.triage}" for x in report.outcomes if x.case.is_emergency and x.triage != "emergency"]
+    assert report.figures()["emergencies"] >= 10
+    assert not missed
+
+
+def test_no_case_is_under_triaged_by_two_levels(report: RealCaseReport) -> None:
+    assert report.figures()["under_triage_two_levels"] == 0, report.misses()["under-triage"]
