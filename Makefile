@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke certs clean
+.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke compose-scale certs clean
 
 help:
 	@echo "make run            start Redis, the five services and a worker; Ctrl-C stops"
@@ -19,6 +19,7 @@ help:
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy"
 	@echo "make compose-smoke  build images, bring the stack up, one Assess, tear down"
+	@echo "make compose-scale  2 replicas per domain service + 3 workers: load spread, one stopped mid-roster"
 	@echo "make certs          development CA, server and client certificates in .certs/"
 
 $(STAMP): pyproject.toml requirements/constraints.txt
@@ -63,10 +64,13 @@ bench-quick: $(STAMP) redis-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check services tests bench scripts
-	$(BIN)/mypy services
+	$(BIN)/mypy services scripts/compose_scale_check.py
 
 compose-smoke:
 	bash scripts/compose_smoke.sh
+
+compose-scale: $(STAMP)
+	bash scripts/compose_scale.sh
 
 certs: $(STAMP)
 	$(PY) -m services.common.certs .certs

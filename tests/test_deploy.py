@@ -26,6 +26,10 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 HADOLINT_CONFIG = ROOT / "deploy" / ".hadolint.yaml"
 K8S = ROOT / "deploy" / "k8s"
 SMOKE_SCRIPT = ROOT / "scripts" / "compose_smoke.sh"
+SCALE_SCRIPT = ROOT / "scripts" / "compose_scale.sh"
+COMPOSE_LIB = ROOT / "scripts" / "compose_lib.sh"
+SCALE_OVERRIDE = ROOT / "deploy" / "compose.scale.yml"
+DOMAIN = ("intake", "differential", "workup", "treatment")
 
 GRPC_SERVICES = {
     "encounter": 50050,
@@ -201,8 +205,37 @@ def test_compose_env_names_are_real_settings(compose: dict[str, Any]) -> None:
         if name != "redis":
             assert env["FOOTCDS_BIND_HOST"] == "0.0.0.0"
             assert env["FOOTCDS_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD")
-            for svc_name, port in GRPC_SERVICES.items():
-                assert env[f"FOOTCDS_{svc_name.upper()}_ADDR"] == f"{svc_name}:{port}"
+            assert env["FOOTCDS_ENCOUNTER_ADDR"] == "encounter:50050"
+            # A scaled service's name resolves to every replica: dial it with dns:/// and
+            # round_robin, or each client would stay on the first replica it reached.
+            for svc_name in DOMAIN:
+                assert env[f"FOOTCDS_{svc_name.upper()}_ADDR"] == f"dns:///{svc_name}:{GRPC_SERVICES[svc_name]}"
+            assert env["FOOTCDS_GRPC_LB_POLICY"] == "round_robin"
+
+
+def test_domain_services_and_workers_can_be_scaled(compose: dict[str, Any]) -> None:
+    """`--scale` needs services without a fixed container name or a published host port."""
+    for name in (*DOMAIN, "worker"):
+        svc = compose["services"][name]
+        assert "container_name" not in svc and "ports" not in svc, name
+        assert "9100" in [str(p) for p in svc.get("expose", [])], f"{name}: metrics port not exposed"
+
+
+def test_scale_override_is_valid_and_sets_real_settings() -> None:
+    from services.common.config import Settings
+
+    override = yaml.safe_load(SCALE_OVERRIDE.read_text())
+    fields = {f"FOOTCDS_{name.upper()}" for name in Settings.model_fields}
+    base = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, svc in override["services"].items():
+        assert name in base, f"deploy/compose.scale.yml overrides an unknown service {name}"
+        assert set(svc["environment"]) <= fields, name
+    chunk = int(override["services"]["encounter"]["environment"]["FOOTCDS_SCREENING_CHUNK_SIZE"])
+    assert 2000 // chunk >= 20, "a 2,000-athlete roster must be enough chunks to reach every replica"
+    tool = find_tool("docker-compose")
+    if tool:
+        result = run_tool([tool, "-f", str(COMPOSE), "-f", str(SCALE_OVERRIDE), "config", "-q"])
+        assert result.returncode == 0, result.stderr + result.stdout
 
 
 # ---- deploy/Dockerfile -------------------------------------------------------------------
@@ -336,14 +369,26 @@ def test_every_k8s_deployment_gets_the_token_env_from_the_secret_as_compose_does
 # ---- scripts/compose_smoke.sh ------------------------------------------------------------
 
 
-def test_compose_smoke_script_is_valid_bash() -> None:
-    assert os.access(SMOKE_SCRIPT, os.X_OK), "scripts/compose_smoke.sh must be executable"
-    result = run_tool(["bash", "-n", str(SMOKE_SCRIPT)])
-    assert result.returncode == 0, result.stderr
-    text = SMOKE_SCRIPT.read_text()
+@pytest.mark.parametrize("script", [SMOKE_SCRIPT, SCALE_SCRIPT], ids=lambda p: p.name)
+def test_compose_scripts_are_valid_bash_and_always_tear_down(script: Path) -> None:
+    assert os.access(script, os.X_OK), f"{script.name} must be executable"
+    for path in (script, COMPOSE_LIB):
+        result = run_tool(["bash", "-n", str(path)])
+        assert result.returncode == 0, result.stderr
+    text = script.read_text()
     assert "set -euo pipefail" in text and "trap cleanup EXIT" in text
-    assert "down -v" in text
+    assert "down -v" in text and "scripts/compose_lib.sh" in text
     shellcheck = find_tool("shellcheck")
     if shellcheck:
-        result = run_tool([shellcheck, str(SMOKE_SCRIPT)])
+        result = run_tool([shellcheck, "-x", str(script)])
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_scale_script_scales_every_domain_service_and_the_workers() -> None:
+    text = SCALE_SCRIPT.read_text()
+    assert "deploy/compose.scale.yml" in text and "scripts/compose_scale_check.py" in text
+    assert re.search(r"DOMAIN=\(intake differential workup treatment\)", text)
+    assert '--scale "$svc=$REPLICAS"' in text and '--scale "worker=$WORKERS"' in text
+    assert "REPLICAS=${SCALE_REPLICAS:-2}" in text and "WORKERS=${SCALE_WORKERS:-3}" in text
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^compose-scale:.*\n\tbash scripts/compose_scale\.sh$", makefile, re.M)
