@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from services.common.clinical import Case, State
 from services.differential.ranking import (
@@ -35,20 +36,40 @@ class Fit:
     other_leads: bool
 
 
-def assess_fit(model: RankingModel, case: Case, probs: Array) -> Fit:
+Mask = npt.NDArray[np.bool_]
+_TABLES: dict[int, tuple[RankingModel, tuple[Mask, Mask]]] = {}
+
+
+def _tables(model: RankingModel) -> tuple[Mask, Mask]:
+    """Per model (kept with it, which pins its id): the "listed condition" mask [C] and
+    ``P(f | c) > background(f)`` [C, F] ("c explains f")."""
+    held = _TABLES.get(id(model))
+    if held is not None and held[0] is model:
+        return held[1]
+    kb = model.kb
+    listed = np.array([c != OTHER for c in model.condition_ids])
+    background = np.array([kb.findings[f].background for f in model.finding_ids])
+    tables: tuple[Mask, Mask] = (listed, model.p > background[None, :])
+    if len(_TABLES) < 64:  # bounded: one model in practice
+        _TABLES[id(model)] = (model, tables)
+    return tables
+
+
+def assess_fit(model: RankingModel, case: Case, probs: Array, log_lr: Array | None = None) -> Fit:
+    """The case's fit; ``log_lr`` is its ``case_terms`` log-likelihood ratio if already known."""
     kb = model.kb
     policy = kb.evidence_model.fit if kb.evidence_model is not None else None
-    listed = np.array([c != OTHER for c in model.condition_ids])
-    log_lr, _ = case_terms(model, case)
+    listed, explains = _tables(model)
+    if log_lr is None:
+        log_lr, _ = case_terms(model, case)
     best = float(np.max(np.where(listed, log_lr, -np.inf)))
-    leader = int(np.argmax(np.where(listed, probs, -1.0)))
-    other_leads = not bool(listed[int(np.argmax(probs))])
+    top = int(np.argmax(probs))
+    other_leads = not bool(listed[top])
+    leader = top if not other_leads else int(np.argmax(np.where(listed, probs, -1.0)))
     present = [f for f, s in counted_evidence(model, case).items() if s is State.PRESENT]
-    unexplained = tuple(
-        f
-        for f in present
-        if model.p[leader, model.finding_index[f]] <= kb.findings[f].background
-    )
+    row = explains[leader]
+    index = model.finding_index
+    unexplained = tuple(f for f in present if not row[index[f]])
     poor = other_leads
     if policy is not None and len(present) >= policy.min_present:
         share = len(unexplained) / len(present)

@@ -556,9 +556,18 @@ def triage_for(
 
 
 def differential_from_probabilities(
-    case: Case, probs: Array, model: RankingModel | None = None, *, explain: bool = True
+    case: Case,
+    probs: Array,
+    model: RankingModel | None = None,
+    *,
+    explain: bool = True,
+    log_lr: Array | None = None,
 ) -> Differential:
-    """Turn a probability vector into the ranked, explained, triaged differential."""
+    """Turn a probability vector into the ranked, explained, triaged differential.
+
+    ``log_lr`` is the case's evidence log-likelihood ratio (``case_terms``) when the caller
+    has it already; the fit is computed from it.
+    """
     model = model or default_model()
     kb = model.kb
     policy = kb.triage_policy
@@ -613,20 +622,22 @@ def differential_from_probabilities(
     return Differential(
         conditions=tuple(scored),
         dont_miss=dont_miss,
-        triage=triage_for(model, probs_by_id, red_flags, _poor_fit(model, case, probs)),
+        triage=triage_for(model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr)),
     )
 
 
-def _poor_fit(model: RankingModel, case: Case, probs: Array) -> bool:
+def _poor_fit(model: RankingModel, case: Case, probs: Array, log_lr: Array | None) -> bool:
     from services.differential.fit import assess_fit  # fit reads this module's arrays
 
-    return assess_fit(model, case, probs).poor
+    return assess_fit(model, case, probs, log_lr).poor
 
 
 def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True) -> Differential:
     """The ranked, explained, triaged differential for one case."""
     model = model or default_model()
-    return differential_from_probabilities(case, posterior(case, model), model, explain=explain)
+    log_lr, hallmark = case_terms(model, case)
+    probs = _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+    return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
 def rank_batch(
@@ -634,10 +645,12 @@ def rank_batch(
 ) -> list[Differential]:
     """Differentials for many cases; probabilities vectorized, explanations optional."""
     model = model or default_model()
-    probs = posterior_batch(cases, model)
+    base, counted, full = case_arrays(cases, model)
+    log_lr = evidence_log_lr(model, *counted)
+    probs = _softmax(base + log_lr + hallmark_log_factor(model, *full))
     return [
-        differential_from_probabilities(case, row, model, explain=explain)
-        for case, row in zip(cases, probs, strict=True)
+        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr)
+        for case, row, lr in zip(cases, probs, log_lr, strict=True)
     ]
 
 
