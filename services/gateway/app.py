@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -35,6 +36,7 @@ class Gateway:
     redis: aioredis.Redis
     audit: AuditLog
     auth: GatewayAuth
+    cache: dict[str, Any] = field(default_factory=dict)  # small per-process caches (the intake form)
 
 
 def gateway(request: Request) -> Gateway:

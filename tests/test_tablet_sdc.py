@@ -1,0 +1,157 @@
+"""FHIR SDC `$next-question` on the real gateway and suite: adaptive interviews to the end,
+red flags first, "I don't know" kept as unknown, and bad input named item by item."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from footcds.v1 import intake_pb2, intake_pb2_grpc
+
+from services.common.suite import LocalSuite
+from services.gateway.tablet import sdc, simulate
+from tests.conftest import EXAMPLES
+from tests.test_gateway import http
+
+pytestmark = pytest.mark.e2e
+NEXT = "/fhir/Questionnaire/$next-question"
+
+
+@pytest.fixture(scope="module")
+def form(suite: LocalSuite) -> dict[str, dict[str, tuple[list[str], list[str]]]]:
+    with suite.channel("intake") as channel:
+        reply = intake_pb2_grpc.IntakeServiceStub(channel).GetIntakeForm(intake_pb2.GetIntakeFormRequest(), timeout=10)
+    return {q.question_id: {o.option_id: (list(o.sets_present), list(o.sets_absent)) for o in q.options}
+            for q in reply.questions}
+
+
+def poster(gateway: str, token: str) -> simulate.Post:
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        status, headers, reply = http(f"{gateway}{NEXT}", token=token, body=body)
+        assert status == 200, reply
+        assert headers["Cache-Control"] == "no-store"
+        QuestionnaireResponse.model_validate(reply)
+        return reply
+    return post
+
+
+def case(name: str) -> tuple[set[str], set[str]]:
+    data = json.loads((EXAMPLES / f"{name}.json").read_text())
+    present = {e["id"] for e in data["evidence"] if e["state"] == "present"}
+    absent = {e["id"] for e in data["evidence"] if e["state"] == "absent"}
+    return present, absent
+
+
+def contained(qr: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in qr["contained"] if r["resourceType"] == "Questionnaire")
+
+
+def test_first_call_asks_the_body_map_in_an_adaptive_questionnaire(gateway: str, tablet_token: str) -> None:
+    reply = poster(gateway, tablet_token)({"resourceType": "QuestionnaireResponse", "status": "in-progress"})
+    questionnaire = contained(reply)
+    assert reply["questionnaire"] == f"#{questionnaire['id']}" and reply["status"] == "in-progress"
+    assert reply["id"].startswith("in-")  # an opaque reference, never a name
+    assert questionnaire["derivedFrom"][0].startswith("urn:footcds:questionnaire:foot-numbness-intake|")
+    assert {"url": sdc.ADAPTIVE_EXTENSION, "valueBoolean": True} in questionnaire["extension"]
+    (item,) = questionnaire["item"]
+    assert item["linkId"] == "q_location"
+    assert {"url": sdc.BODY_MAP_EXTENSION, "valueBoolean": True} in item["extension"]
+    assert item["answerOption"][-1]["valueCoding"]["code"] == "unknown"  # "I don't know" always offered
+
+
+def test_tight_laces_runner_interview_runs_to_completed(gateway: str, tablet_token: str, form: Any) -> None:
+    present, absent = case("tight_laces_runner")
+    replies: list[dict[str, Any]] = []
+    final = simulate.interview(poster(gateway, tablet_token), present, absent, form, on_reply=replies.append)
+    assert final["status"] == "completed"
+    asked = [i["linkId"] for i in contained(final)["item"]]
+    assert len(asked) == len(set(asked)) >= 3, asked  # nothing asked twice
+    assert len(replies) == len(asked) + 1  # one question per round trip
+    assert all("extension" not in r for r in replies)  # no alert for a self-care case
+    text = json.dumps(final).lower()
+    assert "probability" not in text and "footwear_compression" not in text  # the patient sees no differential
+
+
+def test_cauda_equina_red_flag_ends_the_interview_with_the_emergency_instruction(
+    gateway: str, tablet_token: str, form: Any
+) -> None:
+    present, absent = case("cauda_equina_emergency")
+    replies: list[dict[str, Any]] = []
+    final = simulate.interview(poster(gateway, tablet_token), present, absent, form, on_reply=replies.append)
+    assert final["status"] == "completed"
+    assert {"url": sdc.ALERT_EXTENSION, "valueCode": "emergency"} in final["extension"]
+    alert = contained(final)["item"][-1]
+    assert alert["type"] == "display" and "front desk" in alert["text"] and "911" in alert["text"]
+    # The alert came with the very reply to the red-flag answer: no question after it.
+    assert sum(1 for r in replies if r["status"] == "completed") == 1
+    answered_before_alert = [i["linkId"] for i in final["item"]]
+    assert answered_before_alert[-1] in ("q_location", "q_warning_signs", "sx_bladder_bowel_dysfunction",
+                                         "sx_weakness", "q_sides", "loc_saddle_area")
+
+
+def test_i_dont_know_is_kept_as_unknown_and_not_asked_again(gateway: str, tablet_token: str) -> None:
+    post = poster(gateway, tablet_token)
+    qr = post({"resourceType": "QuestionnaireResponse", "status": "in-progress"})
+    qr["item"] = [{"linkId": "q_location", "answer": [{"valueCoding": {"system": "urn:footcds:questionnaire:"
+                   "foot-numbness-intake", "code": "q_location|dorsum"}}]}]
+    for _ in range(3):  # answer "I don't know" to the next questions
+        qr = post(qr)
+        new = contained(qr)["item"][-1]
+        qr["item"].append({"linkId": new["linkId"], "answer": [sdc.DONT_KNOW]})
+    qr = post(qr)
+    asked = [i["linkId"] for i in contained(qr)["item"]]
+    assert len(asked) == len(set(asked)) == 5
+    kept = [i["answer"][0]["valueCoding"]["code"] for i in qr["item"][1:]]
+    assert kept == ["unknown"] * 3  # returned as given: unknown, not "absent"
+
+
+def parameters(qr: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Parameters", "parameter": [{"name": "questionnaire-response", "resource": qr}]}
+
+
+def refused(gateway: str, token: str, body: Any) -> list[dict[str, Any]]:
+    status, headers, reply = http(f"{gateway}{NEXT}", token=token, body=body)
+    assert status == 400, reply
+    assert reply["resourceType"] == "OperationOutcome" and headers["Content-Type"].startswith("application/fhir+json")
+    issues: list[dict[str, Any]] = reply["issue"]
+    return issues
+
+
+def test_bad_input_is_400_naming_the_item(gateway: str, tablet_token: str) -> None:
+    post = poster(gateway, tablet_token)
+    start = post({"resourceType": "QuestionnaireResponse", "status": "in-progress"})
+    dorsum = {"valueCoding": {"system": "urn:footcds:questionnaire:foot-numbness-intake", "code": "q_location|dorsum"}}
+
+    unknown_link = dict(start, item=[{"linkId": "q_location", "answer": [dorsum]},
+                                     {"linkId": "q_made_up", "answer": [sdc.DONT_KNOW]}])
+    (issue,) = refused(gateway, tablet_token, parameters(unknown_link))
+    assert issue["expression"] == ["QuestionnaireResponse.item[1].linkId"] and "q_made_up" in issue["diagnostics"]
+
+    bad_option = dict(start, item=[{"linkId": "q_location", "answer": [
+        dorsum, {"valueCoding": {"code": "q_location|elbow"}}]}])
+    (issue,) = refused(gateway, tablet_token, parameters(bad_option))
+    assert issue["expression"] == ["QuestionnaireResponse.item[0].answer[1]"], issue
+    assert "elbow" in issue["diagnostics"]
+
+    malformed = dict(start, status="half-done", item=[{"linkId": "q_location", "answer": [{"valueCoding": 7}]}])
+    issues = refused(gateway, tablet_token, malformed)
+    assert issues[0]["expression"] == ["QuestionnaireResponse.status"] and "half-done" in issues[0]["diagnostics"]
+    malformed["status"] = "in-progress"
+    issues = refused(gateway, tablet_token, malformed)
+    assert issues[0]["expression"] == ["QuestionnaireResponse.item[0].answer[0].valueCoding"], issues
+
+    unanswered = dict(start)
+    (issue,) = refused(gateway, tablet_token, unanswered)
+    assert "q_location" in issue["diagnostics"] and "no answer" in issue["diagnostics"]
+
+    (issue,) = refused(gateway, tablet_token, {"resourceType": "Parameters", "parameter": []})
+    assert issue["expression"] == ["Parameters.parameter"]
+    (issue,) = refused(gateway, tablet_token, b"{not json")
+    assert "not JSON" in issue["diagnostics"]
+
+    # Nothing already answered is lost: the same answers, corrected, go on from where they were.
+    fixed = post(dict(start, item=[{"linkId": "q_location", "answer": [dorsum]}]))
+    assert fixed["item"] == [{"linkId": "q_location", "answer": [dorsum]}] and fixed["id"] == start["id"]
+    assert len(contained(fixed)["item"]) == 2
