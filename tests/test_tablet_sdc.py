@@ -19,12 +19,17 @@ pytestmark = pytest.mark.e2e
 NEXT = "/fhir/Questionnaire/$next-question"
 
 
-@pytest.fixture(scope="module")
-def form(suite: LocalSuite) -> dict[str, dict[str, tuple[list[str], list[str]]]]:
+def intake_form_map(suite: LocalSuite) -> dict[str, dict[str, tuple[list[str], list[str]]]]:
+    """GetIntakeForm as question id -> option id -> (sets_present, sets_absent)."""
     with suite.channel("intake") as channel:
         reply = intake_pb2_grpc.IntakeServiceStub(channel).GetIntakeForm(intake_pb2.GetIntakeFormRequest(), timeout=10)
     return {q.question_id: {o.option_id: (list(o.sets_present), list(o.sets_absent)) for o in q.options}
             for q in reply.questions}
+
+
+@pytest.fixture(scope="module")
+def form(suite: LocalSuite) -> dict[str, dict[str, tuple[list[str], list[str]]]]:
+    return intake_form_map(suite)
 
 
 def poster(gateway: str, token: str) -> simulate.Post:
@@ -155,3 +160,40 @@ def test_bad_input_is_400_naming_the_item(gateway: str, tablet_token: str) -> No
     fixed = post(dict(start, item=[{"linkId": "q_location", "answer": [dorsum]}]))
     assert fixed["item"] == [{"linkId": "q_location", "answer": [dorsum]}] and fixed["id"] == start["id"]
     assert len(contained(fixed)["item"]) == 2
+
+
+def test_completed_intakes_reach_staff_emergency_first_and_are_audited(
+    gateway: str, suite: LocalSuite, tablet_token: str, staff_token: str, form: Any
+) -> None:
+    import hashlib
+
+    from footcds.v1 import audit_pb2, audit_pb2_grpc
+
+    post = poster(gateway, tablet_token)
+    routine = simulate.interview(post, *case("tight_laces_runner"), form)
+    emergency = simulate.interview(post, *case("cauda_equina_emergency"), form)
+    assert http(f"{gateway}/staff/api/intakes", token=tablet_token)[0] == 403  # a tablet reads nothing back
+    status, _, listing = http(f"{gateway}/staff/api/intakes", token=staff_token)
+    assert status == 200
+    refs = [i["ref"] for i in listing["intakes"]]
+    assert emergency["id"] in refs and routine["id"] in refs
+    first_routine = next(i for i, x in enumerate(listing["intakes"]) if not x["emergency"])
+    assert all(x["emergency"] for x in listing["intakes"][:first_routine])
+    assert refs.index(emergency["id"]) < first_routine
+    flagged = next(x for x in listing["intakes"] if x["ref"] == emergency["id"])
+    assert flagged["triage"] == 1 and flagged["device"] == "tablet-waiting-room-1"
+    assert any("saddle" in f.lower() or "bladder" in f.lower() for f in flagged["red_flags"])
+    status, _, bundle = http(f"{gateway}/staff/intakes/{emergency['id']}/Bundle", token=staff_token)
+    assert status == 200 and bundle["resourceType"] == "Bundle"
+    assert http(f"{gateway}/staff/intakes/in-nope/Bundle", token=staff_token)[0] == 404
+
+    with suite.channel("encounter") as channel:
+        records = audit_pb2_grpc.AuditServiceStub(channel).ListAuditRecords(
+            audit_pb2.ListAuditRecordsRequest(limit=1000), timeout=10).records
+    ref_hash = hashlib.sha256(emergency["id"].encode()).hexdigest()
+    completed = [r for r in records if r.rpc == "POST /fhir/Questionnaire/$next-question"
+                 and r.patient_ref_sha256 == ref_hash]
+    assert len(completed) == 1 and completed[0].client_id == "tablet-waiting-room-1" and completed[0].triage == 1
+    reads = [r for r in records if r.client_id == "staff-desk-1" and r.patient_ref_sha256 == ref_hash]
+    assert reads and reads[0].rpc == "GET /staff/intakes/{ref}/Bundle"
+    assert emergency["id"] not in str(records)  # the reference itself is only hashed
