@@ -151,6 +151,8 @@ def run_case(tablet: Tablet, name: str, form: Any, *, stop_at_alert: bool = True
             return asked
         item = tablet.current()
         asked.append(item["linkId"])
+        shown = tablet.page.locator("main").inner_text()
+        assert "null" not in shown and "undefined" not in shown, shown
         answers = simulate._answers_for(item, present, absent, form)
         tablet.answer([a["valueCoding"]["code"] for a in answers])
     raise AssertionError("the interview did not end")

@@ -38,7 +38,7 @@
   }
 
   function screen(...children) {
-    app.replaceChildren(...children);
+    app.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
     const heading = app.querySelector("h1");
     if (heading) { heading.tabIndex = -1; heading.focus(); }
   }
