@@ -197,3 +197,18 @@ def test_completed_intakes_reach_staff_emergency_first_and_are_audited(
     reads = [r for r in records if r.client_id == "staff-desk-1" and r.patient_ref_sha256 == ref_hash]
     assert reads and reads[0].rpc == "GET /staff/intakes/{ref}/Bundle"
     assert emergency["id"] not in str(records)  # the reference itself is only hashed
+
+
+def test_another_tablet_cannot_overwrite_an_intake_and_huge_bodies_are_refused(
+    gateway: str, suite: LocalSuite, tablet_token: str, form: Any
+) -> None:
+    final = simulate.interview(poster(gateway, tablet_token), *case("cauda_equina_emergency"), form)
+    again = poster(gateway, tablet_token)(parameters(final))  # the same tablet may send it again
+    assert again["status"] == "completed" and again["id"] == final["id"]
+    other = suite.issue_token("tablet-exam-room-2", ["tablet"])
+    status, _, outcome = http(f"{gateway}{NEXT}", token=other, body=parameters(final))
+    assert status == 409 and outcome["issue"][0]["expression"] == ["QuestionnaireResponse.id"]
+    huge = {"resourceType": "QuestionnaireResponse", "status": "in-progress", "text": {"status": "generated",
+            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">" + "x" * 600_000 + "</div>"}}
+    status, _, outcome = http(f"{gateway}{NEXT}", token=tablet_token, body=huge)
+    assert status == 413 and outcome["resourceType"] == "OperationOutcome"

@@ -31,6 +31,7 @@ router = APIRouter()
 OPENING = ("q_location",)  # the body map comes first: where it is numb is what a patient knows best
 FORM_CACHE_S = 60.0
 NEXT_QUESTION = "POST /fhir/Questionnaire/$next-question"
+MAX_BODY_BYTES = 512 * 1024  # a whole interview is a few kB; anything near this is not a tablet
 
 
 def suite_problem(error: SuiteError, interview: sdc.Interview | None = None) -> HttpProblem:
@@ -78,7 +79,11 @@ async def base_questionnaire(request: Request, gw: Gateway = Depends(gateway)) -
 @router.post("/fhir/Questionnaire/foot-numbness-intake/$next-question")
 async def next_question(request: Request, gw: Gateway = Depends(gateway)) -> JSONResponse:  # noqa: B008
     caller = gw.auth.require(request, TABLET, DEVICE_COOKIE)
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -127,7 +132,12 @@ async def next_question(request: Request, gw: Gateway = Depends(gateway)) -> JSO
 async def complete(gw: Gateway, caller: Caller, interview: sdc.Interview, raw: bytes,
                    red_flags: list[common_pb2.RedFlag], alert: str, reply: Any) -> JSONResponse:
     """Assess the finished intake, store it for staff, audit it; the patient gets the QR only.
-    An intake with no answer at all ("I don't know" throughout) is stored unassessed."""
+    An intake with no answer at all ("I don't know" throughout) is stored unassessed. An intake
+    reference completed by another device is refused (a tablet cannot overwrite another's)."""
+    earlier = await store_of(gw).get(interview.ref)
+    if earlier is not None and earlier.device != caller.client_id:
+        raise HttpProblem(409, [Issue(f"{sdc.QR}.id", "this intake reference belongs to another device; "
+                                                      "start a new intake without an id")])
     assessed = encounter_pb2.AssessResponse()
     try:
         if interview.answers or interview.evidence:
