@@ -243,7 +243,10 @@ def test_idle_timeout_wipes_the_intake(browser: Any, gateway: str, tablet_token:
         page.get_by_role("button", name="Next").click()
         tablet.wait_reply(2)
         idle = int(page.evaluate("() => document.body.dataset.idleSeconds"))
-        page.clock.run_for(idle * 1000 + 1000)
+        page.clock.run_for((idle - 10) * 1000)
+        playwright_api.expect(page.get_by_role("alert")).to_contain_text("Are you still there?")
+        assert page.locator("h1").inner_text() == tablet.current()["text"]  # the question is still there
+        page.clock.run_for(11 * 1000)
         playwright_api.expect(page.locator("h1")).to_have_text("Foot and leg check-in")
         assert "Heel" not in page.content() and page.evaluate("() => localStorage.length") == 0
         tablet.start()  # the next patient starts a new intake with a new reference

@@ -14,6 +14,7 @@
   let S = {};          // the strings of the current language (strings/<lang>.json)
   let state = null;    // {steps: [replies], chosen: {linkId: [codes]}}: the only place answers live
   let idleTimer = 0;
+  let warnTimer = 0;
   let doneTimer = 0;
 
   const t = (key, vars) => String(S[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars?.[k] ?? ""));
@@ -47,6 +48,7 @@
   function wipe() {
     state = null;
     clearTimeout(idleTimer);
+    clearTimeout(warnTimer);
     clearTimeout(doneTimer);
   }
 
@@ -58,7 +60,14 @@
 
   function bump() {
     clearTimeout(idleTimer);
-    if (state) idleTimer = setTimeout(reset, idleSeconds * 1000);
+    clearTimeout(warnTimer);
+    app.querySelector(".still-there")?.remove();
+    if (!state) return;
+    idleTimer = setTimeout(reset, idleSeconds * 1000);
+    // A warning 15 s before the wipe; any tap keeps the answers.
+    warnTimer = setTimeout(() => {
+      if (state && !app.querySelector(".alert")) app.prepend(el("p", { class: "still-there", role: "alert" }, t("still_there")));
+    }, Math.max(idleSeconds - 15, idleSeconds / 2) * 1000);
   }
 
   // --- screens -------------------------------------------------------------------------
