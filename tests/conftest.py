@@ -38,3 +38,22 @@ def encounter(suite: LocalSuite) -> Iterator[encounter_pb2_grpc.EncounterService
 
 def example_request(name: str):  # type: ignore[no-untyped-def]
     return case_from_json(json.loads((EXAMPLES / f"{name}.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def gateway(suite: LocalSuite) -> str:
+    """The real HTTP gateway (uvicorn, a free port) in front of the session's suite."""
+    suite.start_gateway()
+    return suite.gateway_url
+
+
+@pytest.fixture(scope="session")
+def tablet_token(suite: LocalSuite) -> str:
+    """An enrolled clinic tablet: its own token with only the ``tablet`` scope."""
+    return suite.issue_token("tablet-waiting-room-1", ["tablet"])
+
+
+@pytest.fixture(scope="session")
+def staff_token(suite: LocalSuite) -> str:
+    """A medical assistant's credential for the staff view (``staff`` scope only)."""
+    return suite.issue_token("staff-desk-1", ["staff"])

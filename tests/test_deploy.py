@@ -38,7 +38,8 @@ GRPC_SERVICES = {
     "workup": 50053,
     "treatment": 50054,
 }
-LONG_RUNNING = {"redis", "worker", *GRPC_SERVICES}
+HTTP_SERVICES = {"gateway": 8080}
+LONG_RUNNING = {"redis", "worker", *GRPC_SERVICES, *HTTP_SERVICES}
 
 
 def find_tool(name: str) -> str | None:
@@ -170,7 +171,7 @@ def test_compose_topology(compose: dict[str, Any]) -> None:
     assert any(str(v).endswith(":/data") for v in redis["volumes"])
 
     published = {n: s["ports"] for n, s in services.items() if s.get("ports")}
-    assert published == {"encounter": ["127.0.0.1:50050:50050"]}
+    assert published == {"encounter": ["127.0.0.1:50050:50050"], "gateway": ["127.0.0.1:8080:8080"]}
 
     def deps(name: str) -> dict[str, str]:
         return {d: c["condition"] for d, c in services[name].get("depends_on", {}).items()}
@@ -180,6 +181,7 @@ def test_compose_topology(compose: dict[str, Any]) -> None:
     domain = ("intake", "differential", "workup", "treatment")
     assert deps("worker") == {s: healthy for s in ("redis", *domain)}
     assert deps("smoke").get("encounter") == healthy
+    assert deps("gateway") == {s: healthy for s in ("redis", "intake", "differential", "encounter")}
 
 
 def test_compose_healthchecks_use_grpc_health_on_the_right_port(compose: dict[str, Any]) -> None:
@@ -190,6 +192,11 @@ def test_compose_healthchecks_use_grpc_health_on_the_right_port(compose: dict[st
         assert words[-1].endswith(f":{port}"), f"{name} healthcheck probes {words[-1]}"
         env = services[name]["environment"]
         assert str(env[f"FOOTCDS_{name.upper()}_PORT"]) == str(port)
+    for name, port in HTTP_SERVICES.items():
+        words = argv(services[name]["healthcheck"]["test"])
+        assert "services.gateway.healthcheck" in words, name
+        assert words[-1] == f"http://127.0.0.1:{port}/healthz", name
+        assert str(services[name]["environment"][f"FOOTCDS_{name.upper()}_PORT"]) == str(port)
     worker_check = " ".join(argv(services["worker"]["healthcheck"]["test"]))
     assert "inspect ping" in worker_check and "--timeout" in worker_check
 
@@ -317,7 +324,7 @@ def test_k8s_workloads(compose: dict[str, Any]) -> None:
     assert set(config["data"]) <= fields, set(config["data"]) - fields
 
     deployments = {d["metadata"]["name"]: d for _, d in docs if d["kind"] == "Deployment"}
-    assert set(deployments) == {*GRPC_SERVICES, "worker"}
+    assert set(deployments) == {*GRPC_SERVICES, *HTTP_SERVICES, "worker"}
     for name, dep in deployments.items():
         pod = dep["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -333,11 +340,15 @@ def test_k8s_workloads(compose: dict[str, Any]) -> None:
             assert [p["containerPort"] for p in container["ports"]] == [port], name
             assert container["readinessProbe"]["grpc"]["port"] == port, name
             assert container["livenessProbe"]["grpc"]["port"] == port, name
+        if name in HTTP_SERVICES:
+            assert [p["containerPort"] for p in container["ports"]] == [HTTP_SERVICES[name]], name
+            for probe in ("readinessProbe", "livenessProbe"):
+                assert container[probe]["httpGet"]["path"] == "/healthz", name
         # Same commands as docker-compose.yml.
         assert argv(container["command"]) == argv(compose["services"][name]["command"]), name
 
     services = {d["metadata"]["name"]: d for _, d in docs if d["kind"] == "Service"}
-    for name, port in GRPC_SERVICES.items():
+    for name, port in {**GRPC_SERVICES, **HTTP_SERVICES}.items():
         assert [p["port"] for p in services[name]["spec"]["ports"]] == [port], name
 
     redis = next(d for _, d in docs if d["kind"] == "StatefulSet")

@@ -72,7 +72,7 @@ def test_workers_scale_on_the_celery_queue_and_services_on_cpu() -> None:
     # KEDA owns the worker's HPA; a second one would fight it.
     hpas = kinds["HorizontalPodAutoscaler"]
     assert "worker" not in {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()}
-    assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(GRPC)
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == {*GRPC, "gateway"}
 
 
 def test_redis_runs_with_sentinel_and_every_pod_finds_it() -> None:

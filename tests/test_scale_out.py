@@ -149,6 +149,13 @@ def test_the_suite_runs_through_sentinel(behind_sentinel: LocalSuite) -> None:
     assert plain.xlen("footcds:audit") >= 1
 
 
+def test_the_gateway_reaches_redis_through_sentinel(behind_sentinel: LocalSuite) -> None:
+    """The HTTP gateway's asyncio client follows the same sentinels (its /healthz pings Redis)."""
+    behind_sentinel.start_gateway()  # waits for /healthz: 200 only when Redis answered
+    with urllib.request.urlopen(f"{behind_sentinel.gateway_url}/healthz", timeout=5) as reply:
+        assert reply.status == 200
+
+
 def test_sentinel_urls_parse_like_celery_writes_them() -> None:
     target = parse_sentinel_url("sentinel://:s3cret@h1:26379/2;sentinel://:s3cret@h2:26380/2")
     assert target.hosts == (("h1", 26379), ("h2", 26380))

@@ -6,7 +6,12 @@ mutual TLS, with its client certificate. The identity maps to a client id and sc
 * ``assess``       - Assess and the single-case domain RPCs the worker calls for it;
 * ``screen``       - SubmitScreening and the batch domain RPCs;
 * ``results:read`` - watching and reading screening results;
-* ``admin``        - the audit trail.
+* ``admin``        - the audit trail;
+* ``tablet``       - a clinic intake tablet on the HTTP gateway: the adaptive intake only;
+* ``staff``        - clinic staff on the HTTP gateway: the day's completed intakes.
+
+``tablet`` and ``staff`` open no gRPC method: the gateway checks them at its HTTP edge and
+calls the suite with its own service identity (services/gateway/credentials.py).
 
 No credentials -> UNAUTHENTICATED; a scope the client lacks -> PERMISSION_DENIED. Health and
 reflection stay open (load balancers and ``grpcurl list`` need them; they carry no data).
@@ -45,7 +50,8 @@ from services.common.interceptors import Behavior, BehaviorInterceptor, around
 log = logging.getLogger("footcds.auth")
 
 ASSESS, SCREEN, RESULTS_READ, ADMIN = "assess", "screen", "results:read", "admin"
-SCOPES = frozenset({ASSESS, SCREEN, RESULTS_READ, ADMIN})
+TABLET, STAFF = "tablet", "staff"
+SCOPES = frozenset({ASSESS, SCREEN, RESULTS_READ, ADMIN, TABLET, STAFF})
 
 # Method -> the scope it needs. "<service>/*" covers a whole service. Data, not code paths.
 METHOD_SCOPES: Mapping[str, str] = {
@@ -344,6 +350,18 @@ def issue(path: Path, client_id: str, scopes: Sequence[str], max_concurrent: int
     return token
 
 
+def revoke(path: Path, client_id: str) -> int:
+    """Remove every token of ``client_id`` from a tokens file; returns how many. Servers (and the
+    gateway) re-read the file, so the client is refused from its next call on."""
+    data = _load_document(path)
+    kept = {digest: entry for digest, entry in data["tokens"].items() if entry.get("client_id") != client_id}
+    removed = len(data["tokens"]) - len(kept)
+    if removed:
+        data["tokens"] = kept
+        _write_document(path, data)
+    return removed
+
+
 def _load_document(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {"tokens": {}, "certificates": {}}
@@ -400,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     issue_cmd.add_argument("--scopes", required=True, help=f"comma-separated, from {sorted(SCOPES)}")
     issue_cmd.add_argument("--file", required=True, type=Path, help="the tokens file (FOOTCDS_TOKENS_FILE)")
     issue_cmd.add_argument("--max-concurrent", type=int, default=None)
+    revoke_cmd = sub.add_parser("revoke", help="remove every token of a client (a lost tablet) from a tokens file")
+    revoke_cmd.add_argument("client_id")
+    revoke_cmd.add_argument("--file", required=True, type=Path, help="the tokens file (FOOTCDS_TOKENS_FILE)")
     sub.add_parser("hash", help="print sha256(token) for a token read from stdin")
     sub.add_parser("dotenv", help="print FOOTCDS_TOKENS / FOOTCDS_SERVICE_TOKEN / FOOTCDS_SMOKE_TOKEN "
                                   "lines for docker-compose's .env (new tokens)")
@@ -408,6 +429,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "issue":
             scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
             print(issue(args.file, args.client_id, scopes, args.max_concurrent))
+        elif args.command == "revoke":
+            removed = revoke(args.file, args.client_id)
+            print(f"revoked {removed} token(s) of {args.client_id!r}")
+            if not removed:
+                return 1
         elif args.command == "dotenv":
             print(dotenv())
         else:

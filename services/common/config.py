@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     audit_max_records: int = Field(default=1_000_000, ge=100)
     audit_retention_days: float = Field(default=365, ge=0)  # 0 = bounded by audit_max_records only
 
+    # The HTTP gateway (issue 12; README "Clinic tablets"): tablet page, FHIR SDC, CDS Hooks.
+    gateway_port: int = Field(default=8080, ge=0, le=65535)
+    gateway_call_timeout_seconds: float = Field(default=10.0, gt=0)  # deadline of each suite call
+    gateway_intake_ttl_seconds: int = Field(default=86400, ge=60)  # completed intakes kept this long
+    gateway_max_questions: int = Field(default=30, ge=1, le=200)  # an interview stops after this many
+    gateway_idle_seconds: int = Field(default=120, ge=10)  # the tablet page resets after this much idle time
+    gateway_secure_cookies: bool = False  # set behind TLS: device and staff cookies get Secure
+
 
 @cache
 def settings() -> Settings:

@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
 from services.common.config import Settings, settings
@@ -53,13 +55,28 @@ def redis_client(cfg: Settings | None = None, **options: Any) -> redis.Redis:
     if not cfg.redis_sentinel_master:
         return redis.Redis.from_url(cfg.redis_url, **options)
     target = parse_sentinel_url(cfg.redis_url)
-    sentinel_options = {"socket_connect_timeout": options.get("socket_connect_timeout", 2)}
+    sentinel_options: dict[str, Any] = {"socket_connect_timeout": options.get("socket_connect_timeout", 2)}
     if cfg.redis_sentinel_password:
         sentinel_options["password"] = cfg.redis_sentinel_password
     sentinel = Sentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         cfg.redis_sentinel_master, db=target.db, password=target.password
     )
+    return client
+
+
+def async_redis_client(cfg: Settings | None = None, **options: Any) -> aioredis.Redis:
+    """The asyncio twin of ``redis_client`` (the HTTP gateway)."""
+    cfg = cfg or settings()
+    if not cfg.redis_sentinel_master:
+        plain: aioredis.Redis = aioredis.Redis.from_url(cfg.redis_url, **options)
+        return plain
+    target = parse_sentinel_url(cfg.redis_url)
+    sentinel_options: dict[str, Any] = {"socket_connect_timeout": options.get("socket_connect_timeout", 2)}
+    if cfg.redis_sentinel_password:
+        sentinel_options["password"] = cfg.redis_sentinel_password
+    sentinel = AsyncSentinel(list(target.hosts), sentinel_kwargs=sentinel_options, **options)  # type: ignore[no-untyped-call]
+    client: aioredis.Redis = sentinel.master_for(cfg.redis_sentinel_master, db=target.db, password=target.password)
     return client
 
 

@@ -70,6 +70,7 @@ class LocalSuite:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     token: str = ""
     service_token: str = ""
+    gateway_port: int = 0  # the HTTP gateway (start_gateway); a free port unless given
 
     def __post_init__(self) -> None:
         for name in SERVICES:
@@ -184,7 +185,7 @@ class LocalSuite:
     # --- processes ---------------------------------------------------------------------
 
     def _metrics_env(self, name: str) -> dict[str, str]:
-        if not self.metrics or name == "redis":
+        if not self.metrics or name in ("redis", "gateway"):
             return {}
         port = self.metrics_ports.setdefault(name, free_port())
         return {"FOOTCDS_METRICS_PORT": str(port)}
@@ -250,6 +251,28 @@ class LocalSuite:
             ],
             extra,
         )
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def start_gateway(self, timeout: float = 30) -> None:
+        """The HTTP gateway (services/gateway), ready when its /healthz says so."""
+        import urllib.error
+        import urllib.request
+
+        self.gateway_port = self.gateway_port or free_port()
+        self._spawn("gateway", [sys.executable, "-m", "services.gateway"],
+                    {"FOOTCDS_GATEWAY_PORT": str(self.gateway_port)})
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"{self.gateway_url}/healthz", timeout=1) as reply:
+                    return bool(reply.status == 200)
+            except (OSError, urllib.error.URLError):
+                return False
+
+        self._wait(healthy, "gateway", timeout)
 
     def wait_worker(self, timeout: float = 60) -> None:
         from celery import Celery
@@ -324,7 +347,7 @@ def main() -> int:
     log_dir.mkdir(exist_ok=True)
     metrics_ports = {name: METRICS_BASE_PORT + i for i, name in enumerate(("encounter", *SERVICES[:4], "worker"))}
     suite = LocalSuite(log_dir=log_dir, ports=ports, redis_port=redis_port, metrics=True,
-                       metrics_ports=metrics_ports)
+                       metrics_ports=metrics_ports, gateway_port=cfg.gateway_port)
     stop = False
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -335,6 +358,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         suite.start()
+        suite.start_gateway()
     except RuntimeError as exc:
         print(f"failed to start: {exc}", file=sys.stderr)
         suite.stop()
@@ -345,6 +369,8 @@ def main() -> int:
     print(f"  {'worker':<13} celery, {suite.worker_pool} pool of {suite.worker_concurrency}; logs in {log_dir}")
     print(f"  {'metrics':<13} http://127.0.0.1:{{{min(metrics_ports.values())}..{max(metrics_ports.values())}}}/metrics"
           " (encounter, intake, differential, workup, treatment, worker)")
+    print(f"  {'tablet':<13} {suite.gateway_url}/intake")
+    print(f"  {'staff':<13} {suite.gateway_url}/staff   # sign in with the dev token or a 'staff' token")
     print(f"  {'auth':<13} export FOOTCDS_TOKEN=$(cat {log_dir.relative_to(ROOT)}/dev-token)   # every scope")
     print("ready  (Ctrl-C stops everything)", flush=True)
     try:

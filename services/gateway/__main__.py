@@ -1,0 +1,22 @@
+"""`python -m services.gateway`: the HTTP gateway on FOOTCDS_BIND_HOST:FOOTCDS_GATEWAY_PORT."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from services.common.config import settings
+from services.common.logging import configure_logging
+from services.gateway.app import create_app
+
+
+def main() -> None:
+    cfg = settings()
+    log = configure_logging("gateway", cfg.log_level)
+    log.info("starting", extra={"port": cfg.gateway_port})
+    # No access log: paths carry no patient data, but one line per tablet tap is noise.
+    uvicorn.run(create_app(cfg), host=cfg.bind_host, port=cfg.gateway_port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=int(cfg.grace_seconds) or None)
+
+
+if __name__ == "__main__":
+    main()
