@@ -81,7 +81,7 @@ def test_intake_answers_win_over_the_record() -> None:
     assert not any(e.finding_id == "hx_diabetes" for e in request.evidence)
     assert list(request.patient.context_flags) == ["pregnancy"]
     assert {a.question_id: list(a.option_ids) for a in request.answers}["q_location"] == ["sole", "medial_ankle"]
-    assert request.patient.sex == common_pb2.SEX_FEMALE and request.include_fhir_bundle
+    assert request.patient.sex == common_pb2.SEX_FEMALE
 
 
 @pytest.mark.parametrize(("birth", "age"), [("1980-12-31", 45), ("1980-12-06", 46), ("1980", 46), ("junk", None)])

@@ -251,5 +251,6 @@ def assess_request(
         for finding in answered_findings(form, answers):
             found.pop(finding, None)
     evidence = [common_pb2.Evidence(finding_id=f, state=s) for f, s in sorted(found.items())]  # type: ignore[arg-type]
-    return encounter_pb2.AssessRequest(patient=context, evidence=evidence, answers=answers,
-                                       include_fhir_bundle=True)
+    # No FHIR Bundle: it doubles Assess's time (measured: bench cds.patient_view) and the EHR
+    # already holds the data; the card carries orders, the link the assessment.
+    return encounter_pb2.AssessRequest(patient=context, evidence=evidence, answers=answers)

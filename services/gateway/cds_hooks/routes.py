@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -25,7 +26,7 @@ from services.cli.render import assessment_json
 from services.common.audit import AuditUnavailable, Entry
 from services.common.auth import STAFF
 from services.common.metrics import CDS_CARDS
-from services.gateway.app import Gateway, gateway
+from services.gateway.app import Gateway
 from services.gateway.cds_hooks import cards as card_mod
 from services.gateway.cds_hooks import fhir_data, mapping, orders, schemas
 from services.gateway.cds_hooks.feedback import record_feedback
@@ -66,7 +67,9 @@ class Parts:
         self.form_at = 0.0
 
 
-def parts(request: Request, gw: Gateway = Depends(gateway)) -> tuple[Gateway, Parts]:  # noqa: B008
+async def parts(request: Request) -> tuple[Gateway, Parts]:
+    """async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool (a hop per call)."""
+    gw: Gateway = request.app.state.gateway
     found = getattr(request.app.state, "cds_hooks", None)
     if found is None:
         found = request.app.state.cds_hooks = Parts(gw)
@@ -134,11 +137,12 @@ async def finish(gw: Gateway, cds: Parts, caller: EhrCaller, service_id: str, re
     leading = [c.condition_id for c in a.differential.conditions[:3]]
     records = {card["uuid"]: CardRecord(service_id, kind, card["indicator"], int(a.triage.level), leading, ref,
                                         patient_ref, uuids) for card, kind, uuids in made}
-    stored = {"assessment": assessment_json(a), "bundle": json.loads(reply.fhir_bundle_json or "null"),
-              "service": service_id, "created": time.time()}
-    await cds.store.save(records, ref, stored)
-    await audit(gw, caller, f"CDSHooks/{service_id}", patient_ref_sha256=hashlib.sha256(ref.encode()).hexdigest(),
-                kb_version=reply.kb_version, triage=int(a.triage.level), leading=leading, count=len(made))
+    # Stored as the protobuf (rendered when the link is opened): no JSON of the whole
+    # differential on the hook's critical path. Saving and auditing go side by side.
+    saved = cds.store.save(records, ref, a.SerializeToString())
+    audited = audit(gw, caller, f"CDSHooks/{service_id}", patient_ref_sha256=hashlib.sha256(ref.encode()).hexdigest(),
+                    kb_version=reply.kb_version, triage=int(a.triage.level), leading=leading, count=len(made))
+    await asyncio.gather(saved, audited)
     for card, kind, _ in made:
         CDS_CARDS.labels(service_id, kind, card["indicator"]).inc()
     return cds_json({"cards": [card for card, _, _ in made]})
@@ -194,7 +198,8 @@ async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Part
     found = await cds.store.assessment(ref) if len(ref) <= 64 else None
     if found is None:
         raise HttpProblem(404, [Issue("ref", "no such assessment (unknown or expired)")])
-    return cds_json(found)
+    assessment = encounter_pb2.Assessment.FromString(found)
+    return cds_json({"assessment": assessment_json(assessment), "disclaimer": assessment.disclaimer})
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -9,9 +9,9 @@ EHR identifier (the reference is a random uuid).
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -38,10 +38,11 @@ class CdsStore:
         self.card_ttl = card_ttl
         self.assessment_ttl = assessment_ttl
 
-    async def save(self, cards: dict[str, CardRecord], ref: str, assessment: dict[str, Any]) -> None:
+    async def save(self, cards: dict[str, CardRecord], ref: str, assessment: bytes) -> None:
+        """``assessment``: the serialized footcds.v1.Assessment (base64: the client decodes text)."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.set(f"{PREFIX}:assessment:{ref}", json.dumps(assessment), ex=self.assessment_ttl)
+                pipe.set(f"{PREFIX}:assessment:{ref}", base64.b64encode(assessment).decode(), ex=self.assessment_ttl)
                 for uuid, record in cards.items():
                     pipe.set(f"{PREFIX}:card:{uuid}", json.dumps(asdict(record)), ex=self.card_ttl)
                 await pipe.execute()
@@ -52,7 +53,6 @@ class CdsStore:
         raw = await self.redis.get(f"{PREFIX}:card:{uuid}")
         return CardRecord(**json.loads(raw)) if raw else None
 
-    async def assessment(self, ref: str) -> dict[str, Any] | None:
+    async def assessment(self, ref: str) -> bytes | None:
         raw = await self.redis.get(f"{PREFIX}:assessment:{ref}")
-        found: dict[str, Any] | None = json.loads(raw) if raw else None
-        return found
+        return base64.b64decode(raw) if raw else None
