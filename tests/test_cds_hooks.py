@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from services.common.suite import ROOT, LocalSuite
@@ -47,6 +48,15 @@ def ehr(suite: LocalSuite) -> Iterator[DevIssuer]:
     server.shutdown()
 
 
+def trail(suite: LocalSuite, rpc: str) -> list[dict[str, str]]:
+    """The newest audit records of one operation, straight from the stream."""
+    client = redis.Redis.from_url(suite.redis_url, decode_responses=True)
+    try:
+        return [fields for _, fields in client.xrevrange("footcds:audit", count=500) if fields["rpc"] == rpc]
+    finally:
+        client.close()
+
+
 def call(gateway: str, ehr: DevIssuer, service: str, body: dict[str, Any], valid: bool = True) -> tuple[int, Any]:
     """A hook call as the EHR makes it (a fresh JWT for this URL); the answer is schema-checked."""
     url = f"{gateway}/cds-services/{service}"
@@ -69,7 +79,7 @@ def test_discovery_lists_both_services_with_prefetch(gateway: str) -> None:
 
 
 def test_red_flag_patient_gets_a_critical_card_with_stat_mri_and_a_clinician_link(
-    gateway: str, ehr: DevIssuer, staff_token: str
+    gateway: str, ehr: DevIssuer, staff_token: str, suite: LocalSuite
 ) -> None:
     status, body = call(gateway, ehr, PV, hook_request("patient-view", "p-ces", CAUDA_EQUINA))
     assert status == 200, body
@@ -93,6 +103,8 @@ def test_red_flag_patient_gets_a_critical_card_with_stat_mri_and_a_clinician_lin
     status, full = http(link["url"], token=staff_token)
     assert status == 200 and full["assessment"]["triage"]["level"] == "emergency"
     assert full["assessment"]["differential"][0]["condition"] == "cauda_equina_syndrome" and full["disclaimer"]
+    (read, *_) = trail(suite, "CDSHooks/staff/assessment")  # the staff read is audited
+    assert read["client_id"] == "staff-desk-1" and read["triage"] == "1"
 
 
 def test_routine_patient_gets_an_info_card_leading_with_the_triage(gateway: str, ehr: DevIssuer) -> None:
@@ -246,6 +258,9 @@ def test_feedback_goes_to_the_audit_trail_and_metrics(gateway: str, ehr: DevIssu
     assert mine[0]["rpc"] == f"CDSHooks/{PV}/feedback" and "cauda_equina_syndrome" in mine[0]["leading_conditions"]
     assert all(r["code"].startswith("OVERRIDDEN") for r in records)  # accepted cards are not listed
     assert "seen in ED" not in run.stdout  # free text never reaches the trail
+    # The feedback joins the suite's own Assess record by the hashed opaque patient reference.
+    assessed = {r["patient_ref_sha256"] for r in trail(suite, "/footcds.v1.EncounterService/Assess")}
+    assert mine[0]["patient_ref_sha256"] in assessed
 
 
 def test_bad_feedback_is_refused_naming_the_entry(gateway: str, ehr: DevIssuer) -> None:

@@ -257,7 +257,9 @@ class LocalSuite:
 
         current = json.loads(self.cds_issuers_file.read_text()) if self.cds_issuers_file.exists() else {}
         current[issuer] = jwks_url
-        self.cds_issuers_file.write_text(json.dumps(current))
+        staged = self.cds_issuers_file.with_suffix(".tmp")
+        staged.write_text(json.dumps(current))
+        staged.replace(self.cds_issuers_file)  # atomic: the gateway never reads half a file
 
     @property
     def gateway_url(self) -> str:

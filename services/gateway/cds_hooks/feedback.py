@@ -4,7 +4,8 @@ Each feedback entry is checked against the card FootCDS stored when it answered 
 or expired card is 404; accepted suggestion ids must be the card's). The audit record is the
 suite's shape (services/common/audit.py): client ``ehr:<iss>``, operation
 ``CDSHooks/<service>/feedback``, code ``ACCEPTED`` or ``OVERRIDDEN/<reason code>``, the card's
-triage and leading conditions, the hashed assessment reference; never the user's comment
+triage and leading conditions, the hashed opaque patient reference (the same hash as the suite's
+Assess record, so the two can be joined); never the user's comment
 (free text may hold patient details). ``footcds audit --critical-overrides`` lists the
 overridden emergency cards: a signal to review.
 """
@@ -48,7 +49,7 @@ async def record_feedback(service_id: str, body: dict[str, Any], caller: EhrCall
             code = f"{OVERRIDDEN}/{reason}"
         digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()
         entry = Entry(FEEDBACK_RPC.format(service=service_id), request_sha256=digest,
-                      patient_ref_sha256=hashlib.sha256(card.ref.encode()).hexdigest(), kb_version="",
+                      patient_ref_sha256=hashlib.sha256(card.patient_ref.encode()).hexdigest(), kb_version="",
                       triage=card.triage, leading=card.leading, count=len(accepted))
         planned.append((entry.fields(caller.client_id, "jwt", code),
                         (service_id, card.kind, card.indicator, item["outcome"])))

@@ -94,10 +94,15 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
-async def audit(gw: Gateway, caller: EhrCaller, operation: str, **fields: Any) -> None:
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def audit(gw: Gateway, who: tuple[str, str], operation: str, **fields: Any) -> None:
+    """One record in the suite's audit trail; ``who`` is (client id, how it authenticated)."""
     entry = Entry(operation, **fields)
     try:
-        await anyio.to_thread.run_sync(gw.audit.append, entry.fields(caller.client_id, "jwt", "OK"))
+        await anyio.to_thread.run_sync(gw.audit.append, entry.fields(*who, "OK"))
     except AuditUnavailable as exc:
         raise HttpProblem(503, [Issue("", str(exc))]) from None
 
@@ -140,8 +145,9 @@ async def finish(gw: Gateway, cds: Parts, caller: EhrCaller, service_id: str, re
     # Stored as the protobuf (rendered when the link is opened): no JSON of the whole
     # differential on the hook's critical path. Saving and auditing go side by side.
     saved = cds.store.save(records, ref, a.SerializeToString())
-    audited = audit(gw, caller, f"CDSHooks/{service_id}", patient_ref_sha256=hashlib.sha256(ref.encode()).hexdigest(),
-                    kb_version=reply.kb_version, triage=int(a.triage.level), leading=leading, count=len(made))
+    audited = audit(gw, (caller.client_id, "jwt"), f"CDSHooks/{service_id}",
+                    patient_ref_sha256=sha256_hex(patient_ref), kb_version=reply.kb_version,
+                    triage=int(a.triage.level), leading=leading, count=len(made))
     await asyncio.gather(saved, audited)
     for card, kind, _ in made:
         CDS_CARDS.labels(service_id, kind, card["indicator"]).inc()
@@ -194,11 +200,15 @@ async def feedback(service_id: str, request: Request, both: tuple[Gateway, Parts
 async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Parts] = Depends(parts)) -> JSONResponse:  # noqa: B008
     """The full assessment behind a card (staff credential); expired ones are gone (404)."""
     gw, cds = both
-    gw.auth.require(request, STAFF, STAFF_COOKIE)
+    staff = gw.auth.require(request, STAFF, STAFF_COOKIE)
     found = await cds.store.assessment(ref) if len(ref) <= 64 else None
     if found is None:
         raise HttpProblem(404, [Issue("ref", "no such assessment (unknown or expired)")])
     assessment = encounter_pb2.Assessment.FromString(found)
+    await audit(gw, (staff.client_id, staff.principal.via), "CDSHooks/staff/assessment",
+                patient_ref_sha256=sha256_hex(assessment.patient.patient_ref), kb_version=assessment.kb_version,
+                triage=int(assessment.triage.level),
+                leading=[c.condition_id for c in assessment.differential.conditions[:3]])
     return cds_json({"assessment": assessment_json(assessment), "disclaimer": assessment.disclaimer})
 
 
