@@ -14,13 +14,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from services.common.suite import ROOT, LocalSuite
+from services.common.suite import ROOT, LocalSuite, free_port
 from services.gateway.cds_hooks.devjwt import DevIssuer, serve_jwks
 from tests.cds_hooks_support import (
     CAUDA_EQUINA,
@@ -318,3 +319,35 @@ def test_jwts_are_refused_unless_signed_current_fresh_and_for_this_url(gateway: 
     assert status == 401 and "replay" in reply["issue"][0]["diagnostics"]
     feedback_url = f"{url}/feedback"
     assert http(feedback_url, token=ehr.token(url), body={"feedback": []})[0] == 401  # aud is the URL called
+
+
+def test_the_dev_command_signs_tokens_a_trusted_gateway_accepts_until_the_issuer_is_dropped(
+    gateway: str, suite: LocalSuite, tmp_path: Path
+) -> None:
+    """`devjwt serve` + `devjwt token` is the README's curl path; dropping the issuer from the
+    trusted-issuers file locks it out on the next call, without a restart."""
+    port = free_port()
+    cli = [sys.executable, "-m", "services.gateway.cds_hooks.devjwt", "--key", str(tmp_path / "k.pem"),
+           "--port", str(port)]
+    (issuer, jwks_url), = json.loads(subprocess.run([*cli, "issuers"], capture_output=True, text=True, cwd=ROOT,
+                                                    check=True, timeout=30).stdout).items()
+    server = subprocess.Popen([*cli, "serve"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "JWKS at" in (server.stdout.readline() if server.stdout else "")
+        suite.trust_cds_issuer(issuer, jwks_url)
+        url = f"{gateway}/cds-services/{PV}"
+        body = hook_request("patient-view", "p-dev", TIGHT_LACES)
+
+        def token() -> str:
+            return subprocess.run([*cli, "token", "--aud", url], capture_output=True, text=True, cwd=ROOT,
+                                  check=True, timeout=30).stdout.strip()
+
+        assert http(url, token=token(), body=body)[0] == 200
+        trusted = json.loads(suite.cds_issuers_file.read_text())
+        del trusted[issuer]
+        suite.cds_issuers_file.write_text(json.dumps(trusted))
+        status, reply = http(url, token=token(), body=body)
+        assert status == 401 and "not a trusted EHR" in reply["issue"][0]["diagnostics"]
+    finally:
+        server.terminate()
+        server.wait(10)
