@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: help install protos run test test-fast demo lint eval bench bench-quick compose-smoke certs clean
 
 help:
-	@echo "make run            start Redis, the five services and a worker; Ctrl-C stops"
+	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
 	@echo "make test           the whole test suite (starts and stops its own processes)"
 	@echo "make demo           run the example cases against a suite it starts and stops"
 	@echo "make eval           clinical vignette evaluation (top-1, top-3, triage, tests)"

@@ -1,6 +1,6 @@
 """`python -m bench` (make bench, < 5 min) / `python -m bench --quick` (make bench-quick, < 1 min).
 
-Starts one LocalSuite (real Redis, the five services, a Celery worker) plus, beside it, an
+Starts one LocalSuite (real Redis, the five services, a Celery worker, the HTTP gateway) plus, beside it, an
 encounter process per coordination mode, a bare gRPC echo server and a bare Celery worker
 on the same Redis; measures every FootCDS figure and its framework ceiling in interleaved
 rounds; prints one JSON line per figure as it is made, then a table; saves the run in
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import assess, cds_hooks, ceilings, memory, procs, ranking, services
+from bench import assess, cds_hooks, ceilings, memory, procs, ranking, services, tablet
 from bench.harness import Collector, Params, Probe, log, run_rounds
 from bench.profile import cpu_seconds
 from bench.report import Figure, machine, save, table
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Collector()
     try:
         procs.start_all(suite, modes, aio=aio)
+        suite.start_gateway()
         log(f"suite up in {time.perf_counter() - began:.1f} s; logs in {suite.log_dir}")
         probes: list[Probe] = [ceilings.echo_probe(suite.address("echo-sync"), "ceiling.grpc_echo")]
         if aio:
@@ -80,11 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         probes += ceilings.celery_probes()
         probes += [assess.probe(m, suite.address(f"encounter-{m}"), suite.token) for m in modes]
         probes += services.probes(suite)
+        probes.append(tablet.probe(suite, suite.issue_token("bench-tablet", ["tablet"])))
         probes.append(cds_hooks.probe(suite))  # the gateway's patient-view, beside the Assess it wraps
         rounds = run_rounds(probes, params, cpu=lambda: cpu_seconds_of(suite))
         ceilings.figures(rounds, out, aio=aio)
         services.figures(rounds, services.handler_us(suite, params.ranking_repeats), out)
         assess.figures(rounds, out, modes)
+        tablet.figures(rounds, out)
         # The gateway calls the suite's own encounter, which runs the default mode (pipeline).
         cds_hooks.figures(rounds, out, "assess.pipeline" if "pipeline" in modes else f"assess.{modes[0]}")
         log("in-process ranking")

@@ -44,7 +44,8 @@ def hook_body(pid: str) -> bytes:
 
 def probe(suite: LocalSuite) -> Probe:
     """Starts the gateway and a JWKS for a bench EHR; the probe makes one patient-view call."""
-    suite.start_gateway()
+    if "gateway" not in suite.processes:  # make bench starts it with the suite
+        suite.start_gateway()
     issuer = DevIssuer.generate("pending")
     server = serve_jwks(issuer)
     issuer.issuer = f"http://127.0.0.1:{server.server_address[1]}"

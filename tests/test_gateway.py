@@ -80,3 +80,41 @@ def test_a_revoked_tablet_is_refused_at_once(gateway: str, suite: LocalSuite) ->
         assert time.monotonic() < deadline, "a revoked tablet token still works"
         time.sleep(0.2)
     assert http(url, token=suite.token)[0] == 200  # every other client is untouched
+
+
+def test_a_suite_service_down_is_503_not_a_crash(suite: LocalSuite, tablet_token: str) -> None:
+    """Failure injection: a second gateway whose differential address has nothing behind it."""
+    import os
+
+    from services.common.suite import free_port
+
+    port, dead = free_port(), free_port()
+    env = {**suite.env(), "FOOTCDS_GATEWAY_PORT": str(port), "FOOTCDS_DIFFERENTIAL_ADDR": f"127.0.0.1:{dead}",
+           "FOOTCDS_GATEWAY_CALL_TIMEOUT_SECONDS": "2"}
+    log = open(suite.log_dir / "gateway-dead-differential.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, body = http(f"{base}/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "the gateway did not start"
+                time.sleep(0.2)
+        assert status == 503 and body["services"]["differential"] is False and body["services"]["intake"] is True
+        start = {"resourceType": "QuestionnaireResponse", "status": "in-progress"}
+        status, _, first = http(f"{base}/fhir/Questionnaire/$next-question", token=tablet_token, body=start)
+        assert status == 200  # the opening question needs no ranking
+        first["item"] = [{"linkId": "q_location", "answer": [{"valueCoding": {
+            "system": "urn:footcds:questionnaire:foot-numbness-intake", "code": "q_location|heel"}}]}]
+        status, _, outcome = http(f"{base}/fhir/Questionnaire/$next-question", token=tablet_token, body=first)
+        assert status in (503, 504), outcome
+        assert outcome["resourceType"] == "OperationOutcome" and "NextQuestion" in outcome["issue"][0]["diagnostics"]
+        assert outcome["issue"][0]["code"] in ("transient", "timeout")
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(10)
+        log.close()

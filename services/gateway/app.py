@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -35,6 +36,7 @@ class Gateway:
     redis: aioredis.Redis
     audit: AuditLog
     auth: GatewayAuth
+    cache: dict[str, Any] = field(default_factory=dict)  # small per-process caches (the intake form)
 
 
 def gateway(request: Request) -> Gateway:
@@ -59,6 +61,16 @@ async def healthz(gw: Gateway = Depends(gateway)) -> JSONResponse:  # noqa: B008
     return JSONResponse(body, status_code=200 if ok else 503, headers=NO_STORE)
 
 
+# Every response: nothing from another host, no framing, no referrer, no sniffing.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
 def create_app(cfg: Settings | None = None) -> FastAPI:
     cfg = cfg or settings()
 
@@ -77,6 +89,14 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     app = FastAPI(title="FootCDS gateway", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.add_exception_handler(HttpProblem, handle_problem)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
     app.include_router(core)
     from services.gateway.tablet import router as tablet_router
 

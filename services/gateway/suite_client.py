@@ -22,11 +22,10 @@ from footcds.v1 import (
     intake_pb2,
     intake_pb2_grpc,
 )
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.config import Settings
-from services.common.errors import Violation
+from services.common.errors import Violation, violations_of
 from services.common.tls import channel_credentials
 
 # gRPC status -> the HTTP status the gateway answers with.
@@ -64,20 +63,6 @@ class SuiteError(Exception):
         return f"{self.rpc}: {self.code.name}: {self.message}"
 
 
-def _violations(error: grpc.aio.AioRpcError) -> list[Violation]:
-    out: list[Violation] = []
-    for key, value in error.trailing_metadata() or ():
-        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                out.extend(Violation(v.field, v.description) for v in bad.field_violations)
-    return out
-
-
 class SuiteClient:
     """Channels to intake, differential and encounter; ``close()`` when the app stops."""
 
@@ -106,7 +91,7 @@ class SuiteClient:
         try:
             return await method(request, timeout=timeout or self.timeout, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            raise SuiteError(rpc, exc.code(), exc.details() or "", _violations(exc)) from None
+            raise SuiteError(rpc, exc.code(), exc.details() or "", violations_of(exc)) from None
 
     # --- the RPCs the gateway uses ---------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter
 
-from services.gateway.tablet import sdc_routes
+from services.gateway.tablet import pages, sdc_routes, staff
 
 router = APIRouter()
 router.include_router(sdc_routes.router)
+router.include_router(pages.router)
+router.include_router(staff.router)
