@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -104,6 +105,12 @@ def test_red_flag_patient_gets_a_critical_card_with_stat_mri_and_a_clinician_lin
     status, full = http(link["url"], token=staff_token)
     assert status == 200 and full["assessment"]["triage"]["level"] == "emergency"
     assert full["assessment"]["differential"][0]["condition"] == "cauda_equina_syndrome" and full["disclaimer"]
+    browser = {"Accept": "text/html", "Authorization": f"Bearer {staff_token}"}
+    page = urllib.request.Request(link["url"], headers=browser)
+    with urllib.request.urlopen(page, timeout=30) as reply:  # what a clinician's browser gets
+        html = reply.read().decode()
+    assert reply.headers["Content-Type"].startswith("text/html") and "Triage: EMERGENCY" in html
+    assert "Cauda equina syndrome" in html and "Red flags" in html and "decision support" in html.lower()
     (read, *_) = trail(suite, "CDSHooks/staff/assessment")  # the staff read is audited
     assert read["client_id"] == "staff-desk-1" and read["triage"] == "1"
 

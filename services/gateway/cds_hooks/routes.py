@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from footcds.v1 import encounter_pb2, intake_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -32,6 +32,7 @@ from services.gateway.cds_hooks import fhir_data, mapping, orders, schemas
 from services.gateway.cds_hooks.feedback import record_feedback
 from services.gateway.cds_hooks.security import EhrCaller, JwtVerifier
 from services.gateway.cds_hooks.store import CardRecord, CdsStore
+from services.gateway.cds_hooks.view import assessment_html
 from services.gateway.credentials import STAFF_COOKIE
 from services.gateway.outcome import NO_STORE, HttpProblem, Issue
 from services.gateway.suite_client import SuiteError
@@ -197,8 +198,9 @@ async def feedback(service_id: str, request: Request, both: tuple[Gateway, Parts
 
 
 @router.get("/staff/assessments/{ref}")
-async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Parts] = Depends(parts)) -> JSONResponse:  # noqa: B008
-    """The full assessment behind a card (staff credential); expired ones are gone (404)."""
+async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Parts] = Depends(parts)) -> Response:  # noqa: B008
+    """The full assessment behind a card (staff credential: a Bearer token, or the /staff sign-in
+    cookie); HTML for a browser, JSON otherwise; expired ones are gone (404)."""
     gw, cds = both
     staff = gw.auth.require(request, STAFF, STAFF_COOKIE)
     found = await cds.store.assessment(ref) if len(ref) <= 64 else None
@@ -209,7 +211,10 @@ async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Part
                 patient_ref_sha256=sha256_hex(assessment.patient.patient_ref), kb_version=assessment.kb_version,
                 triage=int(assessment.triage.level),
                 leading=[c.condition_id for c in assessment.differential.conditions[:3]])
-    return cds_json({"assessment": assessment_json(assessment), "disclaimer": assessment.disclaimer})
+    rendered = assessment_json(assessment)
+    if "text/html" in request.headers.get("accept", ""):  # a clinician's browser, from the card's link
+        return HTMLResponse(assessment_html(ref, rendered), headers=NO_STORE)
+    return cds_json({"assessment": rendered, "disclaimer": assessment.disclaimer})
 
 
 @router.get("/metrics", include_in_schema=False)
