@@ -90,6 +90,13 @@ def checked(status: int, body: Any, schema: str = "response") -> Any:
     return body
 
 
+class QuietServer(ThreadingHTTPServer):
+    """The gateway stops reading sibling queries once one fails (412): no traceback for that."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
 class FhirStub:
     """A tiny FHIR server holding one patient's chart; remembers what it was asked and with which token."""
 
@@ -122,7 +129,7 @@ class FhirStub:
             def log_message(self, *_: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property

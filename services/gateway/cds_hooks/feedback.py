@@ -12,16 +12,14 @@ overridden emergency cards: a signal to review.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-import anyio
-
-from services.common.audit import AuditLog, AuditUnavailable, Entry
+from services.common.audit import AuditLog
 from services.common.metrics import CDS_FEEDBACK
+from services.gateway.auditing import audit
 from services.gateway.cds_hooks.security import EhrCaller
-from services.gateway.cds_hooks.store import CdsStore
+from services.gateway.cds_hooks.store import CardRecord, CdsStore
 from services.gateway.outcome import HttpProblem, Issue
 
 FEEDBACK_RPC = "CDSHooks/{service}/feedback"
@@ -31,7 +29,7 @@ ACCEPTED, OVERRIDDEN = "ACCEPTED", "OVERRIDDEN"
 async def record_feedback(service_id: str, body: dict[str, Any], caller: EhrCaller, store: CdsStore,
                           trail: AuditLog) -> int:
     """Checks every entry first (nothing is recorded from a half-bad request), then records all."""
-    planned: list[tuple[dict[str, str], tuple[str, str, str, str]]] = []
+    planned: list[tuple[CardRecord, dict[str, Any], str, int]] = []
     for i, item in enumerate(body["feedback"]):
         card = await store.card(item["card"])
         if card is None or card.service != service_id:
@@ -47,16 +45,10 @@ async def record_feedback(service_id: str, body: dict[str, Any], caller: EhrCall
         else:
             reason = ((item.get("overrideReason") or {}).get("reason") or {}).get("code") or "unspecified"
             code = f"{OVERRIDDEN}/{reason}"
-        digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()
-        entry = Entry(FEEDBACK_RPC.format(service=service_id), request_sha256=digest,
-                      patient_ref_sha256=hashlib.sha256(card.patient_ref.encode()).hexdigest(), kb_version="",
-                      triage=card.triage, leading=card.leading, count=len(accepted))
-        planned.append((entry.fields(caller.client_id, "jwt", code),
-                        (service_id, card.kind, card.indicator, item["outcome"])))
-    for fields, labels in planned:
-        try:
-            await anyio.to_thread.run_sync(trail.append, fields)
-        except AuditUnavailable as exc:
-            raise HttpProblem(503, [Issue("", str(exc))]) from None
-        CDS_FEEDBACK.labels(*labels).inc()
+        planned.append((card, item, code, len(accepted)))
+    for card, item, code, accepted_count in planned:
+        await audit(trail, caller.as_caller(), FEEDBACK_RPC.format(service=service_id), ref=card.patient_ref,
+                    request=json.dumps(item, sort_keys=True).encode(), triage=card.triage, leading=card.leading,
+                    count=accepted_count, code=code)
+        CDS_FEEDBACK.labels(service_id, card.kind, card.indicator, item["outcome"]).inc()
     return len(planned)

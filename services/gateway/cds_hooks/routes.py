@@ -10,23 +10,21 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 import uuid
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from footcds.v1 import encounter_pb2, intake_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.cli.render import assessment_json
-from services.common.audit import AuditUnavailable, Entry
 from services.common.auth import STAFF
 from services.common.metrics import CDS_CARDS
 from services.gateway.app import Gateway
+from services.gateway.auditing import audit
 from services.gateway.cds_hooks import cards as card_mod
 from services.gateway.cds_hooks import fhir_data, mapping, orders, schemas
 from services.gateway.cds_hooks.feedback import record_feedback
@@ -95,19 +93,6 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-async def audit(gw: Gateway, who: tuple[str, str], operation: str, **fields: Any) -> None:
-    """One record in the suite's audit trail; ``who`` is (client id, how it authenticated)."""
-    entry = Entry(operation, **fields)
-    try:
-        await anyio.to_thread.run_sync(gw.audit.append, entry.fields(*who, "OK"))
-    except AuditUnavailable as exc:
-        raise HttpProblem(503, [Issue("", str(exc))]) from None
-
-
 @router.get("/cds-services")
 async def discovery() -> JSONResponse:
     return cds_json({"services": list(SERVICES.values())})
@@ -146,9 +131,8 @@ async def finish(gw: Gateway, cds: Parts, caller: EhrCaller, service_id: str, re
     # Stored as the protobuf (rendered when the link is opened): no JSON of the whole
     # differential on the hook's critical path. Saving and auditing go side by side.
     saved = cds.store.save(records, ref, a.SerializeToString())
-    audited = audit(gw, (caller.client_id, "jwt"), f"CDSHooks/{service_id}",
-                    patient_ref_sha256=sha256_hex(patient_ref), kb_version=reply.kb_version,
-                    triage=int(a.triage.level), leading=leading, count=len(made))
+    audited = audit(gw.audit, caller.as_caller(), f"CDSHooks/{service_id}", ref=patient_ref,
+                    kb_version=reply.kb_version, triage=int(a.triage.level), leading=leading, count=len(made))
     await asyncio.gather(saved, audited)
     for card, kind, _ in made:
         CDS_CARDS.labels(service_id, kind, card["indicator"]).inc()
@@ -207,9 +191,8 @@ async def staff_assessment(ref: str, request: Request, both: tuple[Gateway, Part
     if found is None:
         raise HttpProblem(404, [Issue("ref", "no such assessment (unknown or expired)")])
     assessment = encounter_pb2.Assessment.FromString(found)
-    await audit(gw, (staff.client_id, staff.principal.via), "CDSHooks/staff/assessment",
-                patient_ref_sha256=sha256_hex(assessment.patient.patient_ref), kb_version=assessment.kb_version,
-                triage=int(assessment.triage.level),
+    await audit(gw.audit, staff, "CDSHooks/staff/assessment", ref=assessment.patient.patient_ref,
+                kb_version=assessment.kb_version, triage=int(assessment.triage.level),
                 leading=[c.condition_id for c in assessment.differential.conditions[:3]])
     rendered = assessment_json(assessment)
     if "text/html" in request.headers.get("accept", ""):  # a clinician's browser, from the card's link

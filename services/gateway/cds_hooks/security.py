@@ -24,7 +24,9 @@ import anyio
 import jwt
 import redis.asyncio as aioredis
 
+from services.common.auth import Principal
 from services.common.config import Settings
+from services.gateway.credentials import Caller
 from services.gateway.outcome import HttpProblem, Issue
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
@@ -46,6 +48,10 @@ class EhrCaller:
     @property
     def client_id(self) -> str:
         return f"ehr:{self.issuer}"
+
+    def as_caller(self) -> Caller:
+        """The gateway's caller shape (for its audit helper): authenticated "via" a JWT, no suite scopes."""
+        return Caller(Principal(self.client_id, frozenset(), via="jwt"), suite_token="")
 
 
 class TrustedIssuers:
