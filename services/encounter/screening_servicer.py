@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from services.common.config import settings
+from services.common.deadlines import call_budget
 from services.common.errors import InvalidInput, Violation, bad_request_status, translate_errors
 from services.encounter import screening
 from services.encounter.screening_store import (
@@ -45,7 +46,6 @@ SCREENING_ID = re.compile(r"^scr_[0-9a-f]{32}$")
 MAX_KEY_CHARS = 256
 MAX_LABEL_CHARS = 200
 WATCH_POLL_SECONDS = 0.025
-WATCH_MAX_SECONDS = 6 * 3600  # a watch without a deadline still ends
 
 T = TypeVar("T")
 
@@ -201,8 +201,7 @@ class ScreeningServicerMixin:
         def body() -> Iterator[encounter_pb2.WatchScreeningResponse]:
             screening_id = _screening_id(request.screening_id)
             kb = knowledge_base()
-            budget = context.time_remaining()
-            ends = time.monotonic() + min(budget if budget is not None else WATCH_MAX_SECONDS, WATCH_MAX_SECONDS)
+            ends = time.monotonic() + call_budget(context)  # the budget interceptor bounds it
             last: tuple[object, ...] | None = None
             while context.is_active() and time.monotonic() < ends:
                 progress = self._progress(screening_id, context)
@@ -223,6 +222,9 @@ class ScreeningServicerMixin:
                 if progress.finished:
                     return
                 time.sleep(WATCH_POLL_SECONDS)
+            if context.is_active():  # the budget ran out, not the screening: say so, not OK
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                              f"screening {screening_id} is still running; the watch's budget ran out, watch again")
 
         return _stream(context, body)
 
