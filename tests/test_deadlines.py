@@ -116,3 +116,43 @@ def test_without_a_deadline_the_server_budget_bounds_the_wait(tmp_path_factory: 
             assert 1.7 < time.monotonic() - started < 8
     finally:
         suite.stop()
+
+
+@pytest.mark.e2e
+def test_the_readme_service_config_is_accepted_and_retries_unavailable(suite: LocalSuite) -> None:
+    """examples/grpc_service_config.json (README "Integrating from an EHR"): a client using it
+    gets its answers, and a call the server answers UNAVAILABLE is retried, not failed."""
+    import json
+    from concurrent import futures
+
+    from footcds.v1 import intake_pb2, intake_pb2_grpc
+
+    from services.common.tls import dial
+    from tests.conftest import ROOT
+
+    config = (ROOT / "examples" / "grpc_service_config.json").read_text()
+    json.loads(config)
+    options = [("grpc.service_config", config), ("grpc.enable_retries", 1)]
+    with dial(suite.address("encounter"), token=suite.token, options=options) as channel:
+        reply = encounter_pb2_grpc.EncounterServiceStub(channel).Assess(VALID["Assess"](""))  # the config's 10 s
+        assert reply.assessment.triage.level
+    # Failure injection: a server that is UNAVAILABLE twice (a restart, a drained pod), then answers.
+    attempts: list[int] = []
+
+    def flaky(request: bytes, context: grpc.ServicerContext) -> bytes:
+        attempts.append(1)
+        if len(attempts) <= 2:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+        return intake_pb2.GetIntakeFormResponse(kb_version="kb-test").SerializeToString()
+
+    handler = grpc.method_handlers_generic_handler(
+        "footcds.v1.IntakeService", {"GetIntakeForm": grpc.unary_unary_rpc_method_handler(flaky)})
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with dial(f"127.0.0.1:{port}", options=options) as channel:
+            form = intake_pb2_grpc.IntakeServiceStub(channel).GetIntakeForm(VALID["GetIntakeForm"](""))
+        assert form.kb_version == "kb-test" and len(attempts) == 3
+    finally:
+        server.stop(None)
