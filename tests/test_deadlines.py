@@ -120,7 +120,7 @@ def test_without_a_deadline_the_server_budget_bounds_the_wait(tmp_path_factory: 
 
 @pytest.mark.e2e
 def test_the_readme_service_config_is_accepted_and_retries_unavailable(suite: LocalSuite) -> None:
-    """examples/grpc_service_config.json (README "Integrating from an EHR"): a client using it
+    """examples/grpc/service_config.json (README "Integrating from an EHR"): a client using it
     gets its answers, and a call the server answers UNAVAILABLE is retried, not failed."""
     import json
     from concurrent import futures
@@ -130,7 +130,7 @@ def test_the_readme_service_config_is_accepted_and_retries_unavailable(suite: Lo
     from services.common.tls import dial
     from tests.conftest import ROOT
 
-    config = (ROOT / "examples" / "grpc_service_config.json").read_text()
+    config = (ROOT / "examples" / "grpc" / "service_config.json").read_text()
     json.loads(config)
     options = [("grpc.service_config", config), ("grpc.enable_retries", 1)]
     with dial(suite.address("encounter"), token=suite.token, options=options) as channel:
