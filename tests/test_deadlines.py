@@ -1,7 +1,8 @@
 """Calls without a deadline (grpcurl's default, and many EHR clients'): every RPC answers.
 
 Issue 11: Assess without a deadline answered UNKNOWN ("Python int too large to convert to C
-int") because gRPC's "no deadline" became a Celery expiry and a Redis wait of ~292 years.
+int") because gRPC's "no deadline" (time_remaining() = 9.2e18 s) became a Celery expiry and a
+result wait that long.
 Now every call gets a finite budget (services.common.deadlines): the caller's deadline, else
 the server's default.
 """
@@ -30,7 +31,7 @@ def test_every_rpc_has_a_valid_request_in_the_catalog() -> None:
 
 def test_a_budget_is_always_finite_and_bounded() -> None:
     cfg = Settings(default_deadline_seconds=7, default_stream_deadline_seconds=70, max_deadline_seconds=700)
-    grpc_no_deadline = 9.2e9  # what grpcio's time_remaining() reports without a deadline
+    grpc_no_deadline = 9.223372035e18  # what grpcio's time_remaining() reports without a deadline
     assert budget_seconds(grpc_no_deadline, streaming=False, cfg=cfg) == 7
     assert budget_seconds(grpc_no_deadline, streaming=True, cfg=cfg) == 70
     assert budget_seconds(None, streaming=False, cfg=cfg) == 7

@@ -1,7 +1,7 @@
 """Deadlines: every call gets a bounded budget, and it crosses process boundaries as wall time.
 
 gRPC reports "no deadline" as an astronomically large remaining time (grpcio's
-``time_remaining()`` is ~292 years then), and turning that into a Celery expiry, a Redis
+``time_remaining()`` is 9.2e18 seconds then), and turning that into a Celery expiry, a Redis
 wait or a socket timeout overflowed a C int ("Python int too large to convert to C int",
 issue 11). So no code reads ``context.time_remaining()`` directly: ``call_budget`` turns it
 into seconds that are always finite - the caller's deadline when it set one (capped at
