@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from services.cli.roster import parse_roster, synthesize, write_roster
-from services.encounter.screening import LocalBatchCalls, chunked, prepare, screen_chunk
 from services.knowledge.loader import knowledge_base
+from services.pipeline.screening import LocalBatchCalls, chunked, prepare, screen_chunk
 
 STAGES = ("intake", "ranking", "workup", "treatment")
 

@@ -23,7 +23,7 @@ from bench.harness import Collector, Probe, Rounds
 from bench.report import figure
 from bench.stats import summarize
 from services.common.suite import LocalSuite
-from services.encounter import stages
+from services.pipeline import stages
 
 GOAL_RATIO = 1.5
 SERVICES = ("intake", "differential", "workup", "treatment")

@@ -1,9 +1,9 @@
 """Every coordination shape of Assess gives the same answer and the same errors.
 
-``FOOTCDS_ASSESS_MODE`` picks how the encounter reaches the four services: a chain of four
-Celery tasks, one pipeline task, or direct gRPC calls (docs/performance.md).  One small
-suite runs the chain; an encounter process per other mode runs beside it on the same
-services, worker and Redis.
+``FOOTCDS_ASSESS_MODE`` picks how the encounter reaches the four services: one pipeline
+Celery task or direct gRPC calls (docs/performance.md).  One small suite runs the pipeline;
+an encounter process in direct mode runs beside it on the same services, worker and Redis;
+``assess_local`` (in-process) must agree with both.  The dropped chain mode is refused.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ import grpc
 import pytest
 import redis
 from footcds.v1 import common_pb2, encounter_pb2_grpc
+from pydantic import ValidationError
 
 from bench.procs import start_encounter
 from services.common.config import Settings
 from services.common.errors import violations_of
 from services.common.suite import LocalSuite
+from services.pipeline.local import assess_local
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e
-OTHER_MODES = ("pipeline", "direct")
+OTHER_MODES = ("direct",)
 EXAMPLES = ("tight_laces_runner", "mortons_neuroma", "cauda_equina_emergency")
 
 
@@ -41,7 +43,7 @@ class Modes:
 
 @pytest.fixture(scope="module")
 def modes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modes]:
-    suite = LocalSuite(log_dir=tmp_path_factory.mktemp("modes"), extra_env={"FOOTCDS_ASSESS_MODE": "chain"})
+    suite = LocalSuite(log_dir=tmp_path_factory.mktemp("modes"), extra_env={"FOOTCDS_ASSESS_MODE": "pipeline"})
     channels: list[grpc.Channel] = []
     try:
         suite.start()
@@ -49,7 +51,7 @@ def modes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modes]:
         for key in keys.values():
             suite.wait_service(key)
         stubs: dict[str, encounter_pb2_grpc.EncounterServiceStub] = {}
-        for mode, key in {"chain": "encounter", **keys}.items():
+        for mode, key in {"pipeline": "encounter", **keys}.items():
             channels.append(suite.channel(key))
             stubs[mode] = encounter_pb2_grpc.EncounterServiceStub(channels[-1])
         yield Modes(suite, stubs)
@@ -60,15 +62,16 @@ def modes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Modes]:
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_every_mode_gives_the_chains_assessment(
+def test_every_runner_gives_the_pipeline_tasks_assessment(
     modes: Modes, name: str
 ) -> None:
     request = example_request(name)
-    reference = modes["chain"].Assess(request, timeout=15)
+    reference = modes["pipeline"].Assess(request, timeout=15)
+    assert assess_local(request) == reference.assessment, f"in-process differs from the task for {name}"
     assert reference.assessment.differential.conditions and reference.assessment.plan.items
     for mode in OTHER_MODES:
         response = modes[mode].Assess(request, timeout=15)
-        assert response.assessment == reference.assessment, f"{mode} differs from chain for {name}"
+        assert response.assessment == reference.assessment, f"{mode} differs from the pipeline task for {name}"
         assert response.kb_version == reference.kb_version and "decision support" in response.disclaimer
 
 
@@ -78,7 +81,7 @@ def test_bad_input_names_the_same_field_in_every_mode(
     request = example_request("tight_laces_runner")
     request.evidence.append(common_pb2.Evidence(finding_id="loc_moon", state=common_pb2.EVIDENCE_STATE_PRESENT))
     bad_index = len(request.evidence) - 1
-    for mode in ("chain", *OTHER_MODES):
+    for mode in ("pipeline", *OTHER_MODES):
         with pytest.raises(grpc.RpcError) as raised:
             modes[mode].Assess(request, timeout=15)
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, mode
@@ -112,3 +115,9 @@ def test_direct_mode_gives_up_at_the_callers_deadline(modes: Modes) -> None:
     assert record.get("code") == "DEADLINE_EXCEEDED", record
     assert gave_up_after < 2.0
     assert modes["direct"].Assess(example_request("mortons_neuroma"), timeout=15).assessment.tests
+
+
+def test_the_dropped_chain_mode_is_refused_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOOTCDS_ASSESS_MODE", "chain")
+    with pytest.raises(ValidationError, match="FOOTCDS_ASSESS_MODE=chain was removed.*'pipeline' or 'direct'"):
+        Settings()

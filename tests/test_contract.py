@@ -111,7 +111,7 @@ def test_the_servers_refuse_broken_rules_with_field_paths(suite: LocalSuite) -> 
 
 
 def test_roster_rows_breaking_a_rule_are_rejected_one_by_one() -> None:
-    from services.encounter.screening import prepare
+    from services.pipeline.screening import prepare
 
     good = VALID["SubmitScreening"]("k").athletes[0]
     bad = encounter_pb2.RosterEntry()

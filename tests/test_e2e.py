@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from services.cli.render import assessment_json
 from services.common.errors import violations_of
 from services.common.suite import SERVICES, LocalSuite
-from services.encounter.local import assess_local
+from services.pipeline.local import assess_local
 from tests.conftest import EXAMPLES, ROOT, example_request
 
 pytestmark = pytest.mark.e2e

@@ -143,8 +143,8 @@ def _seeds() -> dict[str, list[Message]]:
     """Valid requests of the single-case RPCs (the examples, staged as the pipeline does), so
     that mutations of them reach past validation into the domain code."""
     from services.differential.servicer import rank_differential
-    from services.encounter import stages
     from services.intake.servicer import normalize_intake
+    from services.pipeline import stages
     from tests.conftest import EXAMPLES, example_request
 
     out: dict[str, list[Message]] = {}

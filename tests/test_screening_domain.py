@@ -22,10 +22,10 @@ from services.cli.roster import (
     synthesize,
 )
 from services.common.errors import LimitExceeded
-from services.encounter import screening
-from services.encounter.local import assess_local
-from services.encounter.screening import LocalBatchCalls, Tally, screen_roster, summarize
 from services.knowledge.loader import DATA_DIR, KnowledgeBaseError, knowledge_base, load_knowledge_base
+from services.pipeline import screening
+from services.pipeline.local import assess_local
+from services.pipeline.screening import LocalBatchCalls, Tally, screen_roster, summarize
 from tests.conftest import EXAMPLES
 
 ROSTER = EXAMPLES / "roster.csv"

@@ -26,9 +26,9 @@ from services.cli.roster import parse_roster, synthesize
 from services.common.errors import violations_of
 from services.common.suite import LocalSuite
 from services.encounter import screening_servicer
-from services.encounter.screening import LocalBatchCalls, screen_chunk
-from services.encounter.screening_store import ScreeningStore, idempotency_key
 from services.knowledge.loader import knowledge_base
+from services.pipeline.screening import LocalBatchCalls, screen_chunk
+from services.pipeline.screening_store import ScreeningStore, idempotency_key
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.e2e

@@ -66,8 +66,8 @@ def assess(
         request = read_case(case)
         request.include_fhir_bundle = fhir
         if local:
-            from services.encounter.local import assess_local
             from services.encounter.servicer import assess_response
+            from services.pipeline.local import assess_local
 
             response = assess_response(assess_local(request), fhir)
         else:

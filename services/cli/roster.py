@@ -26,9 +26,9 @@ from pathlib import Path
 from footcds.v1 import common_pb2, encounter_pb2
 
 from services.common.convert import SETTING_TO_PB, SEX_TO_PB
-from services.encounter.screening import rejected
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
+from services.pipeline.screening import rejected
 
 REQUIRED = ("athlete_id",)
 COLUMNS = (

@@ -37,7 +37,7 @@ from services.cli.roster import (
     write_roster,
 )
 from services.common.config import settings
-from services.encounter.screening import TRIAGE_NAMES, Tally
+from services.pipeline.screening import TRIAGE_NAMES, Tally
 
 err = connect.err
 EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE
@@ -130,8 +130,8 @@ def screen_remote(
 
 def screen_local(roster: Roster, *, team_label: str, chunk_size: int, show_progress: bool = True) -> Screened:
     """The same chunks through the services' batch handlers in this process."""
-    from services.encounter.screening import LocalBatchCalls, screen_roster, summarize
     from services.knowledge.loader import knowledge_base
+    from services.pipeline.screening import LocalBatchCalls, screen_roster, summarize
 
     kb = knowledge_base()
     with _progress_bar() if show_progress else _NoProgress() as bar:
@@ -271,8 +271,8 @@ def run_screen(
     """CSV in, results (and summary, report) out: what the command does, callable from bench/."""
     roster = read_roster(roster_path)
     if not roster.entries:
-        from services.encounter.screening import summarize
         from services.knowledge.loader import knowledge_base
+        from services.pipeline.screening import summarize
 
         kb = knowledge_base()
         screened = Screened([], summarize(kb, [], total=0, state=encounter_pb2.SCREENING_STATE_DONE,

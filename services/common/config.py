@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,10 +44,20 @@ class Settings(BaseSettings):
     max_deadline_seconds: float = Field(default=6 * 3600.0, gt=0)
     stage_timeout_seconds: float = Field(default=5.0, gt=0)
     task_max_retries: int = Field(default=3, ge=0)
-    # "chain": one Celery task per stage; "pipeline": one task calling the four services;
-    # "direct": the encounter calls the four services over gRPC, no queue.  "pipeline" is the
-    # fastest shape that keeps Assess on Celery (measured: docs/performance.md).
-    assess_mode: Literal["chain", "pipeline", "direct"] = "pipeline"
+    # "pipeline": one Celery task calling the four services; "direct": the encounter calls
+    # the four services over gRPC, no queue.  "pipeline" is the fastest shape that keeps Assess
+    # on Celery; "chain" (a task per stage) was dropped (measured: docs/performance.md).
+    assess_mode: Literal["pipeline", "direct"] = "pipeline"
+
+    @field_validator("assess_mode", mode="before")
+    @classmethod
+    def _no_chain(cls, value: object) -> object:
+        if value == "chain":
+            raise ValueError(
+                "FOOTCDS_ASSESS_MODE=chain was removed (a Celery task per stage was 2x slower "
+                "than one pipeline task; docs/performance.md): use 'pipeline' or 'direct'"
+            )
+        return value
 
     # Team screening (issue 5): results expire; the chunk size was chosen by measurement
     # (README "Team screening"); a chunk's gRPC calls get their own, longer cap.

@@ -28,8 +28,9 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from services.common.config import settings
 from services.common.deadlines import call_budget
 from services.common.errors import InvalidInput, bad_request_status, translate_errors
-from services.encounter import screening
-from services.encounter.screening_store import (
+from services.knowledge.loader import knowledge_base
+from services.pipeline import screening
+from services.pipeline.screening_store import (
     KeyReused,
     Meta,
     Progress,
@@ -38,7 +39,6 @@ from services.encounter.screening_store import (
     roster_fingerprint,
     store,
 )
-from services.knowledge.loader import knowledge_base
 
 log = logging.getLogger("footcds.encounter")
 QUEUE_ERRORS = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError, RedisError)

@@ -1,8 +1,8 @@
 """EncounterService over gRPC: Assess runs the four stages through Celery over Redis.
 
-``FOOTCDS_ASSESS_MODE`` picks the shape: a chain of four tasks, one pipeline task, or
-``direct`` gRPC calls from here (services.encounter.direct); docs/performance.md has the
-measurements behind the default.
+``FOOTCDS_ASSESS_MODE`` picks the runner of ``services.pipeline.assess``: one Celery task
+(``pipeline``) or ``direct`` gRPC calls from here (services.pipeline.direct);
+docs/performance.md has the measurements behind the default and why the chain was dropped.
 """
 
 from __future__ import annotations
@@ -12,17 +12,9 @@ import time
 from typing import NoReturn
 
 import grpc
-from celery import chain
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.result import AsyncResult
-from footcds.v1 import (
-    differential_pb2,
-    encounter_pb2,
-    encounter_pb2_grpc,
-    intake_pb2,
-    treatment_pb2,
-    workup_pb2,
-)
+from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
@@ -30,10 +22,10 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from services.common.config import settings
 from services.common.deadlines import DeadlineExpired, call_budget, remaining
 from services.common.errors import bad_request_status, translate_errors
-from services.encounter import direct, stages
 from services.encounter.screening_servicer import ScreeningServicerMixin
+from services.pipeline import direct
+from services.pipeline.errors import StageFailed
 from services.worker import tasks
-from services.worker.errors import StageFailed
 
 SERVICE_NAME = encounter_pb2.DESCRIPTOR.services_by_name["EncounterService"].full_name
 log = logging.getLogger("footcds.encounter")
@@ -42,28 +34,10 @@ QUEUE_ERRORS = (OperationalError, RedisConnectionError, RedisTimeout, Connection
 
 
 def start_assessment(request: encounter_pb2.AssessRequest, deadline: float) -> AsyncResult:
-    """Queue the stages; returns the result handle of the last one."""
+    """Queue the pipeline task; returns its result handle (the serialized Assessment)."""
     state = {"request": request.SerializeToString(), "deadline": deadline}
-    # Seconds, not a datetime: the chain carries later signatures inside the msgpack body.
     expires = max(deadline - time.time(), 0.001)
-    if settings().assess_mode == "pipeline":
-        return tasks.pipeline_stage.apply_async((state,), expires=expires)
-    workflow = chain(
-        tasks.intake_stage.s(state).set(expires=expires),
-        tasks.differential_stage.s().set(expires=expires),
-        tasks.workup_stage.s().set(expires=expires),
-        tasks.treatment_stage.s().set(expires=expires),
-    )
-    return workflow.apply_async()
-
-
-def assessment_from_state(state: dict[str, bytes]) -> encounter_pb2.Assessment:
-    return stages.assemble(
-        intake_pb2.NormalizeIntakeResponse.FromString(state["intake"]),
-        differential_pb2.RankDifferentialResponse.FromString(state["differential"]),
-        workup_pb2.RecommendTestsResponse.FromString(state["workup"]),
-        treatment_pb2.PlanTreatmentResponse.FromString(state["treatment"]),
-    )
+    return tasks.pipeline_stage.apply_async((state,), expires=expires)
 
 
 def assess_response(
@@ -98,7 +72,7 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the task queue (Redis) is unreachable")
         try:
-            state = pending.get(timeout=remaining(deadline), interval=RESULT_POLL_SECONDS)
+            answer = pending.get(timeout=remaining(deadline), interval=RESULT_POLL_SECONDS)
         except (CeleryTimeout, DeadlineExpired):
             context.abort(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -108,7 +82,7 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
             abort_failed(context, failure)
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the result store (Redis) is unreachable")
-        return respond(assessment_from_state(state), request, started)
+        return respond(encounter_pb2.Assessment.FromString(answer), request, started)
 
 
 def abort_failed(context: grpc.ServicerContext, failure: StageFailed) -> NoReturn:

@@ -23,11 +23,11 @@ from footcds.v1 import (
 
 from services.common.config import settings
 from services.common.deadlines import remaining
-from services.encounter.screening import screen_chunk
-from services.encounter.screening_store import store
+from services.pipeline.clients import stubs
+from services.pipeline.errors import StageFailed
+from services.pipeline.screening import screen_chunk
+from services.pipeline.screening_store import store
 from services.worker.app import app
-from services.worker.clients import stubs
-from services.worker.errors import StageFailed
 from services.worker.tasks import StageTask
 
 log = logging.getLogger("footcds.worker")

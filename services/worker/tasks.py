@@ -1,7 +1,8 @@
-"""The Assess stages as Celery tasks: each calls one service over gRPC, nothing more.
+"""Assess as one Celery task: ``pipeline.assess`` over ``CeleryCalls`` (gRPC from the worker).
 
-A task's input and output are a ``state`` dict of serialized protobuf messages plus the
-absolute deadline; each stage adds its response. Clinical logic lives in the services.
+The task's input is a ``state`` dict holding the serialized ``AssessRequest`` and the
+absolute deadline; its result is the serialized ``Assessment``.  Clinical logic lives in the
+services, the stage order in ``services.pipeline.assess``.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from footcds.v1 import (
     differential_pb2,
     encounter_pb2,
     intake_pb2,
+    treatment_pb2,
+    workup_pb2,
 )
 
 from services.common.config import settings
 from services.common.deadlines import DeadlineExpired, remaining
-from services.encounter import stages
+from services.pipeline.assess import assess
+from services.pipeline.clients import stubs
+from services.pipeline.errors import StageFailed, retry_pause
 from services.worker.app import app
-from services.worker.clients import stubs
-from services.worker.errors import StageFailed, retry_pause
 
 log = logging.getLogger("footcds.worker")
 State = dict[str, Any]
@@ -59,75 +62,45 @@ class StageTask(Task):
             raise failure from None
 
 
-def _intake(state: State) -> intake_pb2.NormalizeIntakeResponse:
-    return intake_pb2.NormalizeIntakeResponse.FromString(state["intake"])
+class CeleryCalls:
+    """``StageCalls`` from inside a task: a retryable failure retries the whole task."""
 
+    def __init__(self, task: StageTask, deadline: float) -> None:
+        self.task = task
+        self.deadline = deadline
 
-def _ranked(state: State) -> differential_pb2.RankDifferentialResponse:
-    return differential_pb2.RankDifferentialResponse.FromString(state["differential"])
+    def intake(self, request: intake_pb2.NormalizeIntakeRequest) -> intake_pb2.NormalizeIntakeResponse:
+        response: intake_pb2.NormalizeIntakeResponse = self.task.call(
+            "intake", stubs().intake.NormalizeIntake, request, self.deadline
+        )
+        return response
 
+    def differential(
+        self, request: differential_pb2.RankDifferentialRequest
+    ) -> differential_pb2.RankDifferentialResponse:
+        response: differential_pb2.RankDifferentialResponse = self.task.call(
+            "differential", stubs().differential.RankDifferential, request, self.deadline
+        )
+        return response
 
-def run_intake(task: StageTask, state: State) -> State:
-    request = stages.intake_request(encounter_pb2.AssessRequest.FromString(state["request"]))
-    response = task.call("intake", stubs().intake.NormalizeIntake, request, state["deadline"])
-    return {**state, "intake": response.SerializeToString()}
-
-
-def run_differential(task: StageTask, state: State) -> State:
-    request = stages.differential_request(_intake(state))
-    response = task.call("differential", stubs().differential.RankDifferential, request, state["deadline"])
-    return {**state, "differential": response.SerializeToString()}
-
-
-def run_workup(task: StageTask, state: State) -> State:
-    request = stages.workup_request(_intake(state), _ranked(state).differential)
-    response = task.call("workup", stubs().workup.RecommendTests, request, state["deadline"])
-    return {**state, "workup": response.SerializeToString()}
-
-
-def run_treatment(task: StageTask, state: State) -> State:
-    request = stages.treatment_request(_intake(state), _ranked(state).differential)
-    response = task.call("treatment", stubs().treatment.PlanTreatment, request, state["deadline"])
-    return {**state, "treatment": response.SerializeToString()}
-
-
-@app.task(bind=True, base=StageTask, name="footcds.assess.intake")
-def intake_stage(self: StageTask, state: State) -> State:
-    return run_intake(self, state)
-
-
-@app.task(bind=True, base=StageTask, name="footcds.assess.differential")
-def differential_stage(self: StageTask, state: State) -> State:
-    return run_differential(self, state)
-
-
-@app.task(bind=True, base=StageTask, name="footcds.assess.workup")
-def workup_stage(self: StageTask, state: State) -> State:
-    return run_workup(self, state)
-
-
-@app.task(bind=True, base=StageTask, name="footcds.assess.treatment")
-def treatment_stage(self: StageTask, state: State) -> State:
-    return run_treatment(self, state)
-
-
-def run_workup_and_treatment(task: StageTask, state: State) -> State:
-    """Both last stages at once: each needs only intake's and differential's answers, so
-    the task waits for the slower call instead of both in turn (docs/performance.md)."""
-    intake, differential = _intake(state), _ranked(state).differential
-    workup_request = stages.workup_request(intake, differential)
-    treatment_request = stages.treatment_request(intake, differential)
-    # call() returns the started future here; its errors surface (and retry) at .result() below.
-    pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, state["deadline"])
-    try:
-        plan = task.call("treatment", stubs().treatment.PlanTreatment, treatment_request, state["deadline"])
-        workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, state["deadline"])
-    finally:
-        pending.cancel()
-    return {**state, "workup": workup.SerializeToString(), "treatment": plan.SerializeToString()}
+    def workup_and_treatment(
+        self, workup_request: workup_pb2.RecommendTestsRequest, treatment_request: treatment_pb2.PlanTreatmentRequest
+    ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
+        """Both last stages at once: each needs only intake's and differential's answers, so
+        the task waits for the slower call instead of both in turn (docs/performance.md)."""
+        task, deadline = self.task, self.deadline
+        # call() returns the started future here; its errors surface (and retry) at .result() below.
+        pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, deadline)
+        try:
+            plan = task.call("treatment", stubs().treatment.PlanTreatment, treatment_request, deadline)
+            workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, deadline)
+        finally:
+            pending.cancel()
+        return workup, plan
 
 
 @app.task(bind=True, base=StageTask, name="footcds.assess.pipeline")
-def pipeline_stage(self: StageTask, state: State) -> State:
+def pipeline_stage(self: StageTask, state: State) -> bytes:
     """All four stages in one task: one queue hop instead of four (measured in bench/)."""
-    return run_workup_and_treatment(self, run_differential(self, run_intake(self, state)))
+    request = encounter_pb2.AssessRequest.FromString(state["request"])
+    return assess(request, CeleryCalls(self, state["deadline"])).SerializeToString()

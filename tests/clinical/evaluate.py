@@ -28,8 +28,8 @@ from services.cli.render import assessment_json
 from services.common.clinical import Case, Patient, State
 from services.differential.interview import next_question
 from services.differential.ranking import default_model, posterior
-from services.encounter.local import assess_local
 from services.intake.domain import age_findings
+from services.pipeline.local import assess_local
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import LOCKED_LEDGER, cases_in, corpus_digest, locked_runs
 

@@ -17,7 +17,7 @@ from footcds.v1 import common_pb2, differential_pb2
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
 from services.differential.servicer import next_question
-from services.encounter.local import assess_local
+from services.pipeline.local import assess_local
 from tests.clinical.realcases import RealCase, under_triage_steps
 
 MAX_INTERVIEW_QUESTIONS = 30

@@ -25,8 +25,8 @@ from footcds.v1 import (
 
 from services.common import contract
 from services.common.errors import LimitExceeded
-from services.encounter import stages
 from services.knowledge.loader import KnowledgeBase
+from services.pipeline import stages
 
 ATHLETE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TOP_CONDITIONS = 3

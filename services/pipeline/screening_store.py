@@ -35,7 +35,7 @@ from footcds.v1 import encounter_pb2
 
 from services.common.config import Settings, settings
 from services.common.redis_client import redis_client
-from services.encounter.screening import Result, Tally
+from services.pipeline.screening import Result, Tally
 
 PREFIX = "footcds:screening"
 # A submit that claimed its key but neither finished nor cleaned up (its process died between
