@@ -54,8 +54,8 @@ def all_rpcs() -> list[Rpc]:
 
 def _valid() -> dict[str, Callable[[str], Message]]:
     """RPC name -> a valid request (screening RPCs take the id of a finished screening)."""
-    from services.differential.servicer import rank_differential
-    from services.intake.servicer import normalize_intake
+    from services.differential.handlers import rank_differential
+    from services.intake.handlers import normalize_intake
     from services.pipeline import stages
     from tests.conftest import example_request
 

@@ -15,14 +15,14 @@ from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, workup_pb2
 
 from services.cli.roster import parse_roster, synthesize, write_roster
 from services.common import convert
-from services.differential.servicer import case_from_pb, rank_differential_batch
-from services.intake.servicer import normalize_intake
+from services.differential.handlers import case_from_pb, rank_differential_batch
+from services.intake.handlers import normalize_intake
 from services.knowledge.loader import knowledge_base
 from services.treatment import domain as treatment_domain
-from services.treatment.servicer import plan_treatment
+from services.treatment.handlers import plan_treatment
 from services.workup import domain as workup_domain
 from services.workup import selection as workup_selection
-from services.workup.servicer import recommend_tests
+from services.workup.handlers import recommend_tests
 from tests.clinical.evaluate import load_vignettes, request_for
 
 Ranked = tuple[common_pb2.PatientContext, list[common_pb2.Evidence], common_pb2.Differential]
@@ -138,16 +138,16 @@ def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> 
 def test_reused_plans_are_the_plans_assembled_afresh() -> None:
     """Plans come from a cache keyed by ``PlanInputs``; with the cache emptied before every
     call the answers are the same, and the roster does reuse plans."""
-    from services.treatment import servicer as treatment_servicer
+    from services.treatment import handlers as treatment_handlers
 
     requests = [
         treatment_pb2.PlanTreatmentRequest(patient=p, differential=d) for p, _, d in ranked_cases()
     ]
-    treatment_servicer.encoded_plan.cache_clear()
+    treatment_handlers.encoded_plan.cache_clear()
     cached = [plan_treatment(r) for r in requests]
-    assert treatment_servicer.encoded_plan.cache_info().currsize < len(requests)
+    assert treatment_handlers.encoded_plan.cache_info().currsize < len(requests)
     for request, answer in zip(requests, cached, strict=True):
-        treatment_servicer.encoded_plan.cache_clear()
+        treatment_handlers.encoded_plan.cache_clear()
         assert plan_treatment(request) == answer
 
 
@@ -179,7 +179,7 @@ def test_validation_without_red_flags_is_the_intake_case_and_errors() -> None:
 
     from services.common.errors import InvalidInput
     from services.intake import domain as intake_domain
-    from services.intake.servicer import evidence_inputs
+    from services.intake.handlers import evidence_inputs
 
     kb = knowledge_base()
     for patient, evidence, _ in ranked_cases():

@@ -142,8 +142,8 @@ def messages(desc: descriptor.Descriptor, depth: int = 0, wide: int = 4) -> st.S
 def _seeds() -> dict[str, list[Message]]:
     """Valid requests of the single-case RPCs (the examples, staged as the pipeline does), so
     that mutations of them reach past validation into the domain code."""
-    from services.differential.servicer import rank_differential
-    from services.intake.servicer import normalize_intake
+    from services.differential.handlers import rank_differential
+    from services.intake.handlers import normalize_intake
     from services.pipeline import stages
     from tests.conftest import EXAMPLES, example_request
 

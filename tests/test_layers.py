@@ -63,6 +63,18 @@ def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     return {frozenset((a, b)) for a in graph for b in reached[a] if a != b and a in reached.get(b, set())}
 
 
+def test_a_servicer_is_imported_only_by_its_own_package() -> None:
+    """A servicer is its service's gRPC edge; everyone else calls the handlers."""
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in module_imports().items()
+        for target in targets
+        if ".servicer" in target or target.endswith("_servicer") or "_servicer." in target
+        if package_of(target) != package_of(module)
+    )
+    assert not wrong, wrong
+
+
 def test_the_worker_does_not_import_the_encounter_service() -> None:
     """The encounter queues the worker's tasks; the worker needs only the pipeline."""
     assert "encounter" not in package_graph()["worker"]

@@ -66,7 +66,7 @@ def assess(
         request = read_case(case)
         request.include_fhir_bundle = fhir
         if local:
-            from services.encounter.servicer import assess_response
+            from services.encounter.handlers import assess_response
             from services.pipeline.local import assess_local
 
             response = assess_response(assess_local(request), fhir)

@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from services.common.config import settings
 from services.common.deadlines import DeadlineExpired, call_budget, remaining
 from services.common.errors import bad_request_status, translate_errors
+from services.encounter.handlers import assess_response
 from services.encounter.screening_servicer import ScreeningServicerMixin
 from services.pipeline import direct
 from services.pipeline.errors import StageFailed
@@ -38,21 +39,6 @@ def start_assessment(request: encounter_pb2.AssessRequest, deadline: float) -> A
     state = {"request": request.SerializeToString(), "deadline": deadline}
     expires = max(deadline - time.time(), 0.001)
     return tasks.pipeline_stage.apply_async((state,), expires=expires)
-
-
-def assess_response(
-    assessment: encounter_pb2.Assessment, include_fhir: bool
-) -> encounter_pb2.AssessResponse:
-    response = encounter_pb2.AssessResponse(
-        assessment=assessment, kb_version=assessment.kb_version, disclaimer=assessment.disclaimer
-    )
-    if include_fhir:
-        import json
-
-        from services.encounter.fhir import assessment_bundle
-
-        response.fhir_bundle_json = json.dumps(assessment_bundle(assessment))
-    return response
 
 
 class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServiceServicer):

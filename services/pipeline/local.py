@@ -14,11 +14,11 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.differential.servicer import rank_differential
-from services.intake.servicer import normalize_intake
+from services.differential.handlers import rank_differential
+from services.intake.handlers import normalize_intake
 from services.pipeline.assess import assess
-from services.treatment.servicer import plan_treatment
-from services.workup.servicer import recommend_tests
+from services.treatment.handlers import plan_treatment
+from services.workup.handlers import recommend_tests
 
 
 class LocalCalls:

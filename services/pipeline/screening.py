@@ -362,14 +362,14 @@ class LocalBatchCalls:
     def normalize(
         self, request: intake_pb2.NormalizeIntakeBatchRequest
     ) -> intake_pb2.NormalizeIntakeBatchResponse:
-        from services.intake.servicer import normalize_intake_batch
+        from services.intake.handlers import normalize_intake_batch
 
         return normalize_intake_batch(request)
 
     def rank(
         self, request: differential_pb2.RankDifferentialBatchRequest
     ) -> differential_pb2.RankDifferentialBatchResponse:
-        from services.differential.servicer import rank_differential_batch
+        from services.differential.handlers import rank_differential_batch
 
         return rank_differential_batch(request)
 
@@ -378,8 +378,8 @@ class LocalBatchCalls:
         tests: workup_pb2.RecommendTestsBatchRequest,
         plans: treatment_pb2.PlanTreatmentBatchRequest,
     ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]:
-        from services.treatment.servicer import plan_treatment_batch
-        from services.workup.servicer import recommend_tests_batch
+        from services.treatment.handlers import plan_treatment_batch
+        from services.workup.handlers import recommend_tests_batch
 
         return recommend_tests_batch(tests), plan_treatment_batch(plans)
 

@@ -16,7 +16,7 @@ from footcds.v1 import common_pb2, differential_pb2
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
-from services.differential.servicer import next_question
+from services.differential.handlers import next_question
 from services.pipeline.local import assess_local
 from tests.clinical.realcases import RealCase, under_triage_steps
 

@@ -1,0 +1,69 @@
+"""Treatment handlers: message in, message out, calling ``domain``.
+
+Used by the servicer (the gRPC edge) and the in-process runner alike.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from footcds.v1 import common_pb2, treatment_pb2
+
+from services.common import convert
+from services.common.batch import each_item
+from services.common.errors import InvalidInput, Violation
+from services.intake.domain import validate_patient
+from services.knowledge.loader import knowledge_base
+from services.treatment import domain
+
+PLAN_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=PLAN_CACHE_SIZE)
+def encoded_plan(inputs: domain.PlanInputs) -> bytes:
+    """The serialized plan for its complete inputs (``domain.PlanInputs``).
+
+    A plan depends on nothing else, and a team of thousands shares a few hundred distinct
+    ones, so they are kept (bounded, least recently used first out) for the process's
+    knowledge base, which is loaded once.
+    """
+    return convert.plan_to_pb(domain.plan_from_inputs(knowledge_base(), inputs)).SerializeToString()
+
+
+def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> bytes:
+    """The serialized ``TreatmentPlan`` for a request, validated, reused when seen before."""
+    kb = knowledge_base()
+    patient = convert.patient_from_pb(request.patient)
+    problems = validate_patient(patient, f"{prefix}patient")
+    conditions = request.differential.conditions
+    if not conditions:
+        problems.append(Violation(f"{prefix}differential.conditions", "a ranked differential is required"))
+    problems += [
+        Violation(f"{prefix}differential.conditions[{i}].condition_id", f"unknown condition {c.condition_id!r}")
+        for i, c in enumerate(conditions)
+        if c.condition_id not in kb.conditions
+    ]
+    if problems:
+        raise InvalidInput(problems)
+    return encoded_plan(domain.plan_inputs(kb, patient, convert.lean_differential_from_pb(request.differential)))
+
+
+def plan_treatment(request: treatment_pb2.PlanTreatmentRequest) -> treatment_pb2.PlanTreatmentResponse:
+    kb = knowledge_base()
+    response = treatment_pb2.PlanTreatmentResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
+    response.plan.MergeFromString(_plan_bytes(request))
+    return response
+
+
+def plan_treatment_batch(
+    request: treatment_pb2.PlanTreatmentBatchRequest,
+) -> treatment_pb2.PlanTreatmentBatchResponse:
+    kb = knowledge_base()
+    response = treatment_pb2.PlanTreatmentBatchResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
+    for index, outcome in each_item(request.items, _plan_bytes):
+        result = response.results.add(index=index)  # filled in place: no message copies
+        if isinstance(outcome, common_pb2.BatchItemError):
+            result.error.CopyFrom(outcome)
+        else:
+            result.plan.MergeFromString(outcome)
+    return response

@@ -1,0 +1,84 @@
+"""Work-up handlers: message in, message out, calling ``domain``.
+
+Used by the servicer (the gRPC edge) and the in-process runner alike.
+"""
+
+from __future__ import annotations
+
+from footcds.v1 import common_pb2, workup_pb2
+
+from services.common import convert
+from services.common.batch import each_item
+from services.common.errors import InvalidInput, Violation
+from services.differential.handlers import case_from_pb
+from services.knowledge.loader import knowledge_base
+from services.workup import domain
+
+OUTCOMES = {
+    common_pb2.TEST_OUTCOME_NORMAL: "normal",
+    common_pb2.TEST_OUTCOME_ABNORMAL: "abnormal",
+}
+
+
+def recommend_tests(
+    request: workup_pb2.RecommendTestsRequest, prefix: str = ""
+) -> workup_pb2.RecommendTestsResponse:
+    kb = knowledge_base()
+    case = case_from_pb(kb, request.patient, list(request.evidence), prefix)
+    if not request.differential.conditions:
+        raise InvalidInput(
+            [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
+        )
+    result = domain.recommend_tests(kb, case, convert.lean_differential_from_pb(request.differential))
+    return workup_pb2.RecommendTestsResponse(
+        tests=[convert.test_to_pb(t) for t in result.tests],
+        note=result.note,
+        kb_version=kb.version,
+        disclaimer=kb.disclaimer,
+    )
+
+
+def recommend_tests_batch(
+    request: workup_pb2.RecommendTestsBatchRequest,
+) -> workup_pb2.RecommendTestsBatchResponse:
+    kb = knowledge_base()
+    results = [
+        workup_pb2.RecommendTestsBatchResult(index=index, error=outcome)
+        if isinstance(outcome, common_pb2.BatchItemError)
+        else workup_pb2.RecommendTestsBatchResult(index=index, response=outcome)
+        for index, outcome in each_item(request.items, recommend_tests)
+    ]
+    return workup_pb2.RecommendTestsBatchResponse(
+        results=results, kb_version=kb.version, disclaimer=kb.disclaimer
+    )
+
+
+def submit_test_results(
+    request: workup_pb2.SubmitTestResultsRequest,
+) -> workup_pb2.SubmitTestResultsResponse:
+    kb = knowledge_base()
+    case = case_from_pb(kb, request.patient, list(request.evidence))
+    results = [
+        domain.ResultInput(
+            test_id=r.test_id,
+            outcome=OUTCOMES.get(r.outcome),
+            value=r.value if r.HasField("value") else None,
+            target_condition_ids=tuple(r.target_condition_ids),
+        )
+        for r in request.results
+    ]
+    post = domain.apply_results(kb, case, results)
+    return workup_pb2.SubmitTestResultsResponse(
+        differential=convert.differential_to_pb(post.differential),
+        next_tests=[convert.test_to_pb(t) for t in post.next_tests],
+        changes=[
+            workup_pb2.ProbabilityChange(
+                condition_id=c.condition_id, before=c.before, after=c.after,
+                explanation=c.explanation,
+            )
+            for c in post.changes
+        ],
+        summary=post.summary,
+        kb_version=kb.version,
+        disclaimer=kb.disclaimer,
+    )
