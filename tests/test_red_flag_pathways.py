@@ -45,6 +45,10 @@ FIRES = [
     # ESVS ALI: acute onset with the Ps
     ("rf_cold_pale_pulseless_foot", ("onset_sudden", "ex_diminished_pedal_pulses", "sx_cold_foot")),
     ("rf_sensory_level_acute", ("ex_sensory_level", "progressive")),
+    # bilateral motor deficit (GIRFT CES; GBS)
+    ("rf_bilateral_foot_drop", ("bilateral", "sx_foot_drop")),
+    # compartment syndrome / crush after lying on a limb
+    ("rf_swelling_after_prolonged_immobilization", ("hx_prolonged_immobilization", "sx_swelling", "unilateral")),
 ]
 
 
@@ -65,6 +69,10 @@ DOES_NOT_FIRE = [
      ("sx_weakness", "bilateral", "progressive", "ex_high_arches_hammer_toes")),
     # blisters without any cold exposure are not frostbite
     ("rf_deep_frostbite_skin", ("ex_skin_changes_waxy_blisters", "loc_toes")),
+    # a chronic bilateral foot drop (neurotoxic chemotherapy, gradual onset)
+    ("rf_bilateral_foot_drop", ("bilateral", "sx_foot_drop", "hx_chemotherapy", "onset_gradual")),
+    # lying on a limb without swelling (a pressure palsy is not a crush)
+    ("rf_swelling_after_prolonged_immobilization", ("hx_prolonged_immobilization", "sx_weakness", "unilateral")),
     # chronic PAD: cold foot, weak pulses, gradual onset
     ("rf_cold_pale_pulseless_foot", ("onset_gradual", "ex_diminished_pedal_pulses", "sx_cold_foot", "loc_calf")),
 ]
@@ -94,3 +102,10 @@ def test_a_rule_names_every_finding_that_matched() -> None:
     hits = normalize(knowledge_base(), Patient(), items).red_flags
     hit = next(h for h in hits if h.rule_id == "rf_cold_injury_persisting")
     assert set(hit.finding_ids) == {"constant", "hx_cold_exposure", "ex_skin_changes_waxy_blisters"}
+
+
+def test_sudden_tingling_of_hands_and_feet_is_seen_the_same_day_not_self_care() -> None:
+    flags, level = assess("onset_sudden", "bilateral", "loc_hands_too", "sx_tingling", "sx_anxiety_palpitations")
+    assert "rf_sudden_tingling_hands_and_feet" in flags and level == "urgent"
+    flags, _ = assess("onset_gradual", "bilateral", "loc_hands_too", "sx_tingling")
+    assert "rf_sudden_tingling_hands_and_feet" not in flags
