@@ -60,8 +60,8 @@ class TimedCalls(LocalBatchCalls):
         return out
 
     def tests_and_plans(self, tests: Any, plans: Any) -> Any:
-        from services.treatment.servicer import plan_treatment_batch
-        from services.workup.servicer import recommend_tests_batch
+        from services.treatment.handlers import plan_treatment_batch
+        from services.workup.handlers import recommend_tests_batch
 
         tested = self._timed("workup", recommend_tests_batch, tests)
         planned = self._timed("treatment", plan_treatment_batch, plans)

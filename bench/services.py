@@ -68,10 +68,10 @@ def probes(suite: LocalSuite) -> list[Probe]:
 
 def handler_us(suite: LocalSuite, repeats: int, calls: int = 100) -> dict[str, list[float]]:
     """Microseconds per call of each module-level handler, in this process (no server)."""
-    from services.differential.servicer import rank_differential
-    from services.intake.servicer import normalize_intake
-    from services.treatment.servicer import plan_treatment
-    from services.workup.servicer import recommend_tests
+    from services.differential.handlers import rank_differential
+    from services.intake.handlers import normalize_intake
+    from services.treatment.handlers import plan_treatment
+    from services.workup.handlers import recommend_tests
 
     requests = _requests(suite, metadata(suite.token))
     handlers: dict[str, Callable[[Any], Any]] = {
