@@ -15,10 +15,11 @@ import numpy as np
 
 from services.common.clinical import Case, State
 from services.differential.ranking import Array, RankingModel, default_model, posterior
+from services.knowledge.policy import clinical_policy
 
 STOP_LEADER_PROBABILITY = 0.85
 STOP_MIN_GAIN = 0.01
-DONT_MISS_WEIGHT = 2.0
+DONT_MISS_WEIGHT = clinical_policy().interview.dont_miss_weight.value  # knowledge/data/policy.yaml
 
 
 @dataclass(frozen=True, slots=True)

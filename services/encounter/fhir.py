@@ -41,6 +41,8 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from footcds.v1 import common_pb2, encounter_pb2
 
+from services.knowledge.policy import clinical_policy
+
 JSON = dict[str, Any]
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -56,7 +58,8 @@ KB_VERSION_SYSTEM = "urn:footcds:kb-version"
 NOTICE_SYSTEM = "urn:footcds:notice"
 NAMESPACE = uuid.UUID("6f1c2d4e-8a57-4f0b-9d1e-3c5b7a9e2f10")
 
-PROVISIONAL_AT = 0.6  # a leader this probable is "provisional"; everything else "differential"
+# A leader this probable is "provisional"; everything else "differential" (knowledge/data/policy.yaml).
+PROVISIONAL_AT = clinical_policy().fhir.provisional_probability.value
 MAX_CONDITIONS = 5
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 TRIAGE_WORDS = {

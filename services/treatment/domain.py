@@ -36,17 +36,20 @@ from services.common.clinical import (
 from services.common.errors import InvalidInput, Violation
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import ConditionPlan, TreatmentItem
+from services.knowledge.policy import clinical_policy
 from services.workup.domain import open_emergencies
 
 STAGES = ("now", "next_2_6_weeks", "escalation")
 MAX_CONDITIONS = 3  # the leader and up to two others (emergencies come on top)
-MEANINGFUL_PROBABILITY = 0.10  # below this a non-leading condition gets no plan of its own
+# The cut-offs are clinical policy (knowledge/data/policy.yaml), cited or marked estimates.
+POLICY = clinical_policy().treatment
+MEANINGFUL_PROBABILITY = POLICY.meaningful_probability.value  # below: no plan of its own unless leading
 RUNNING_FAMILIES = frozenset({"training"})  # item families that mean "keep / return to running"
 # Flags derived from patient fields, so KB items can name them in ``avoid_if``.
 AGE_FLAG = "age_65_or_over"
-AGE_FLAG_YEARS = 65  # TCA caution in older adults (NP-tab)
+AGE_FLAG_YEARS = POLICY.age_flag_years.value  # TCA caution in older adults (NP-tab)
 COMPETITION_FLAG = "upcoming_competition"
-COMPETITION_WINDOW_DAYS = 28
+COMPETITION_WINDOW_DAYS = POLICY.competition_window_days.value
 
 
 def context_flags(patient: Patient) -> frozenset[str]:

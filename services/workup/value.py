@@ -21,6 +21,7 @@ import numpy.typing as npt
 from services.differential.ranking import RankingModel, compile_model
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
+from services.knowledge.policy import clinical_policy
 
 Array = npt.NDArray[np.float64]
 
@@ -28,7 +29,7 @@ Array = npt.NDArray[np.float64]
 # Weight of the binary entropy of each open don't-miss condition, relative to the entropy of
 # the whole differential: a nat about "is the dangerous cause there or not" counts 2.5 times
 # (once in the entropy, 1.5 more here) a nat that only reshuffles benign causes.
-DONT_MISS_WEIGHT = 1.5
+DONT_MISS_WEIGHT = clinical_policy().workup.dont_miss_weight.value  # knowledge/data/policy.yaml
 # Burden of a test: (1 + cost)(1 + invasiveness)(1 + wait / WAIT_SCALE_DAYS), divided into
 # its information.  A medium-cost test with a four-week wait must be three times as
 # informative as a cheap same-day one to be ordered first (see docs/workup.md).
