@@ -56,7 +56,7 @@ redis-check:
 	  else echo "redis-server is missing: install it with 'sudo apt-get install redis-server'"; exit 1; fi; }
 
 run: $(STAMP) redis-check
-	$(PY) -m services.common.suite
+	$(PY) -m devtools.suite
 
 test: $(STAMP) redis-check buf-if-possible
 	$(PY) -m pytest -q
@@ -80,8 +80,8 @@ bench-quick: $(STAMP) redis-check
 	$(PY) -m bench --quick
 
 lint: $(STAMP) $(BUF)
-	$(BIN)/ruff check services tests bench scripts
-	$(BIN)/mypy services scripts/compose_scale_check.py
+	$(BIN)/ruff check services devtools tests bench scripts
+	$(BIN)/mypy services devtools scripts/compose_scale_check.py
 	$(BUF) lint
 	$(BUF) breaking --against '$(BUF_AGAINST)'
 
@@ -95,7 +95,7 @@ compose-scale: $(STAMP)
 	bash scripts/compose_scale.sh
 
 certs: $(STAMP)
-	$(PY) -m services.common.certs .certs
+	$(PY) -m devtools.certs .certs
 
 clean:
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

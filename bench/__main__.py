@@ -23,7 +23,7 @@ from bench import assess, cds_hooks, ceilings, memory, procs, ranking, services,
 from bench.harness import Collector, Params, Probe, log, run_rounds
 from bench.profile import cpu_seconds
 from bench.report import Figure, machine, save, table
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 
 FIGURE_FIELDS = {f.name for f in dataclasses.fields(Figure)}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.harness import Collector, Probe, Rounds
 from bench.report import figure
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 from services.gateway.cds_hooks.devjwt import DevIssuer, serve_jwks
 
 NAME = "cds.patient_view"

@@ -29,9 +29,9 @@ from pathlib import Path
 import grpc
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
+from devtools.suite import LocalSuite
 from services.cli.casefile import read_case
 from services.common.auth import ASSESS
-from services.common.suite import LocalSuite
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -14,7 +14,7 @@ import time
 import grpc
 
 from bench import echo
-from services.common.suite import ROOT, SERVICES, LocalSuite, free_port
+from devtools.suite import ROOT, SERVICES, LocalSuite, free_port
 
 
 def spawn(suite: LocalSuite, key: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

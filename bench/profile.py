@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import assess, load, procs
 from bench.memory import children
-from services.common.suite import SERVICES, LocalSuite
+from devtools.suite import SERVICES, LocalSuite
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -19,8 +19,8 @@ import numpy as np
 from bench.harness import Collector
 from bench.report import figure
 from bench.stats import summarize
-from services.common.clinical import Case, Patient, State
 from services.differential import ranking
+from services.knowledge.clinical import Case, Patient, State
 
 BATCH = 10_000
 GOAL_CASE_US, GOAL_BATCH_MS = 20.0, 50.0

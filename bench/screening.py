@@ -26,9 +26,9 @@ from typing import Any
 
 import redis
 
+from devtools.suite import LocalSuite
 from services.cli.roster import synthesize, write_roster
 from services.common.config import Settings
-from services.common.suite import LocalSuite
 
 GOAL_SECONDS = 1.5
 GOAL_RATIO = 2.0

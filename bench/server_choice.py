@@ -14,7 +14,7 @@ from pathlib import Path
 from bench import ceilings, procs
 from bench.harness import Collector, Params, run_rounds
 from bench.report import table
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 
 
 def main(argv: list[str] | None = None) -> int:

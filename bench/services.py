@@ -22,7 +22,7 @@ from bench.assess import example_requests, metadata
 from bench.harness import Collector, Probe, Rounds
 from bench.report import figure
 from bench.stats import summarize
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 from services.pipeline import stages
 
 GOAL_RATIO = 1.5

@@ -28,7 +28,7 @@ import yaml
 
 from bench.harness import Collector, Params, Probe, Rounds, log, run_rounds
 from bench.report import figure, table
-from services.common.suite import ROOT, LocalSuite
+from devtools.suite import ROOT, LocalSuite
 
 NEXT = "/fhir/Questionnaire/$next-question"
 FORM_URL = "urn:footcds:questionnaire:foot-numbness-intake"

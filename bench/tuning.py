@@ -18,7 +18,7 @@ from bench import assess, load, procs
 from bench.harness import Collector, Params, log
 from bench.report import figure, save, table
 from bench.stats import latency_percentiles, summarize
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 
 # (pool, concurrency, prefetch multiplier)
 WORKERS = (

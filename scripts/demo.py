@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 
 ROOT = Path(__file__).resolve().parent.parent
 

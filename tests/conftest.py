@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from footcds.v1 import encounter_pb2_grpc
 
+from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
-from services.common.suite import LocalSuite
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -21,9 +21,9 @@ from footcds.v1 import common_pb2, encounter_pb2_grpc
 from pydantic import ValidationError
 
 from bench.procs import start_encounter
+from devtools.suite import LocalSuite
 from services.common.config import Settings
 from services.common.errors import violations_of
-from services.common.suite import LocalSuite
 from services.pipeline.local import assess_local
 from tests.conftest import example_request
 

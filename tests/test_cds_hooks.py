@@ -22,7 +22,7 @@ import pytest
 import redis
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from services.common.suite import ROOT, LocalSuite, free_port
+from devtools.suite import ROOT, LocalSuite, free_port
 from services.gateway.cds_hooks.devjwt import DevIssuer, serve_jwks
 from tests.cds_hooks_support import (
     CAUDA_EQUINA,

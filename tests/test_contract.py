@@ -17,9 +17,9 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 
+from devtools.suite import LocalSuite
 from services.common import contract
 from services.common.errors import violations_of
-from services.common.suite import LocalSuite
 from tests.rpc_catalog import VALID, all_rpcs
 from tests.test_fuzz import messages
 

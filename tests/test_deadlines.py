@@ -17,9 +17,9 @@ import grpc
 import pytest
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
+from devtools.suite import LocalSuite
 from services.common.config import Settings
 from services.common.deadlines import NO_DEADLINE_SECONDS, budget_seconds
-from services.common.suite import LocalSuite
 from tests.rpc_catalog import NEEDS_SCREENING, VALID, Rpc, all_rpcs
 
 RPCS = all_rpcs()

@@ -14,9 +14,9 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from devtools.suite import SERVICES, LocalSuite
 from services.cli.render import assessment_json
 from services.common.errors import violations_of
-from services.common.suite import SERVICES, LocalSuite
 from services.pipeline.local import assess_local
 from tests.conftest import EXAMPLES, ROOT, example_request
 

@@ -201,7 +201,7 @@ def test_cached_explanation_bytes_keep_signed_zero_and_repeats() -> None:
     same explanation encoded twice still parse to the plain message."""
     from dataclasses import replace
 
-    from services.common.clinical import State, Weight
+    from services.knowledge.clinical import State, Weight
 
     domain_value = convert.differential_from_pb(ranked_cases()[0][2])
     first = domain_value.conditions[0]

@@ -11,9 +11,9 @@ from fhir.resources.R4B.bundle import Bundle
 from footcds.v1 import encounter_pb2
 
 from services.common import convert
-from services.common.clinical import Case, Patient, State
 from services.differential.ranking import rank
 from services.encounter.fhir import CPT, ICD10CM, LOINC, SNOMED, assessment_bundle
+from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
 from services.treatment.domain import plan_treatment
 from services.workup.domain import recommend_tests

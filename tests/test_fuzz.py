@@ -38,13 +38,13 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.suite import SERVICES, LocalSuite
 from services.cli.casefile import case_from_json, read_case
 from services.cli.roster import COLUMNS as ROSTER_COLUMNS
 from services.cli.roster import RosterError, read_roster
 from services.common.config import settings as footcds_settings
 from services.common.errors import InvalidInput
 from services.common.healthcheck import check
-from services.common.suite import SERVICES, LocalSuite
 from services.knowledge import knowledge_base
 from services.knowledge.validate import vocabulary
 from tests.rpc_catalog import Rpc, all_rpcs

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from services.common.suite import ROOT, LocalSuite
+from devtools.suite import ROOT, LocalSuite
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +86,7 @@ def test_a_suite_service_down_is_503_not_a_crash(suite: LocalSuite, tablet_token
     """Failure injection: a second gateway whose differential address has nothing behind it."""
     import os
 
-    from services.common.suite import free_port
+    from devtools.suite import free_port
 
     port, dead = free_port(), free_port()
     env = {**suite.env(), "FOOTCDS_GATEWAY_PORT": str(port), "FOOTCDS_DIFFERENTIAL_ADDR": f"127.0.0.1:{dead}",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.clinical import Patient, State
 from services.common.errors import InvalidInput
 from services.intake.domain import AnswerInput, EvidenceInput, normalize
+from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
 
 KB = knowledge_base()

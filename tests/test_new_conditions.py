@@ -8,9 +8,9 @@ L5 root lesion; the injury history for a traumatic lesion) moves the ranking the
 
 from __future__ import annotations
 
-from services.common.clinical import Differential, Patient, State
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Differential, Patient, State
 from services.knowledge.loader import knowledge_base
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.common.clinical import Patient
+from services.knowledge.clinical import Patient
 from services.knowledge.loader import DATA_DIR, knowledge_base, load_knowledge_base
 from services.knowledge.policy import clinical_policy, load_policy
 from services.treatment import domain as treatment

@@ -18,7 +18,7 @@ import pytest
 import redis
 from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2, intake_pb2_grpc
 
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e

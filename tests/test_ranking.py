@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.common.clinical import Case, Patient, State
 from services.differential.interview import next_question
 from services.differential.ranking import (
     default_model,
@@ -13,6 +12,7 @@ from services.differential.ranking import (
     rank,
     rank_batch,
 )
+from services.knowledge.clinical import Case, Patient, State
 
 P, A = State.PRESENT, State.ABSENT
 

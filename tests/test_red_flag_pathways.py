@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.clinical import Patient, State
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
 
 

@@ -19,8 +19,8 @@ from footcds.v1 import (
     workup_pb2_grpc,
 )
 
+from devtools.suite import LocalSuite
 from services.common.errors import violations_of
-from services.common.suite import LocalSuite
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 from footcds.v1 import encounter_pb2_grpc
 
+from devtools.suite import SERVICES, LocalSuite, free_port, redis_server_binary
 from services.common.redis_client import parse_sentinel_url
-from services.common.suite import SERVICES, LocalSuite, free_port, redis_server_binary
 from tests.conftest import example_request
 
 DOMAIN = ("intake", "differential", "workup", "treatment")

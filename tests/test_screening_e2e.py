@@ -22,9 +22,9 @@ import redis
 from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc
 from kombu.exceptions import OperationalError
 
+from devtools.suite import LocalSuite
 from services.cli.roster import parse_roster, synthesize
 from services.common.errors import violations_of
-from services.common.suite import LocalSuite
 from services.encounter import screening_servicer
 from services.knowledge.loader import knowledge_base
 from services.pipeline.screening import LocalBatchCalls, screen_chunk

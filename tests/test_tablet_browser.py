@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from services.common.suite import ROOT, LocalSuite
+from devtools.suite import ROOT, LocalSuite
 from services.gateway.tablet import simulate
 from tests.test_tablet_sdc import case, intake_form_map
 

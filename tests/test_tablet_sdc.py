@@ -10,7 +10,7 @@ import pytest
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from footcds.v1 import intake_pb2, intake_pb2_grpc
 
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 from services.gateway.tablet import sdc, simulate
 from tests.conftest import EXAMPLES
 from tests.test_gateway import http

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from services.common.clinical import Case, Differential, Patient, State, TreatmentPlan
 from services.differential.ranking import default_model, differential_from_probabilities, rank
+from services.knowledge.clinical import Case, Differential, Patient, State, TreatmentPlan
 from services.knowledge.loader import knowledge_base
 from services.knowledge.validate import vocabulary
 from services.treatment.domain import AGE_FLAG, RUNNING_FAMILIES, plan_treatment

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.clinical import Case, Patient, State
 from services.common.errors import InvalidInput
 from services.differential.ranking import posterior, rank
+from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
 from services.workup.domain import (
     NONE_NEEDED,

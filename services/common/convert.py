@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from footcds.v1 import common_pb2 as pb
 
-from services.common.clinical import (
+from services.common.errors import Violation
+from services.knowledge.clinical import (
     CitationRef,
     Differential,
     Patient,
@@ -25,7 +26,6 @@ from services.common.clinical import (
     Triage,
     Weight,
 )
-from services.common.errors import Violation
 
 STATE_TO_PB = {
     State.PRESENT: pb.EVIDENCE_STATE_PRESENT,

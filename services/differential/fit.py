@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.common.clinical import Case, State
 from services.differential.ranking import (
     Array,
     RankingModel,
     case_terms,
     counted_evidence,
 )
+from services.knowledge.clinical import Case, State
 
 OTHER = "other"  # the vocabulary's catch-all: every finding at its background rate
 

@@ -9,11 +9,11 @@ from footcds.v1 import common_pb2, differential_pb2
 
 from services.common import convert
 from services.common.batch import each_item
-from services.common.clinical import Case
 from services.common.errors import InvalidInput, Violation
 from services.differential import interview, ranking
 from services.intake import domain as intake_domain
 from services.intake.handlers import evidence_inputs
+from services.knowledge.clinical import Case
 from services.knowledge.loader import KnowledgeBase, knowledge_base
 
 

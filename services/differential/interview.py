@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.clinical import Case, State
 from services.differential.ranking import Array, RankingModel, default_model, posterior
+from services.knowledge.clinical import Case, State
 from services.knowledge.policy import clinical_policy
 
 STOP_LEADER_PROBABILITY = 0.85

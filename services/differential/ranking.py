@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from services.common.clinical import (
+from services.knowledge.clinical import (
     TRIAGE_ORDER,
     Case,
     CitationRef,

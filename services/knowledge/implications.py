@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from services.common.clinical import State
+from services.knowledge.clinical import State
 from services.knowledge.loader import KnowledgeBase
 
 

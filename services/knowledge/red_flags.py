@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from services.common.clinical import RedFlagHit
+from services.knowledge.clinical import RedFlagHit
 from services.knowledge.loader import KnowledgeBase
 
 

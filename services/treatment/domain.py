@@ -26,14 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from services.common.clinical import (
+from services.common.errors import InvalidInput, Violation
+from services.knowledge.clinical import (
     CitationRef,
     Differential,
     Patient,
     PlanItem,
     TreatmentPlan,
 )
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import ConditionPlan, TreatmentItem
 from services.knowledge.policy import clinical_policy

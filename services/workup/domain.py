@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.common.clinical import (
+from services.common.errors import InvalidInput, Violation
+from services.knowledge.clinical import (
     Case,
     CitationRef,
     Differential,
     TestRecommendation,
 )
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.loader import KnowledgeBase
 from services.workup.rationale import (
     leading_condition,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.common.clinical import (
+from services.knowledge.clinical import (
     CitationRef,
     Differential,
     ScoredCondition,

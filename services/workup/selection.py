@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from services.common.clinical import Case, Differential
 from services.common.errors import InvalidInput, Violation
+from services.knowledge.clinical import Case, Differential
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.workup.value import (

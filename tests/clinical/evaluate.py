@@ -25,10 +25,10 @@ import yaml
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
-from services.common.clinical import Case, Patient, State
 from services.differential.interview import next_question
 from services.differential.ranking import default_model, posterior
 from services.intake.domain import age_findings
+from services.knowledge.clinical import Case, Patient, State
 from services.pipeline.local import assess_local
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import LOCKED_LEDGER, cases_in, corpus_digest, locked_runs

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import simple_icd_10_cm as icd
 
-from services.common.clinical import Case, Patient, State
 from services.common.errors import InvalidInput
 from services.differential.ranking import default_model, posterior, posterior_batch, rank
 from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
 
 P, A = State.PRESENT, State.ABSENT

@@ -1,6 +1,6 @@
 """Start the whole suite on one machine: a Redis, the five services and a Celery worker.
 
-One launcher serves three users: ``make run`` (``python -m services.common.suite``), the
+One launcher serves three users: ``make run`` (``python -m devtools.suite``), the
 end-to-end tests (a fixture) and the benchmarks.  Every process gets its port from the
 environment, logs to its own file, and is stopped (SIGTERM, then SIGKILL) by ``stop()``.
 """
@@ -26,7 +26,7 @@ from services.common.healthcheck import check
 
 SERVICES = ("intake", "differential", "workup", "treatment", "encounter")
 METRICS_BASE_PORT = 9150  # `make run`: encounter 9150, intake 9151 ... treatment 9154, worker 9155
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -80,7 +80,7 @@ class LocalSuite:
         if self.auth:
             self._prepare_credentials()
         if self.tls != "off":
-            from services.common.certs import generate
+            from devtools.certs import generate
 
             generate(self.certs_dir)
 

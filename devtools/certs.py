@@ -1,4 +1,4 @@
-"""`make certs` (`python -m services.common.certs DIR`): a development CA and its certificates.
+"""`make certs` (`python -m devtools.certs DIR`): a development CA and its certificates.
 
 Writes, into DIR (``.certs/`` is gitignored; never commit it):
 
@@ -116,7 +116,7 @@ def generate(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.common.certs", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m devtools.certs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dir", type=Path, nargs="?", default=Path(".certs"))
     parser.add_argument("--client", action="append", default=[], help="extra client certificate (common name)")
