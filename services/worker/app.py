@@ -12,6 +12,8 @@ import os
 from typing import Any
 
 from celery import Celery, signals
+from celery.app.amqp import AMQP
+from kombu.transport import redis as kombu_redis
 
 from services.common.config import settings
 from services.common.logging import configure_logging
@@ -35,10 +37,65 @@ def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
 connect_worker_signals()
 
 
+# What a task message's ``argsrepr``/``kwargsrepr`` headers say instead of a repr of the
+# arguments: the arguments are patient data (serialized protobuf), and the repr Celery builds
+# for every publish (``saferepr``, ~5% of the encounter's CPU under load) only feeds monitors.
+ARGS_OMITTED = "(omitted: patient data)"
+
+
+class _NoArgsReprAMQP(AMQP):
+    """Celery's AMQP that never puts a repr of the arguments in a message's headers."""
+
+    def as_task_v2(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["argsrepr"] = kwargs.get("argsrepr") or ARGS_OMITTED
+        kwargs["kwargsrepr"] = kwargs.get("kwargsrepr") or ARGS_OMITTED
+        return super().as_task_v2(*args, **kwargs)
+
+
+class _ReusedClient:
+    """kombu's Redis channel builds a new ``redis.Redis`` for every publish, ack and QoS
+    update (``conn_or_acquire`` -> ``_create_client``: ~100 response callbacks copied into a
+    ``CaseInsensitiveDict`` each time).  A client is only a handle on the channel's
+    connection pool and is thread-safe, so one per pool serves every call."""
+
+    _footcds_client: Any = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return super()._create_client(asynchronous=True)  # type: ignore[misc]
+        pool = self.pool  # type: ignore[attr-defined]
+        cached = self._footcds_client
+        if cached is None or cached.connection_pool is not pool:
+            cached = self._footcds_client = super()._create_client(asynchronous=False)  # type: ignore[misc]
+        return cached
+
+
+class _Channel(_ReusedClient, kombu_redis.Channel):
+    pass
+
+
+class _SentinelChannel(_ReusedClient, kombu_redis.SentinelChannel):
+    pass
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = _Channel
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = _SentinelChannel
+
+
+def broker_transport(url: str) -> type | None:
+    """The client-reusing transport for ``redis://`` and ``sentinel://`` brokers (others as is)."""
+    scheme = url.split("://", 1)[0]
+    return {"redis": RedisTransport, "sentinel": SentinelTransport}.get(scheme)
+
+
 def make_app() -> Celery:
     cfg = settings()
     app = Celery(
-        "footcds", broker=cfg.redis_url, backend=cfg.redis_url,
+        "footcds", broker=cfg.redis_url, backend=cfg.redis_url, amqp=_NoArgsReprAMQP,
         include=["services.worker.tasks", "services.worker.screening_tasks"],
     )
     app.conf.update(
@@ -47,6 +104,7 @@ def make_app() -> Celery:
         accept_content=["msgpack", "json"],  # json: control messages (ping, inspect)
         result_accept_content=["msgpack"],
         result_expires=cfg.result_ttl_seconds,
+        broker_transport=broker_transport(cfg.redis_url),
         task_default_queue=QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
