@@ -56,3 +56,26 @@ def test_channel_reuses_one_redis_client_per_pool(suite: LocalSuite) -> None:
 def test_other_schemes_keep_kombus_own_transport() -> None:
     assert broker_transport("rediss://example:6380/0") is None
     assert broker_transport("sentinel://a:26379;sentinel://b:26379") is not None
+
+
+def test_cached_bindings_still_route_every_message_and_see_new_queues(suite: LocalSuite) -> None:
+    from kombu import Exchange, Queue
+
+    app = _app(suite.redis_url)
+    client = redis.Redis.from_url(suite.redis_url)
+    exchange = Exchange("footcds-transport-x", type="direct")
+    first, second = "footcds-transport-q1", "footcds-transport-q2"
+    try:
+        with app.connection_for_write() as conn:
+            producer = conn.Producer(serializer="msgpack")
+            producer.publish({"n": 0}, exchange=exchange, routing_key="one",
+                             declare=[Queue(first, exchange, routing_key="one")])
+            for n in range(1, 5):
+                producer.publish({"n": n}, exchange=exchange, routing_key="one")
+            # a queue bound now (within the cache's lifetime) gets its messages at once
+            producer.publish({"n": 9}, exchange=exchange, routing_key="two",
+                             declare=[Queue(second, exchange, routing_key="two")])
+        assert client.llen(first) == 5
+        assert client.llen(second) == 1
+    finally:
+        client.delete(first, second)

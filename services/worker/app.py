@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from celery import Celery, signals
@@ -52,13 +53,21 @@ class _NoArgsReprAMQP(AMQP):
         return super().as_task_v2(*args, **kwargs)
 
 
-class _ReusedClient:
-    """kombu's Redis channel builds a new ``redis.Redis`` for every publish, ack and QoS
-    update (``conn_or_acquire`` -> ``_create_client``: ~100 response callbacks copied into a
-    ``CaseInsensitiveDict`` each time).  A client is only a handle on the channel's
-    connection pool and is thread-safe, so one per pool serves every call."""
+class _LeanChannel:
+    """Two per-publish costs of kombu's Redis channel, measured by ``python -m bench.plumbing``.
 
+    * kombu builds a new ``redis.Redis`` for every publish, ack and QoS update
+      (``conn_or_acquire`` -> ``_create_client``: ~100 response callbacks copied into a
+      ``CaseInsensitiveDict`` each time).  A client is only a handle on the channel's
+      connection pool and is thread-safe, so one per pool serves every call.
+    * Every publish first reads the exchange's bindings from Redis (``SMEMBERS``, one more
+      round trip).  Bindings change when a queue is declared or deleted: a non-empty table
+      is kept for ``TABLE_TTL_S`` and dropped at once when this channel binds or deletes.
+    """
+
+    TABLE_TTL_S = 1.0
     _footcds_client: Any = None
+    _footcds_tables: dict[str, tuple[float, list[tuple[str, ...]]]] | None = None
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:
@@ -69,12 +78,33 @@ class _ReusedClient:
             cached = self._footcds_client = super()._create_client(asynchronous=False)  # type: ignore[misc]
         return cached
 
+    def get_table(self, exchange: str) -> list[tuple[str, ...]]:
+        tables = self._footcds_tables
+        if tables is None:
+            tables = self._footcds_tables = {}
+        now = time.monotonic()
+        hit = tables.get(exchange)
+        if hit is not None and now - hit[0] < self.TABLE_TTL_S:
+            return hit[1]
+        table: list[tuple[str, ...]] = super().get_table(exchange)  # type: ignore[misc]
+        if table:
+            tables[exchange] = (now, table)
+        return table
 
-class _Channel(_ReusedClient, kombu_redis.Channel):
+    def _queue_bind(self, *args: Any, **kwargs: Any) -> Any:
+        self._footcds_tables = None
+        return super()._queue_bind(*args, **kwargs)  # type: ignore[misc]
+
+    def _delete(self, *args: Any, **kwargs: Any) -> Any:
+        self._footcds_tables = None
+        return super()._delete(*args, **kwargs)  # type: ignore[misc]
+
+
+class _Channel(_LeanChannel, kombu_redis.Channel):
     pass
 
 
-class _SentinelChannel(_ReusedClient, kombu_redis.SentinelChannel):
+class _SentinelChannel(_LeanChannel, kombu_redis.SentinelChannel):
     pass
 
 
