@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--no-spy", action="store_true", help="CPU per assessment only")
+    parser.add_argument("--keep", type=Path, help="copy each process's collapsed stacks (flame-graph input) here")
     args = parser.parse_args(argv)
     spy = None if args.no_spy else shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if spy and not Path(spy).exists():
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         before = {n: cpu_seconds(suite.processes[n].pid) for n in names}
         client_before = os.times()
         if spy:
-            for name in (encounter, "worker", "differential", "workup"):
+            for name in (encounter, "worker", *(s for s in SERVICES if s != "encounter")):
                 out = suite.log_dir / f"spy-{name}.txt"
                 argv_ = [spy, "record", "-p", str(suite.processes[name].pid), "-d", str(int(args.seconds)),
                          "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking", "--gil"]
@@ -104,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{name}: hottest functions while holding the GIL (self time)")
             for share, frame in hottest(out, args.top):
                 print(f"  {share:6.1%}  {frame}")
+            if args.keep:  # py-spy's raw format is the collapsed-stack text flame graphs are drawn from
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(out, args.keep / f"{args.mode}-{name}.collapsed.txt")
     finally:
         suite.stop()
     return 0

@@ -24,6 +24,7 @@ from services.knowledge.clinical import Case, Patient, State
 
 BATCH = 10_000
 GOAL_CASE_US, GOAL_BATCH_MS = 20.0, 50.0
+GOAL_BATCH_RATIO = 3.0  # issue 15: ranking a 10k batch within 3x the NumPy floor of the same run
 
 
 def cases(n: int, seed: int = 7) -> list[Case]:
@@ -113,8 +114,9 @@ def run(out: Collector, repeats: int, per_case: int = 2000, explained: int = 300
                    note="posterior + explanations + red flags + triage (what RankDifferential runs)"))
     out.add(figure("ranking.rank_noexplain.case", summarize(results["rank_noexplain"]), "us",
                    ceiling=floor_case, note="rank(explain=False), as rank_batch does"))
-    out.add(figure("ranking.posterior_batch.10k", summarize(results["batch"]), "ms", ceiling=floor_batch,
-                   goal=("<=", GOAL_BATCH_MS)))
+    batch = out.add(figure("ranking.posterior_batch.10k", summarize(results["batch"]), "ms", ceiling=floor_batch,
+                           goal=("<=", GOAL_BATCH_RATIO), goal_on_ratio=True))
+    batch.extra["goal_ms"] = f"<= {GOAL_BATCH_MS:g} ms: {'ok' if batch.value <= GOAL_BATCH_MS else 'MISSED'}"
     per_case_floor = out.add(figure(
         "ceiling.numpy_nb.batched_case", summarize([v * 1e3 / BATCH for v in results["floor_batch"]]), "us",
         note="the 10k floor per case",

@@ -30,8 +30,8 @@ from devtools.suite import LocalSuite
 from services.cli.roster import synthesize, write_roster
 from services.common.config import Settings
 
-GOAL_SECONDS = 1.5
-GOAL_RATIO = 2.0
+GOAL_SECONDS = 3.0  # issue 15: a 10,000-athlete roster end to end in <= 3 s ...
+GOAL_RATIO = 1.0  # ... and no slower than --local
 
 
 def chunk_size_of(suite: LocalSuite) -> int:
@@ -128,14 +128,15 @@ def run(
             running.stop()
     chunk = chunk_size_of(running)
     ratio = suite_s / local_s if local_s else None
+    goal_s = GOAL_SECONDS * athletes / 10000  # the same rate (3,333 athletes/s) for other sizes
     common = {"athletes": athletes, "chunk_size": chunk, "seed": seed,
               "suite_runs_s": [round(x, 3) for x in suite_runs], "local_runs_s": [round(x, 3) for x in local_runs]}
     return [
         {"name": f"screening {athletes} suite end to end", "value": round(suite_s, 3), "unit": "s",
          "ceiling": f"screening {athletes} --local", "ceiling_value": round(local_s, 3),
          "ratio": round(ratio, 2) if ratio is not None else None,
-         "goal": f"<= {GOAL_SECONDS} s and <= {GOAL_RATIO}x --local",
-         "met": suite_s <= GOAL_SECONDS and (ratio or 0) <= GOAL_RATIO,
+         "goal": f"<= {goal_s:g} s and <= {GOAL_RATIO:g}x --local",
+         "met": suite_s <= goal_s and (ratio or 0) <= GOAL_RATIO,
          "note": "CSV in, results.csv + summary.json out" + ("" if agree else "; DISAGREES with --local"),
          "extra": {**common, "athletes_per_s": round(athletes / suite_s, 1),
                    "screened": suite_summary["screened"], "rejected": suite_summary["rejected"]}},

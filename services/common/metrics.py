@@ -61,14 +61,20 @@ class MetricsInterceptor(BehaviorInterceptor):
 
     def _wrap(self, behavior: Behavior, method: str, streaming: bool) -> Behavior:
         service, name = split_method(method)
-        handled = RPC_HANDLED.labels  # bound once per method; the code is known at the end
         seconds = RPC_SECONDS.labels(service, name)
         in_flight = RPC_IN_FLIGHT.labels(service, name)
+        # One child per status code, looked up once: ``labels()`` takes a lock and builds a
+        # key on every call (~3% of a service's CPU in the profile); the code is known at the end.
+        handled: dict[grpc.StatusCode, Any] = {}
 
         def finish(started: float, context: grpc.ServicerContext, error: BaseException | None) -> None:
             in_flight.dec()
             seconds.observe(time.perf_counter() - started)
-            handled(service, name, status_of(context, error).name).inc()
+            code = status_of(context, error)
+            counter = handled.get(code)
+            if counter is None:
+                counter = handled[code] = RPC_HANDLED.labels(service, name, code.name)
+            counter.inc()
 
         if streaming:
             def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from celery import Celery, signals
+from celery.app.amqp import AMQP
+from kombu.transport import redis as kombu_redis
 
 from services.common.config import settings
 from services.common.logging import configure_logging
@@ -35,10 +38,94 @@ def _json_logs(loglevel: int | str | None = None, **_: Any) -> None:
 connect_worker_signals()
 
 
+# What a task message's ``argsrepr``/``kwargsrepr`` headers say instead of a repr of the
+# arguments: the arguments are patient data (serialized protobuf), and the repr Celery builds
+# for every publish (``saferepr``, ~5% of the encounter's CPU under load) only feeds monitors.
+ARGS_OMITTED = "(omitted: patient data)"
+
+
+class _NoArgsReprAMQP(AMQP):
+    """Celery's AMQP that never puts a repr of the arguments in a message's headers."""
+
+    def as_task_v2(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["argsrepr"] = kwargs.get("argsrepr") or ARGS_OMITTED
+        kwargs["kwargsrepr"] = kwargs.get("kwargsrepr") or ARGS_OMITTED
+        return super().as_task_v2(*args, **kwargs)
+
+
+class _LeanChannel:
+    """Two per-publish costs of kombu's Redis channel, measured by ``python -m bench.plumbing``.
+
+    * kombu builds a new ``redis.Redis`` for every publish, ack and QoS update
+      (``conn_or_acquire`` -> ``_create_client``: ~100 response callbacks copied into a
+      ``CaseInsensitiveDict`` each time).  A client is only a handle on the channel's
+      connection pool and is thread-safe, so one per pool serves every call.
+    * Every publish first reads the exchange's bindings from Redis (``SMEMBERS``, one more
+      round trip).  Bindings change when a queue is declared or deleted: a non-empty table
+      is kept for ``TABLE_TTL_S`` and dropped at once when this channel binds or deletes.
+    """
+
+    TABLE_TTL_S = 1.0
+    _footcds_client: Any = None
+    _footcds_tables: dict[str, tuple[float, list[tuple[str, ...]]]] | None = None
+
+    def _create_client(self, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return super()._create_client(asynchronous=True)  # type: ignore[misc]
+        pool = self.pool  # type: ignore[attr-defined]
+        cached = self._footcds_client
+        if cached is None or cached.connection_pool is not pool:
+            cached = self._footcds_client = super()._create_client(asynchronous=False)  # type: ignore[misc]
+        return cached
+
+    def get_table(self, exchange: str) -> list[tuple[str, ...]]:
+        tables = self._footcds_tables
+        if tables is None:
+            tables = self._footcds_tables = {}
+        now = time.monotonic()
+        hit = tables.get(exchange)
+        if hit is not None and now - hit[0] < self.TABLE_TTL_S:
+            return hit[1]
+        table: list[tuple[str, ...]] = super().get_table(exchange)  # type: ignore[misc]
+        if table:
+            tables[exchange] = (now, table)
+        return table
+
+    def _queue_bind(self, *args: Any, **kwargs: Any) -> Any:
+        self._footcds_tables = None
+        return super()._queue_bind(*args, **kwargs)  # type: ignore[misc]
+
+    def _delete(self, *args: Any, **kwargs: Any) -> Any:
+        self._footcds_tables = None
+        return super()._delete(*args, **kwargs)  # type: ignore[misc]
+
+
+class _Channel(_LeanChannel, kombu_redis.Channel):
+    pass
+
+
+class _SentinelChannel(_LeanChannel, kombu_redis.SentinelChannel):
+    pass
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = _Channel
+
+
+class SentinelTransport(kombu_redis.SentinelTransport):
+    Channel = _SentinelChannel
+
+
+def broker_transport(url: str) -> type | None:
+    """The client-reusing transport for ``redis://`` and ``sentinel://`` brokers (others as is)."""
+    scheme = url.split("://", 1)[0]
+    return {"redis": RedisTransport, "sentinel": SentinelTransport}.get(scheme)
+
+
 def make_app() -> Celery:
     cfg = settings()
     app = Celery(
-        "footcds", broker=cfg.redis_url, backend=cfg.redis_url,
+        "footcds", broker=cfg.redis_url, backend=cfg.redis_url, amqp=_NoArgsReprAMQP,
         include=["services.worker.tasks", "services.worker.screening_tasks"],
     )
     app.conf.update(
@@ -47,6 +134,7 @@ def make_app() -> Celery:
         accept_content=["msgpack", "json"],  # json: control messages (ping, inspect)
         result_accept_content=["msgpack"],
         result_expires=cfg.result_ttl_seconds,
+        broker_transport=broker_transport(cfg.redis_url),
         task_default_queue=QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -66,11 +66,14 @@ def _separation(ctx: Context, ti: int) -> str:
     shown = np.append(np.where(kept, ctx.shown, 0.0), ctx.shown[~kept].sum())
     named = [int(i) for i in np.argsort(-ctx.prior[:n])[:RATIONALE_CANDIDATES] if ctx.prior[i] > 0]
 
+    # Python floats: the same IEEE double products as NumPy scalars, without their overhead.
+    prior, abnormal = ctx.prior.tolist(), a.tolist()
+
     def best_pair(candidates: Sequence[int]) -> tuple[float, int, int] | None:
         best: tuple[float, int, int] | None = None
         for i in candidates:
             for j in candidates:
-                gain = float(ctx.prior[i] * ctx.prior[j] * (a[i] - a[j]))
+                gain = prior[i] * prior[j] * (abnormal[i] - abnormal[j])
                 if gain > 0 and (best is None or gain > best[0]):
                     best = (gain, i, j)
         return best

@@ -10,7 +10,6 @@ words about the choice are in ``rationale``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -26,8 +25,7 @@ from services.workup.value import (
     burden,
     compiled_tests,
     equipoise_information,
-    expected_uncertainty,
-    expected_uncertainty_each,
+    expected_uncertainties,
 )
 
 TIERS = ("immediate", "first_line", "if_unclear")
@@ -73,16 +71,19 @@ def _prior(table: CompiledTests, differential: Differential, prefix: str) -> Arr
     """The differential as a probability vector over the KB's conditions (renormalized)."""
     problems: list[Violation] = []
     prior = np.zeros(len(table.condition_ids))
+    index = table.condition_index
     for i, c in enumerate(differential.conditions):
-        field = f"{prefix}differential.conditions[{i}]"
-        if c.condition_id not in table.condition_index:
+        at = index.get(c.condition_id)
+        if at is not None and 0.0 <= c.probability <= 1.0:  # (NaN fails the comparison)
+            prior[at] = c.probability
+            continue
+        field = f"{prefix}differential.conditions[{i}]"  # named only when it is wrong
+        if at is None:
             problems.append(
                 Violation(f"{field}.condition_id", f"unknown condition {c.condition_id!r}")
             )
-        elif not (math.isfinite(c.probability) and 0.0 <= c.probability <= 1.0):
-            problems.append(Violation(f"{field}.probability", "must be between 0 and 1"))
         else:
-            prior[table.condition_index[c.condition_id]] = c.probability
+            problems.append(Violation(f"{field}.probability", "must be between 0 and 1"))
     if not problems and prior.sum() <= 0:
         problems.append(Violation(f"{prefix}differential.conditions", "probabilities sum to 0"))
     if problems:
@@ -227,8 +228,8 @@ def greedy(ctx: Context, seeded: Sequence[Pick], *, avoid_flags: bool) -> list[P
     first_score: float | None = None
     first_line = 0
     while len(picks) < MAX_TESTS:
-        base = expected_uncertainty(table, ctx.prior, chosen, ctx.watched)
-        info = base - expected_uncertainty_each(table, ctx.prior, chosen, ctx.watched)
+        base, each = expected_uncertainties(table, ctx.prior, chosen, ctx.watched)
+        info = base - each
         score = np.where(allowed, info / burdens, -np.inf)
         score[chosen] = -np.inf
         ti = int(np.argmax(score))

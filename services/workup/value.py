@@ -57,6 +57,7 @@ class CompiledTests:
     abnormal: Array  # [T, C]
     false_positive: Array  # [T] background false-positive rate
     planning: Array  # [T, C + 1]: ``abnormal`` plus a last "rest" column at the background rate
+    planning_normal: Array  # [T, C + 1]: ``1 - planning`` (P(normal | c)), computed once
     burdens: Array  # [T] outpatient ``burden`` of each test (constant per knowledge base)
     contraindicating: frozenset[str]  # every flag that contraindicates some test
 
@@ -93,6 +94,7 @@ def compiled_tests(kb: KnowledgeBase) -> CompiledTests:
         abnormal[ti, :] = fp
         for cid, acc in test.detects.items():
             abnormal[ti, c_index[cid]] = acc.sensitivity
+    planning = np.concatenate([abnormal, false_positive[:, None]], axis=1)
     table = CompiledTests(
         kb=kb,
         model=model,
@@ -102,7 +104,8 @@ def compiled_tests(kb: KnowledgeBase) -> CompiledTests:
         test_index={t.id: i for i, t in enumerate(usable)},
         abnormal=abnormal,
         false_positive=false_positive,
-        planning=np.concatenate([abnormal, false_positive[:, None]], axis=1),
+        planning=planning,
+        planning_normal=1.0 - planning,
         burdens=np.array([burden(t) for t in usable]),
         contraindicating=frozenset(f for t in usable for f in t.contraindications),
     )
@@ -165,14 +168,29 @@ def expected_uncertainty_each(
     table: CompiledTests, prior: Array, chosen: Sequence[int], watched: Sequence[int]
 ) -> Array:
     """Expected uncertainty after ``chosen`` plus each test in turn: [T], one array pass."""
-    likelihood = outcome_likelihoods(table, chosen) * prior  # [O, K]
-    a = table.planning[:, None, :]  # [T, 1, K]
-    joint = np.concatenate([likelihood * a, likelihood * (1.0 - a)], axis=1)  # [T, 2O, K]
+    return expected_uncertainties(table, prior, chosen, watched)[1]
+
+
+def expected_uncertainties(
+    table: CompiledTests, prior: Array, chosen: Sequence[int], watched: Sequence[int]
+) -> tuple[float, Array]:
+    """``expected_uncertainty`` after ``chosen`` and ``expected_uncertainty_each``, sharing
+    the outcome likelihoods (one greedy round).  Each number is computed by exactly the same
+    array operations, in the same order, as by the two functions apart: the greedy search
+    compares scores, so the speed-up must not move a bit of them."""
+    joint0 = outcome_likelihoods(table, chosen) * prior  # [O, K]
+    p0 = joint0.sum(axis=1)
+    keep = p0 > 0
+    post0 = joint0[keep] / p0[keep, None]
+    base = float((p0[keep] * uncertainty(post0, watched)).sum())
+    joint = np.concatenate(
+        [joint0 * table.planning[:, None, :], joint0 * table.planning_normal[:, None, :]], axis=1
+    )  # [T, 2O, K]
     p_outcome = joint.sum(axis=2)
     safe = np.where(p_outcome > 0, p_outcome, 1.0)
     post = joint / safe[..., None]
-    out: Array = (p_outcome * uncertainty(post, watched)).sum(axis=1)
-    return out
+    each: Array = (p_outcome * uncertainty(post, watched)).sum(axis=1)
+    return base, each
 
 
 def available_now(test: DiagnosticTest, condition_id: str | None = None) -> bool:
