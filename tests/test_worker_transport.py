@@ -15,7 +15,7 @@ import msgpack
 import redis
 from celery import Celery
 
-from services.common.suite import LocalSuite
+from devtools.suite import LocalSuite
 from services.worker.app import ARGS_OMITTED, RedisTransport, _NoArgsReprAMQP, broker_transport
 
 
