@@ -79,7 +79,6 @@ OVERSIZE = {
     "differential/ranking.py": 680,
     "common/convert.py": 448,
     "common/auth.py": 448,
-    "pipeline/screening.py": 403,
 }
 
 

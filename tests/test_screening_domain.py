@@ -23,9 +23,10 @@ from services.cli.roster import (
 )
 from services.common.errors import LimitExceeded
 from services.knowledge.loader import DATA_DIR, KnowledgeBaseError, knowledge_base, load_knowledge_base
-from services.pipeline import screening
+from services.pipeline import screening, team
 from services.pipeline.local import assess_local
-from services.pipeline.screening import LocalBatchCalls, Tally, screen_roster, summarize
+from services.pipeline.screening import LocalBatchCalls, screen_roster
+from services.pipeline.team import Tally, summarize
 from tests.conftest import EXAMPLES
 
 ROSTER = EXAMPLES / "roster.csv"
@@ -225,14 +226,14 @@ def test_team_advice_fires_only_when_a_cause_clusters() -> None:
     clustered = [lead("footwear_compression", row=i) for i in range(cluster)] + [
         lead(c, row=cluster + i) for i, c in enumerate(others)
     ]
-    advice = screening.team_advice(kb, clustered)
+    advice = team.team_advice(kb, clustered)
     assert any(a.startswith(rule.title) for a in advice)
     assert f"{cluster} of {team_size}" in next(a for a in advice if a.startswith(rule.title))
 
     one_short = clustered[1:] + [lead("other", row=10_000)]
-    assert not any(a.startswith(rule.title) for a in screening.team_advice(kb, one_short))
+    assert not any(a.startswith(rule.title) for a in team.team_advice(kb, one_short))
     unsure = [lead("footwear_compression", probability=rule.min_probability / 2, row=i) for i in range(team_size)]
-    assert not any(a.startswith(rule.title) for a in screening.team_advice(kb, unsure))
+    assert not any(a.startswith(rule.title) for a in team.team_advice(kb, unsure))
 
 
 def test_tally_of_a_rerun_chunk_is_the_same_tally(example_results: list[encounter_pb2.AthleteResult]) -> None:

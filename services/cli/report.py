@@ -13,7 +13,7 @@ from html import escape
 
 from footcds.v1 import encounter_pb2
 
-from services.pipeline.screening import TRIAGE_NAMES
+from services.pipeline.team import TRIAGE_NAMES
 
 TRIAGE_COLOURS = {"emergency": "#c62828", "urgent": "#ef6c00", "routine": "#1565c0", "self_care": "#2e7d32"}
 TRIAGE_LABELS = {"emergency": "Emergency", "urgent": "Urgent (24-48 h)", "routine": "Routine", "self_care": "Self-care"}

@@ -37,7 +37,7 @@ from services.cli.roster import (
     write_roster,
 )
 from services.common.config import settings
-from services.pipeline.screening import TRIAGE_NAMES, Tally
+from services.pipeline.team import TRIAGE_NAMES, Tally
 
 err = connect.err
 EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE
@@ -131,7 +131,8 @@ def screen_remote(
 def screen_local(roster: Roster, *, team_label: str, chunk_size: int, show_progress: bool = True) -> Screened:
     """The same chunks through the services' batch handlers in this process."""
     from services.knowledge.loader import knowledge_base
-    from services.pipeline.screening import LocalBatchCalls, screen_roster, summarize
+    from services.pipeline.screening import LocalBatchCalls, screen_roster
+    from services.pipeline.team import summarize
 
     kb = knowledge_base()
     with _progress_bar() if show_progress else _NoProgress() as bar:
@@ -272,7 +273,7 @@ def run_screen(
     roster = read_roster(roster_path)
     if not roster.entries:
         from services.knowledge.loader import knowledge_base
-        from services.pipeline.screening import summarize
+        from services.pipeline.team import summarize
 
         kb = knowledge_base()
         screened = Screened([], summarize(kb, [], total=0, state=encounter_pb2.SCREENING_STATE_DONE,

@@ -29,7 +29,7 @@ from services.common.config import settings
 from services.common.deadlines import call_budget
 from services.common.errors import InvalidInput, bad_request_status, translate_errors
 from services.knowledge.loader import knowledge_base
-from services.pipeline import screening
+from services.pipeline import screening, team
 from services.pipeline.screening_store import (
     KeyReused,
     Meta,
@@ -147,7 +147,7 @@ class ScreeningServicerMixin:
             team_label=request.team_label,
             kb_version=kb.version,
             expires_at=expiry(cfg.screening_ttl_seconds),
-            pre=screening.Tally.of(r for _, r in prepared.rejected),
+            pre=team.Tally.of(r for _, r in prepared.rejected),
         )
         try:
             target.create(screening_id, meta, prepared.rejected)
@@ -237,7 +237,7 @@ class ScreeningServicerMixin:
             results = list(self._store().results(screening_id, progress.total))
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the screening store (Redis) is unreachable")
-        summary = screening.summarize(
+        summary = team.summarize(
             kb, results, total=progress.total, state=progress.state, team_label=meta.team_label if meta else ""
         )
         return encounter_pb2.GetScreeningSummaryResponse(

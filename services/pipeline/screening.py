@@ -2,14 +2,14 @@
 
 The distributed path (a Celery chunk task calling the services' batch RPCs) and ``--local``
 (the same batch handlers in-process) both run ``screen_chunk`` with a different ``BatchCalls``,
-so the two cannot drift apart.  A bad row never sinks the roster: it becomes a REJECTED result
+so the two cannot drift apart (``pipeline.team`` has the progress tally and the team view).
+A bad row never sinks the roster: it becomes a REJECTED result
 that names its row and fields, and every input row comes out exactly once.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -25,26 +25,12 @@ from footcds.v1 import (
 
 from services.common import contract
 from services.common.errors import LimitExceeded
-from services.knowledge.loader import KnowledgeBase
 from services.pipeline import stages
+from services.pipeline.team import Tally
 
 ATHLETE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TOP_CONDITIONS = 3
 PLAN_HIGHLIGHTS = 3
-TRIAGE_LEVELS = (
-    common_pb2.TRIAGE_LEVEL_EMERGENCY,
-    common_pb2.TRIAGE_LEVEL_URGENT,
-    common_pb2.TRIAGE_LEVEL_ROUTINE,
-    common_pb2.TRIAGE_LEVEL_SELF_CARE,
-)
-TRIAGE_NAMES = {
-    common_pb2.TRIAGE_LEVEL_EMERGENCY: "emergency",
-    common_pb2.TRIAGE_LEVEL_URGENT: "urgent",
-    common_pb2.TRIAGE_LEVEL_ROUTINE: "routine",
-    common_pb2.TRIAGE_LEVEL_SELF_CARE: "self_care",
-}
-FOLLOW_UP_LEVELS = frozenset({common_pb2.TRIAGE_LEVEL_EMERGENCY, common_pb2.TRIAGE_LEVEL_URGENT})
-
 Indexed = tuple[int, encounter_pb2.RosterEntry]  # (position in the roster, the entry)
 Result = tuple[int, encounter_pb2.AthleteResult]  # (position in the roster, its result)
 
@@ -233,127 +219,6 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
         else:
             out.append((position, condense(entry, differential, t.response.tests, p.plan)))
     return sorted(out, key=lambda r: r[0])
-
-
-# --- progress and the team view -------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """Counts over results: what WatchScreening reports, kept per chunk and summed."""
-
-    done: int = 0
-    rejected: int = 0
-    by_triage: Counter[int] = field(default_factory=Counter)
-
-    def add(self, result: encounter_pb2.AthleteResult) -> None:
-        self.done += 1
-        if result.status == encounter_pb2.ATHLETE_STATUS_REJECTED:
-            self.rejected += 1
-        else:
-            self.by_triage[result.triage] += 1
-
-    def merge(self, other: Tally) -> None:
-        self.done += other.done
-        self.rejected += other.rejected
-        self.by_triage.update(other.by_triage)
-
-    def encode(self) -> str:
-        """A compact, order-fixed form for a Redis hash field: done,rejected,e,u,r,s."""
-        return ",".join(str(n) for n in (self.done, self.rejected, *(self.by_triage[t] for t in TRIAGE_LEVELS)))
-
-    @classmethod
-    def decode(cls, text: str) -> Tally:
-        done, rejected_, *levels = (int(n) for n in text.split(","))
-        return cls(done, rejected_, Counter(dict(zip(TRIAGE_LEVELS, levels, strict=True))))
-
-    @classmethod
-    def of(cls, results: Iterable[encounter_pb2.AthleteResult]) -> Tally:
-        tally = cls()
-        for result in results:
-            tally.add(result)
-        return tally
-
-    def triage_counts(self) -> list[encounter_pb2.TriageCount]:
-        """Every level, most urgent first, zeros included (charts and tables stay aligned)."""
-        return [encounter_pb2.TriageCount(level=t, count=self.by_triage[t]) for t in TRIAGE_LEVELS]
-
-
-def _leading(result: encounter_pb2.AthleteResult) -> common_pb2.ConditionScore | None:
-    if result.status != encounter_pb2.ATHLETE_STATUS_SCREENED or not result.top_conditions:
-        return None
-    return result.top_conditions[0]
-
-
-def team_advice(kb: KnowledgeBase, screened: Sequence[encounter_pb2.AthleteResult]) -> list[str]:
-    """The team_advice.yaml rules whose cluster thresholds the roster meets, largest first."""
-    if not screened:
-        return []
-    fired: list[tuple[int, str]] = []
-    for rule in kb.team_advice:
-        ids = set(rule.condition_ids)
-        count = 0
-        for result in screened:
-            lead = _leading(result)
-            if lead is not None and lead.condition_id in ids and lead.probability >= rule.min_probability:
-                count += 1
-        share = count / len(screened)
-        if count >= rule.min_athletes and share >= rule.min_share:
-            labels = ", ".join(kb.conditions[c].label for c in rule.condition_ids if c in kb.conditions)
-            fired.append(
-                (count, f"{rule.title}: {count} of {len(screened)} screened athletes ({share:.0%}) "
-                        f"lead with {labels}. {rule.advice}")
-            )
-    return [text for _, text in sorted(fired, key=lambda f: -f[0])]
-
-
-def follow_up(screened: Iterable[encounter_pb2.AthleteResult]) -> list[encounter_pb2.FollowUp]:
-    """Athletes triaged urgent or emergency: emergencies first, then by row."""
-    items = [r for r in screened if r.triage in FOLLOW_UP_LEVELS]
-    items.sort(key=lambda r: (r.triage, r.row_number))
-    return [
-        encounter_pb2.FollowUp(
-            athlete_ref=r.athlete_ref,
-            row_number=r.row_number,
-            triage=r.triage,
-            leading_condition_id=r.top_conditions[0].condition_id if r.top_conditions else "",
-            reason=r.triage_reasons[0] if r.triage_reasons else "",
-        )
-        for r in items
-    ]
-
-
-def summarize(
-    kb: KnowledgeBase,
-    results: Iterable[encounter_pb2.AthleteResult],
-    *,
-    total: int,
-    state: int,
-    team_label: str = "",
-) -> encounter_pb2.TeamSummary:
-    """The team view: counts by triage, leading causes, who needs follow-up, team advice."""
-    results = list(results)
-    screened = [r for r in results if r.status == encounter_pb2.ATHLETE_STATUS_SCREENED]
-    tally = Tally.of(results)
-    leading = Counter(lead.condition_id for r in screened if (lead := _leading(r)) is not None)
-    return encounter_pb2.TeamSummary(
-        state=state,  # type: ignore[arg-type]
-        total=total,
-        screened=len(screened),
-        rejected=tally.rejected,
-        by_triage=tally.triage_counts(),
-        top_conditions=[
-            encounter_pb2.ConditionCount(
-                condition_id=cid,
-                label=kb.conditions[cid].label if cid in kb.conditions else cid,
-                count=count,
-            )
-            for cid, count in sorted(leading.items(), key=lambda item: (-item[1], item[0]))
-        ],
-        follow_up=follow_up(screened),
-        team_advice=team_advice(kb, screened),
-        team_label=team_label,
-    )
 
 
 class LocalBatchCalls:

@@ -35,7 +35,8 @@ from footcds.v1 import encounter_pb2
 
 from services.common.config import Settings, settings
 from services.common.redis_client import redis_client
-from services.pipeline.screening import Result, Tally
+from services.pipeline.screening import Result
+from services.pipeline.team import Tally
 
 PREFIX = "footcds:screening"
 # A submit that claimed its key but neither finished nor cleaned up (its process died between
