@@ -14,12 +14,12 @@ from functools import cache
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, workup_pb2
 
 from services.cli.roster import parse_roster, synthesize, write_roster
-from services.common import convert
 from services.differential.handlers import case_from_pb, rank_differential_batch
 from services.intake.handlers import normalize_intake
 from services.knowledge.loader import knowledge_base
 from services.treatment import domain as treatment_domain
 from services.treatment.handlers import plan_treatment
+from services.wire import convert, encoding
 from services.workup import domain as workup_domain
 from services.workup import selection as workup_selection
 from services.workup.handlers import recommend_tests
@@ -102,7 +102,7 @@ def test_encoded_differential_is_the_message_built_field_by_field() -> None:
     for _, _, differential in ranked_cases():
         domain_value = convert.differential_from_pb(differential)
         plain = convert.differential_to_pb_plain(domain_value)
-        fast = convert.differential_to_pb(domain_value)
+        fast = encoding.differential_to_pb(domain_value)
         assert fast == plain
         assert fast.SerializeToString(deterministic=True) == plain.SerializeToString(deterministic=True)
         assert fast.HasField("triage") and plain.HasField("triage")
@@ -211,6 +211,6 @@ def test_cached_explanation_bytes_keep_signed_zero_and_repeats() -> None:
         condition = replace(first, evidence_against=(weight,))
         value = replace(domain_value, conditions=(condition, *domain_value.conditions[1:]))
         for _ in range(2):
-            fast = convert.differential_to_pb(value)
+            fast = encoding.differential_to_pb(value)
             plain = convert.differential_to_pb_plain(value)
             assert fast.SerializeToString(deterministic=True) == plain.SerializeToString(deterministic=True)

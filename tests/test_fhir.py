@@ -10,12 +10,12 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from footcds.v1 import encounter_pb2
 
-from services.common import convert
 from services.differential.ranking import rank
 from services.encounter.fhir import CPT, ICD10CM, LOINC, SNOMED, assessment_bundle
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
 from services.treatment.domain import plan_treatment
+from services.wire import convert, encoding
 from services.workup.domain import recommend_tests
 
 P, A = State.PRESENT, State.ABSENT
@@ -39,7 +39,7 @@ def assessment(c: Case) -> encounter_pb2.Assessment:
     plan = plan_treatment(kb, c.patient, d)
     return encounter_pb2.Assessment(
         triage=convert.triage_to_pb(d.triage),
-        differential=convert.differential_to_pb(d),
+        differential=encoding.differential_to_pb(d),
         tests=[convert.test_to_pb(t) for t in workup.tests],
         plan=convert.plan_to_pb(plan),
         evidence=convert.evidence_to_pb(dict(c.evidence)),

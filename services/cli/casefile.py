@@ -16,8 +16,8 @@ from typing import Any
 
 from footcds.v1 import common_pb2, encounter_pb2
 
-from services.common.convert import SETTING_TO_PB, SEX_TO_PB
 from services.common.errors import InvalidInput, Violation
+from services.wire.convert import SETTING_TO_PB, SEX_TO_PB
 
 STATES = {
     "present": common_pb2.EVIDENCE_STATE_PRESENT,

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from services.common.convert import PB_TO_STAGE, PB_TO_STATE, PB_TO_TIER, PB_TO_TRIAGE
+from services.wire.convert import PB_TO_STAGE, PB_TO_STATE, PB_TO_TIER, PB_TO_TRIAGE
 
 TRIAGE_STYLE = {"emergency": "bold white on red", "urgent": "bold red", "routine": "yellow", "self_care": "green"}
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from footcds.v1 import common_pb2, encounter_pb2
 
-from services.common.convert import SETTING_TO_PB, SEX_TO_PB
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 from services.pipeline.screening import rejected
+from services.wire.convert import SETTING_TO_PB, SEX_TO_PB
 
 REQUIRED = ("athlete_id",)
 COLUMNS = (

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from footcds.v1 import common_pb2, differential_pb2
 
-from services.common import convert
-from services.common.batch import each_item
 from services.common.errors import InvalidInput, Violation
 from services.differential import interview, ranking
 from services.intake import domain as intake_domain
 from services.intake.handlers import evidence_inputs
 from services.knowledge.clinical import Case
 from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.wire import convert, encoding
+from services.wire.batch import each_item
 
 
 def case_from_pb(
@@ -36,7 +36,7 @@ def rank_differential(
     case = case_from_pb(kb, request.patient, list(request.evidence))
     response = differential_pb2.RankDifferentialResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
     # Parsed in place from the cached per-condition pieces: no message built twice or copied.
-    response.differential.MergeFromString(convert.differential_bytes(ranking.rank(case)))
+    response.differential.MergeFromString(encoding.differential_bytes(ranking.rank(case)))
     return response
 
 
@@ -58,7 +58,7 @@ def rank_differential_batch(
     if cases:
         ranked = ranking.rank_batch(cases, explain=not request.omit_explanations)
         encoded = {
-            index: convert.differential_bytes(differential)
+            index: encoding.differential_bytes(differential)
             for index, differential in zip(positions, ranked, strict=True)
         }
     response = differential_pb2.RankDifferentialBatchResponse(

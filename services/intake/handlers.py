@@ -10,10 +10,10 @@ from functools import cache
 
 from footcds.v1 import common_pb2, intake_pb2
 
-from services.common import convert
-from services.common.batch import each_item
 from services.intake import domain, form
 from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.wire import convert
+from services.wire.batch import each_item
 
 
 def evidence_inputs(items: Sequence[common_pb2.Evidence]) -> list[domain.EvidenceInput]:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from footcds.v1 import common_pb2, workup_pb2
 
-from services.common import convert
-from services.common.batch import each_item
 from services.common.errors import InvalidInput, Violation
 from services.differential.handlers import case_from_pb
 from services.knowledge.loader import knowledge_base
+from services.wire import convert, encoding
+from services.wire.batch import each_item
 from services.workup import domain
 
 OUTCOMES = {
@@ -69,7 +69,7 @@ def submit_test_results(
     ]
     post = domain.apply_results(kb, case, results)
     return workup_pb2.SubmitTestResultsResponse(
-        differential=convert.differential_to_pb(post.differential),
+        differential=encoding.differential_to_pb(post.differential),
         next_tests=[convert.test_to_pb(t) for t in post.next_tests],
         changes=[
             workup_pb2.ProbabilityChange(

@@ -13,8 +13,8 @@ from typing import Any
 
 from footcds.v1 import common_pb2, encounter_pb2
 
-from services.common.convert import PB_TO_TIER, PB_TO_TRIAGE
 from services.gateway.cds_hooks.mapping import mapping
+from services.wire.convert import PB_TO_TIER, PB_TO_TRIAGE
 
 INDICATOR: dict[int, str] = {common_pb2.TRIAGE_LEVEL_EMERGENCY: "critical", common_pb2.TRIAGE_LEVEL_URGENT: "warning"}
 TRIAGE_WORD = {"emergency": "EMERGENCY", "urgent": "URGENT", "routine": "Routine", "self_care": "Self-care"}

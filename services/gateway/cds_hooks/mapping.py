@@ -19,8 +19,8 @@ import yaml
 from footcds.v1 import common_pb2, encounter_pb2, intake_pb2
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.convert import SEX_TO_PB
 from services.intake.form import FORM_URL
+from services.wire.convert import SEX_TO_PB
 
 DATA = Path(__file__).resolve().parent / "data" / "fhir_mapping.yaml"
 PRESENT, ABSENT = common_pb2.EVIDENCE_STATE_PRESENT, common_pb2.EVIDENCE_STATE_ABSENT

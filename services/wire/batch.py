@@ -13,8 +13,9 @@ from typing import TypeVar
 from footcds.v1 import common_pb2
 from google.protobuf.message import Message
 
-from services.common import contract, convert
+from services.common import contract
 from services.common.errors import InvalidInput
+from services.wire import convert
 
 Item = TypeVar("Item", bound=Message)
 Answer = TypeVar("Answer")

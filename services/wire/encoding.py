@@ -1,0 +1,121 @@
+"""The ranked differential serialized by hand: the hot path of ranking and the batch RPCs.
+
+Kept because the per-condition constant parts are cached as bytes and joined, instead of
+building and serializing a message per condition per case (docs/performance.md has the
+measurement); tests/test_fast_paths.py checks the bytes against the message built field by
+field (``convert.differential_to_pb_plain``) for every condition of every case.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+
+from footcds.v1 import common_pb2 as pb
+
+from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Weight
+from services.wire.convert import _citations_to_pb, _weight_to_pb, scored_to_pb, triage_to_pb
+
+# Wire tags (field number << 3 | wire type) of the fields written by hand below.
+_TAG_PROBABILITY = b"\x19"  # ConditionScore.probability = 3, 64-bit
+_TAG_UNLIKELY_TRUE = b"\x50\x01"  # ConditionScore.unlikely = 10, varint 1
+_TAG_CONDITIONS = b"\x0a"  # Differential.conditions = 1, length-delimited
+_TAG_DONT_MISS = b"\x12"  # Differential.dont_miss = 2
+_TAG_TRIAGE = b"\x1a"  # Differential.triage = 3
+_PACK_DOUBLE = struct.Struct("<d").pack
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:  # the usual lengths: one or two bytes, without the loop
+        return bytes((n,))
+    if n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+@lru_cache(maxsize=4096)  # one entry per condition of the KB in practice
+def _static_bytes(
+    condition_id: str, label: str, icd10cm: tuple[str, ...], snomed: str | None,
+    emergency: bool, dont_miss: bool, specialist: str,
+) -> bytes:
+    """A condition's constant fields, encoded once."""
+    return scored_to_pb(
+        ScoredCondition(
+            condition_id=condition_id, label=label, probability=0.0, icd10cm=icd10cm, snomed=snomed,
+            emergency=emergency, dont_miss=dont_miss, specialist=specialist,
+        )
+    ).SerializeToString()
+
+
+def _scored_bytes(c: ScoredCondition) -> bytes:
+    """``scored_to_pb(c)`` serialized: the condition's constant part (id, label, codes, flags,
+    specialist) is encoded once per distinct value and reused; only the probability, the
+    unlikely mark and any explanation are encoded per call.  Protobuf parsing concatenated
+    fields is the same as setting them (``tests/test_fast_paths.py`` compares messages).
+    """
+    out = _static_bytes(c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
+    if c.probability != 0.0 or _PACK_DOUBLE(c.probability) != bytes(8):  # -0.0 is written too
+        out += _TAG_PROBABILITY + _PACK_DOUBLE(c.probability)
+    if c.unlikely:
+        out += _TAG_UNLIKELY_TRUE
+    if c.evidence_for or c.evidence_against or c.decisive_findings or c.citations:
+        out += _explanation_bytes(c)
+    return out
+
+
+_TAG_EVIDENCE_FOR = b"\x3a"  # ConditionScore.evidence_for = 7, length-delimited
+_TAG_EVIDENCE_AGAINST = b"\x42"  # ConditionScore.evidence_against = 8
+_TAG_DECISIVE = b"\x4a"  # ConditionScore.decisive_finding_ids = 9
+
+
+@lru_cache(maxsize=65536)  # findings x conditions x states in practice
+def _cached_weight_bytes(w: Weight) -> bytes:
+    return _weight_to_pb(w).SerializeToString()
+
+
+def _weight_bytes(w: Weight) -> bytes:
+    """``_weight_to_pb(w)`` serialized; the same few weights recur, so each is encoded once."""
+    if w.llr == 0.0:  # 0.0 and -0.0 are equal keys but encode differently: not cached
+        return _weight_to_pb(w).SerializeToString()
+    return _cached_weight_bytes(w)
+
+
+@lru_cache(maxsize=4096)  # one list per condition in practice
+def _citation_bytes(citations: tuple[CitationRef, ...]) -> bytes:
+    return pb.ConditionScore(citations=_citations_to_pb(citations)).SerializeToString()
+
+
+def _explanation_bytes(c: ScoredCondition) -> bytes:
+    """The explanation fields (7, 8, 9, 12) of ``scored_to_pb(c)``, in field order, as the
+    serializer writes them; weights and citation lists come from caches."""
+    parts = [_field(_TAG_EVIDENCE_FOR, _weight_bytes(w)) for w in c.evidence_for]
+    parts += [_field(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
+    parts += [_field(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
+    if c.citations:
+        parts.append(_citation_bytes(c.citations))
+    return b"".join(parts)
+
+
+def differential_bytes(d: Differential) -> bytes:
+    """``differential_to_pb(d)`` serialized, built from cached per-condition pieces.
+
+    Building 32 ``ConditionScore`` messages field by field was ~40% of ranking's CPU in a
+    team screening (docs/performance.md); this is the same message, encoded directly.
+    """
+    parts = [_field(_TAG_CONDITIONS, _scored_bytes(c)) for c in d.conditions]
+    parts += [_field(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
+    parts.append(_field(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
+    return b"".join(parts)
+
+
+def differential_to_pb(d: Differential) -> pb.Differential:
+    return pb.Differential.FromString(differential_bytes(d))
