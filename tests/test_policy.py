@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from services.knowledge.clinical import Patient
-from services.knowledge.loader import DATA_DIR, knowledge_base, load_knowledge_base
+from services.knowledge.loader import DATA_DIR, KnowledgeBaseError, knowledge_base, load_knowledge_base
 from services.knowledge.policy import clinical_policy, load_policy
 from services.treatment import domain as treatment
 
@@ -65,3 +65,16 @@ def test_the_treatment_flags_follow_the_policy_cut_offs() -> None:
     assert "age_65_or_over" not in treatment.context_flags(Patient(age=age - 1))
     assert "upcoming_competition" in treatment.context_flags(Patient(days_to_competition=window))
     assert "upcoming_competition" not in treatment.context_flags(Patient(days_to_competition=window + 1))
+
+
+def test_a_triage_file_ordering_the_levels_otherwise_is_refused(tmp_path: Path) -> None:
+    """The code's triage order is the knowledge base's; a triage.yaml that disagrees does not load."""
+    copy = tmp_path / "data"
+    shutil.copytree(DATA_DIR, copy)
+    data = yaml.safe_load((copy / "triage.yaml").read_text())
+    ranks = {level["id"]: level["rank"] for level in data["levels"]}
+    for level in data["levels"]:
+        level["rank"] = {"urgent": ranks["routine"], "routine": ranks["urgent"]}.get(level["id"], level["rank"])
+    (copy / "triage.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(KnowledgeBaseError, match=r"triage.yaml: levels: ranks order them"):
+        load_knowledge_base(copy, check_codes=False)

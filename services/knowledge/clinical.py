@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import get_args
+
+from services.knowledge.models import TriageLevelId
 
 
 class State(StrEnum):
@@ -17,7 +20,9 @@ class State(StrEnum):
     UNKNOWN = "unknown"
 
 
-TRIAGE_ORDER = ("emergency", "urgent", "routine", "self_care")  # most urgent first
+# Most urgent first: the knowledge base's own Literal type; the loader refuses a triage.yaml
+# whose ranks order the levels otherwise, so the code and the data cannot disagree.
+TRIAGE_ORDER: tuple[str, ...] = get_args(TriageLevelId)
 
 
 def more_urgent(a: str, b: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from services.knowledge.clinical import TRIAGE_ORDER
 from services.knowledge.models import (
     Condition,
     ConditionPlan,
@@ -190,6 +191,9 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         "triage.yaml",
         "levels",
     )
+    by_rank = tuple(level.id for level in sorted(triage_levels.values(), key=lambda level: level.rank))
+    if by_rank != TRIAGE_ORDER:
+        raise KnowledgeBaseError(f"triage.yaml: levels: ranks order them {by_rank}; expected {TRIAGE_ORDER}")
     triage_policy = _parse(TriagePolicy, triage_raw.get("policy"), "triage.yaml: policy")
 
     tests = _index(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from services.knowledge.clinical import RedFlagHit
+from services.knowledge.clinical import TRIAGE_ORDER, RedFlagHit
 from services.knowledge.loader import KnowledgeBase
 
 
@@ -34,6 +34,6 @@ def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFl
                 suspect=tuple(rule.suspect),
             )
         )
-    order = {lvl: i for i, lvl in enumerate(("emergency", "urgent", "routine", "self_care"))}
+    order = {lvl: i for i, lvl in enumerate(TRIAGE_ORDER)}
     hits.sort(key=lambda h: order[h.level])
     return tuple(hits)

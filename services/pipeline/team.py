@@ -12,20 +12,12 @@ from dataclasses import dataclass, field
 
 from footcds.v1 import common_pb2, encounter_pb2
 
+from services.knowledge.clinical import TRIAGE_ORDER
 from services.knowledge.loader import KnowledgeBase
+from services.wire.convert import PB_TO_TRIAGE, TRIAGE_TO_PB
 
-TRIAGE_LEVELS = (
-    common_pb2.TRIAGE_LEVEL_EMERGENCY,
-    common_pb2.TRIAGE_LEVEL_URGENT,
-    common_pb2.TRIAGE_LEVEL_ROUTINE,
-    common_pb2.TRIAGE_LEVEL_SELF_CARE,
-)
-TRIAGE_NAMES = {
-    common_pb2.TRIAGE_LEVEL_EMERGENCY: "emergency",
-    common_pb2.TRIAGE_LEVEL_URGENT: "urgent",
-    common_pb2.TRIAGE_LEVEL_ROUTINE: "routine",
-    common_pb2.TRIAGE_LEVEL_SELF_CARE: "self_care",
-}
+TRIAGE_LEVELS = tuple(TRIAGE_TO_PB[level] for level in TRIAGE_ORDER)  # most urgent first
+TRIAGE_NAMES = PB_TO_TRIAGE  # level enum -> the triage.yaml id
 FOLLOW_UP_LEVELS = frozenset({common_pb2.TRIAGE_LEVEL_EMERGENCY, common_pb2.TRIAGE_LEVEL_URGENT})
 
 
