@@ -78,3 +78,13 @@ def test_a_triage_file_ordering_the_levels_otherwise_is_refused(tmp_path: Path) 
     (copy / "triage.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(KnowledgeBaseError, match=r"triage.yaml: levels: ranks order them"):
         load_knowledge_base(copy, check_codes=False)
+
+
+def test_the_no_test_entry_is_marked_in_the_catalogue_once(tmp_path: Path) -> None:
+    assert knowledge_base().tests[knowledge_base().no_test_id].no_test
+    copy = tmp_path / "data"
+    shutil.copytree(DATA_DIR, copy)
+    text = (copy / "tests.yaml").read_text()
+    (copy / "tests.yaml").write_text(text.replace("    no_test: true", "    no_test: false"))
+    with pytest.raises(KnowledgeBaseError, match=r"tests.yaml: exactly one test must have no_test: true; found \[\]"):
+        load_knowledge_base(copy, check_codes=False)

@@ -18,7 +18,6 @@ from services.differential.ranking import posterior, rank
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
 from services.workup.domain import (
-    NONE_NEEDED,
     TIERS,
     ResultInput,
     apply_results,
@@ -89,7 +88,7 @@ def test_tight_laces_runner_gets_no_test_and_a_safety_net() -> None:
     d = rank(LACES)
     assert d.conditions[0].condition_id == "footwear_compression" and d.triage.level == "self_care"
     result = recommend_tests(knowledge_base(), LACES, d)
-    assert ids(result) == [NONE_NEEDED]
+    assert ids(result) == [knowledge_base().no_test_id] == ["none_needed"]
     note = result.note.lower()
     assert "persists at rest" in note and "weakness" in note and "spreads" in note
     assert "mri" not in note

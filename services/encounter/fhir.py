@@ -41,6 +41,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from footcds.v1 import common_pb2, encounter_pb2
 
+from services.knowledge.loader import knowledge_base
 from services.knowledge.policy import clinical_policy
 
 JSON = dict[str, Any]
@@ -78,7 +79,6 @@ STAGE_WORDS = {
     common_pb2.PLAN_STAGE_NEXT_2_6_WEEKS: "next 2-6 weeks",
     common_pb2.PLAN_STAGE_ESCALATION: "if no better (escalation)",
 }
-NONE_NEEDED = "none_needed"
 
 
 class _Ids:
@@ -294,7 +294,7 @@ def assessment_bundle(assessment: encounter_pb2.Assessment) -> dict[str, Any]:
         {"fullUrl": ids("RiskAssessment"), "resource": _risk_assessment(assessment, ref)}
     )
     for index, test in enumerate(assessment.tests):
-        if test.test_id == NONE_NEEDED:
+        if test.test_id == knowledge_base().no_test_id:
             continue
         entries.append(
             {

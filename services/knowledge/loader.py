@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,6 +67,11 @@ class KnowledgeBase:
     disclaimer: str = DISCLAIMER
     condition_ids: tuple[str, ...] = field(default=())
     finding_ids: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def no_test_id(self) -> str:
+        """The catalogue's "no test needed now" entry (``no_test: true`` in tests.yaml)."""
+        return next(t.id for t in self.tests.values() if t.no_test)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -201,6 +206,9 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         "tests.yaml",
         "tests",
     )
+    no_test = [t.id for t in tests.values() if t.no_test]
+    if len(no_test) != 1:
+        raise KnowledgeBaseError(f"tests.yaml: exactly one test must have no_test: true; found {no_test}")
     treatments_raw = read("treatments.yaml")
     treatment_items = _index(
         _parse_list(TreatmentItem, treatments_raw.get("items"), "treatments.yaml", "items"),

@@ -203,6 +203,7 @@ class DiagnosticTest(Strict):
     contraindications: list[str] = []  # patient-context flags that make it unsafe
     value: ValueThreshold | None = None
     citations: list[str] = Field(min_length=1)
+    no_test: bool = False  # the catalogue's one "no test needed now" entry: recommended, never ordered
 
     @model_validator(mode="after")
     def _same_day_only_for_detected(self) -> DiagnosticTest:

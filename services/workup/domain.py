@@ -59,8 +59,6 @@ from services.workup.value import (
     expected_uncertainty,
 )
 
-NONE_NEEDED = "none_needed"
-
 
 @dataclass(frozen=True, slots=True)
 class WorkupResult:
@@ -71,7 +69,7 @@ class WorkupResult:
 def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> WorkupResult:
     """A single "no test now" entry, with the safety net as the note."""
     leader = leading_condition(differential)
-    test = kb.tests.get(NONE_NEEDED)
+    test = kb.tests.get(kb.no_test_id)
     citations = (
         tuple(CitationRef(k, kb.sources[k].title) for k in test.citations) if test else ()
     )
@@ -80,7 +78,7 @@ def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> Wor
         f"picture and {why}."
     )
     rec = TestRecommendation(
-        test_id=NONE_NEEDED,
+        test_id=kb.no_test_id,
         label=test.label if test else "No test needed now",
         tier="first_line",
         rationale=rationale,
@@ -153,7 +151,6 @@ def apply_results(
 
 
 __all__ = [
-    "NONE_NEEDED",
     "OUTCOMES",
     "TIERS",
     "PostTestResult",

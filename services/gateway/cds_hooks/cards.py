@@ -14,6 +14,7 @@ from typing import Any
 from footcds.v1 import common_pb2, encounter_pb2
 
 from services.gateway.cds_hooks.mapping import mapping
+from services.knowledge.loader import knowledge_base
 from services.wire.convert import PB_TO_TIER, PB_TO_TRIAGE
 
 INDICATOR: dict[int, str] = {common_pb2.TRIAGE_LEVEL_EMERGENCY: "critical", common_pb2.TRIAGE_LEVEL_URGENT: "warning"}
@@ -129,7 +130,7 @@ def detail(assessment: encounter_pb2.Assessment) -> str:
 
 def first_tests(assessment: encounter_pb2.Assessment) -> list[common_pb2.TestRecommendation]:
     early = [t for t in assessment.tests if t.tier in (common_pb2.TEST_TIER_IMMEDIATE, common_pb2.TEST_TIER_FIRST_LINE)
-             and t.test_id != "none_needed"]
+             and t.test_id != knowledge_base().no_test_id]
     return early[:MAX_SUGGESTED_TESTS]
 
 

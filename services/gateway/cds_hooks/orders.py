@@ -73,7 +73,7 @@ def _label(test_id: str) -> str:
 
 def order_card(order: dict[str, Any], test_id: str, assessment: encounter_pb2.Assessment,
                context: dict[str, Any], base_url: str) -> tuple[dict[str, Any], str, list[str]] | None:
-    tests = [t for t in assessment.tests if t.test_id != "none_needed"]
+    tests = [t for t in assessment.tests if t.test_id != knowledge_base().no_test_id]
     if not tests:
         return None
     best = tests[0]
