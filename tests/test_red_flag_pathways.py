@@ -45,6 +45,10 @@ FIRES = [
     # ESVS ALI: acute onset with the Ps
     ("rf_cold_pale_pulseless_foot", ("onset_sudden", "ex_diminished_pedal_pulses", "sx_cold_foot")),
     ("rf_sensory_level_acute", ("ex_sensory_level", "progressive")),
+    # bilateral motor deficit (GIRFT CES; GBS)
+    ("rf_bilateral_foot_drop", ("bilateral", "sx_foot_drop")),
+    # compartment syndrome / crush after lying on a limb
+    ("rf_swelling_after_prolonged_immobilization", ("hx_prolonged_immobilization", "sx_swelling", "unilateral")),
 ]
 
 
@@ -65,6 +69,10 @@ DOES_NOT_FIRE = [
      ("sx_weakness", "bilateral", "progressive", "ex_high_arches_hammer_toes")),
     # blisters without any cold exposure are not frostbite
     ("rf_deep_frostbite_skin", ("ex_skin_changes_waxy_blisters", "loc_toes")),
+    # a chronic bilateral foot drop (neurotoxic chemotherapy, gradual onset)
+    ("rf_bilateral_foot_drop", ("bilateral", "sx_foot_drop", "hx_chemotherapy", "onset_gradual")),
+    # lying on a limb without swelling (a pressure palsy is not a crush)
+    ("rf_swelling_after_prolonged_immobilization", ("hx_prolonged_immobilization", "sx_weakness", "unilateral")),
     # chronic PAD: cold foot, weak pulses, gradual onset
     ("rf_cold_pale_pulseless_foot", ("onset_gradual", "ex_diminished_pedal_pulses", "sx_cold_foot", "loc_calf")),
 ]
