@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import assess, ceilings, memory, procs, ranking, services, tablet
+from bench import assess, cds_hooks, ceilings, memory, procs, ranking, services, tablet
 from bench.harness import Collector, Params, Probe, log, run_rounds
 from bench.profile import cpu_seconds
 from bench.report import Figure, machine, save, table
@@ -82,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         probes += [assess.probe(m, suite.address(f"encounter-{m}"), suite.token) for m in modes]
         probes += services.probes(suite)
         probes.append(tablet.probe(suite, suite.issue_token("bench-tablet", ["tablet"])))
+        probes.append(cds_hooks.probe(suite))  # the gateway's patient-view, beside the Assess it wraps
         rounds = run_rounds(probes, params, cpu=lambda: cpu_seconds_of(suite))
         ceilings.figures(rounds, out, aio=aio)
         services.figures(rounds, services.handler_us(suite, params.ranking_repeats), out)
         assess.figures(rounds, out, modes)
         tablet.figures(rounds, out)
+        # The gateway calls the suite's own encounter, which runs the default mode (pipeline).
+        cds_hooks.figures(rounds, out, "assess.pipeline" if "pipeline" in modes else f"assess.{modes[0]}")
         log("in-process ranking")
         ranking.run(out, params.ranking_repeats, per_case=1000 if args.quick else 2000,
                     explained=150 if args.quick else 300)

@@ -1,7 +1,9 @@
 """`footcds audit`: read the audit trail (needs a token with the `admin` scope).
 
 Prints the newest records first: time, client, RPC, status, triage and leading conditions,
-and the request hash. ``--since`` takes a duration back from now (``90s``, ``15m``, ``2h``,
+and the request hash. ``--critical-overrides`` keeps only the CDS Hooks cards a clinician
+overrode although they were critical (emergency triage): each one is a signal to review.
+``--since`` takes a duration back from now (``90s``, ``15m``, ``2h``,
 ``7d``) or an ISO-8601 time.
 """
 
@@ -52,16 +54,25 @@ def record_json(record: audit_pb2.AuditRecord) -> dict[str, Any]:
     }
 
 
+def critical_override(record: audit_pb2.AuditRecord) -> bool:
+    """A CDS Hooks feedback record: an emergency card overridden (services/gateway/cds_hooks/feedback.py)."""
+    return (record.rpc.startswith("CDSHooks/") and record.rpc.endswith("/feedback")
+            and record.code.startswith("OVERRIDDEN") and record.triage == common_pb2.TRIAGE_LEVEL_EMERGENCY)
+
+
 def audit(
     since: Annotated[str, typer.Option(help="Only records since: 15m, 2h, 7d or an ISO-8601 time.")] = "",
     limit: Annotated[int, typer.Option(help="At most this many records (1-1000), newest first.")] = 50,
     client: Annotated[str, typer.Option(help="Only this client id's records.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    critical_overrides: Annotated[bool, typer.Option(
+        "--critical-overrides", help="Only CDS Hooks critical cards a clinician overrode (to review).")] = False,
     address: Annotated[str, typer.Option(help="Encounter service address.")] = "",
     timeout: Annotated[float, typer.Option(help="Deadline in seconds.")] = 10.0,
 ) -> None:
     """Read the audit trail: who asked what, when, and the answer's triage (admin scope)."""
-    request = audit_pb2.ListAuditRecordsRequest(limit=limit, client_id=client)
+    # Filtering happens here, so read the most the trail gives and keep ``limit`` matches.
+    request = audit_pb2.ListAuditRecordsRequest(limit=1000 if critical_overrides else limit, client_id=client)
     try:
         if since:
             request.since.FromDatetime(parse_since(since))
@@ -74,14 +85,18 @@ def audit(
             response = audit_pb2_grpc.AuditServiceStub(channel).ListAuditRecords(request, timeout=timeout)
         except grpc.RpcError as error:
             connect.fail_rpc(error, address)
+    records = list(response.records)
+    if critical_overrides:
+        records = [r for r in records if critical_override(r)][:limit]
     if as_json:
-        for record in response.records:
+        for record in records:
             print(json.dumps(record_json(record)))
         return
-    table = Table(title=f"audit trail ({len(response.records)} records{', more exist' if response.truncated else ''})")
+    title = "critical CDS Hooks cards overridden" if critical_overrides else "audit trail"
+    table = Table(title=f"{title} ({len(records)} records{', more exist' if response.truncated else ''})")
     for column in ("time (UTC)", "client", "rpc", "code", "triage", "leading", "request sha256"):
         table.add_column(column, overflow="fold")
-    for record in response.records:
+    for record in records:
         row = record_json(record)
         when = row["time"].replace("T", " ")[:23]
         table.add_row(when, f"{row['client_id']} ({row['auth']})", record.rpc.rsplit("/", 1)[-1], row["code"],

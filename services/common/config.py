@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     gateway_idle_seconds: int = Field(default=120, ge=10)  # the tablet page resets after this much idle time
     gateway_secure_cookies: bool = False  # set behind TLS: device and staff cookies get Secure
 
+    # CDS Hooks 2.0 (issue 13; README "EHR integration: CDS Hooks"). Trusted EHRs: a JSON object
+    # {issuer (the JWT's iss): its JWKS URL}. Only these issuers' signed JWTs are accepted.
+    cds_trusted_issuers: dict[str, str] = Field(default_factory=dict)
+    cds_trusted_issuers_file: str = ""  # the same JSON in a file, re-read when it changes (add/remove an EHR live)
+    # The public base URL the EHR calls (the JWT's aud is this + /cds-services/{id}); empty = the
+    # URL the request arrived on (right without a proxy in front).
+    cds_base_url: str = ""
+    cds_jwt_max_lifetime_seconds: int = Field(default=300, ge=10)  # the spec: exp at most 5 min after iat
+    cds_jwt_leeway_seconds: int = Field(default=30, ge=0)  # clock skew allowed on exp/iat
+    cds_jwks_cache_seconds: int = Field(default=300, ge=0)  # keys kept this long (a new kid refetches)
+    cds_fhir_timeout_seconds: float = Field(default=3.0, gt=0)  # each read from the EHR's fhirServer
+    cds_card_ttl_seconds: int = Field(default=7 * 86400, ge=60)  # cards kept for feedback and the link
+
 
 @cache
 def settings() -> Settings:

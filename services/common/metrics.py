@@ -46,6 +46,15 @@ TASK_SECONDS = Histogram(
     "footcds_celery_task_seconds", "Celery task run time (one attempt).", ["task"], buckets=LATENCY_BUCKETS
 )
 
+# CDS Hooks (the gateway): cards shown and what clinicians did with them, per card kind
+# (services/gateway/cds_hooks; the topic code, e.g. assessment-emergency, order-better-test).
+CDS_CARDS = Counter("footcds_cds_cards_total", "CDS Hooks cards returned, by service, card kind and indicator.",
+                    ["service", "card_kind", "indicator"])
+CDS_FEEDBACK = Counter(
+    "footcds_cds_feedback_total", "CDS Hooks feedback by service, card kind, indicator and outcome.",
+    ["service", "card_kind", "indicator", "outcome"],
+)
+
 
 class MetricsInterceptor(BehaviorInterceptor):
     """Outermost interceptor: sees every call, including those auth or limits refuse."""

@@ -176,6 +176,8 @@ class LocalSuite:
                 FOOTCDS_TLS_CLIENT_AUTH="require" if self.tls == "mtls" else "none",
                 FOOTCDS_TLS_CLIENT_CERT=str(certs / "worker.pem"), FOOTCDS_TLS_CLIENT_KEY=str(certs / "worker-key.pem"),
             )
+        # CDS Hooks: the EHRs the gateway trusts, in a file tests and `make run` write (re-read live).
+        env["FOOTCDS_CDS_TRUSTED_ISSUERS_FILE"] = str(self.cds_issuers_file)
         for name in SERVICES:
             env[f"FOOTCDS_{name.upper()}_PORT"] = str(self.ports[name])
             env[f"FOOTCDS_{name.upper()}_ADDR"] = self.address(name)
@@ -251,6 +253,20 @@ class LocalSuite:
             ],
             extra,
         )
+
+    @property
+    def cds_issuers_file(self) -> Path:
+        return self.log_dir / "cds-issuers.json"
+
+    def trust_cds_issuer(self, issuer: str, jwks_url: str) -> None:
+        """Trust an EHR's JWT issuer (CDS Hooks); the running gateway picks it up on its next call."""
+        import json
+
+        current = json.loads(self.cds_issuers_file.read_text()) if self.cds_issuers_file.exists() else {}
+        current[issuer] = jwks_url
+        staged = self.cds_issuers_file.with_suffix(".tmp")
+        staged.write_text(json.dumps(current))
+        staged.replace(self.cds_issuers_file)  # atomic: the gateway never reads half a file
 
     @property
     def gateway_url(self) -> str:
@@ -356,6 +372,9 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    from services.gateway.cds_hooks.devjwt import JWKS_PATH, dev_issuer_url
+
+    suite.trust_cds_issuer(dev_issuer_url(), dev_issuer_url() + JWKS_PATH)  # development only
     try:
         suite.start()
         suite.start_gateway()
@@ -371,6 +390,7 @@ def main() -> int:
           " (encounter, intake, differential, workup, treatment, worker)")
     print(f"  {'tablet':<13} {suite.gateway_url}/intake")
     print(f"  {'staff':<13} {suite.gateway_url}/staff   # sign in with the dev token or a 'staff' token")
+    print(f"  {'cds-hooks':<13} {suite.gateway_url}/cds-services   # dev EHR JWTs: see README")
     print(f"  {'auth':<13} export FOOTCDS_TOKEN=$(cat {log_dir.relative_to(ROOT)}/dev-token)   # every scope")
     print("ready  (Ctrl-C stops everything)", flush=True)
     try:

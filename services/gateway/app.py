@@ -101,4 +101,7 @@ def create_app(cfg: Settings | None = None) -> FastAPI:
     from services.gateway.tablet import router as tablet_router
 
     app.include_router(tablet_router)
+    from services.gateway.cds_hooks import router as cds_hooks_router
+
+    app.include_router(cds_hooks_router)
     return app
