@@ -102,3 +102,10 @@ def test_a_rule_names_every_finding_that_matched() -> None:
     hits = normalize(knowledge_base(), Patient(), items).red_flags
     hit = next(h for h in hits if h.rule_id == "rf_cold_injury_persisting")
     assert set(hit.finding_ids) == {"constant", "hx_cold_exposure", "ex_skin_changes_waxy_blisters"}
+
+
+def test_sudden_tingling_of_hands_and_feet_is_seen_the_same_day_not_self_care() -> None:
+    flags, level = assess("onset_sudden", "bilateral", "loc_hands_too", "sx_tingling", "sx_anxiety_palpitations")
+    assert "rf_sudden_tingling_hands_and_feet" in flags and level == "urgent"
+    flags, _ = assess("onset_gradual", "bilateral", "loc_hands_too", "sx_tingling")
+    assert "rf_sudden_tingling_hands_and_feet" not in flags
