@@ -6,8 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
+BUF    := node_modules/.bin/buf
+# buf breaking compares the protos with the first published v1: it must stay wire-compatible.
+BUF_AGAINST ?= .git\#ref=80e399b,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke compose-scale certs clean
+.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -17,7 +20,9 @@ help:
 	@echo "make eval-locked    the locked third of the real cases, once (recorded)"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
-	@echo "make lint           ruff + mypy"
+	@echo "make lint           ruff + mypy + buf lint + buf breaking (against the first v1)"
+	@echo "make fuzz           the long fuzz campaign (>= 100,000 inputs, < 10 min)"
+	@echo "make buf            install the buf CLI (npm @bufbuild/buf) into node_modules/"
 	@echo "make compose-smoke  build images, bring the stack up, one Assess, tear down"
 	@echo "make compose-scale  2 replicas per domain service + 3 workers: load spread, one stopped mid-roster"
 	@echo "make certs          development CA, server and client certificates in .certs/"
@@ -30,6 +35,18 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP)
 
+$(BUF): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: apt-get install nodejs npm"; exit 1; }
+	npm install --no-audit --no-fund --silent
+	touch $(BUF)
+
+buf: $(BUF)
+
+# make test installs buf when npm is there; without npm the buf tests say they were skipped.
+buf-if-possible:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BUF); \
+	else echo "npm is missing: tests/test_buf.py will be skipped (apt-get install nodejs npm)"; fi
+
 protos: $(STAMP)
 	$(PY) scripts/gen_protos.py
 
@@ -41,7 +58,7 @@ redis-check:
 run: $(STAMP) redis-check
 	$(PY) -m services.common.suite
 
-test: $(STAMP) redis-check
+test: $(STAMP) redis-check buf-if-possible
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)
@@ -62,9 +79,14 @@ bench: $(STAMP) redis-check
 bench-quick: $(STAMP) redis-check
 	$(PY) -m bench --quick
 
-lint: $(STAMP)
+lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check services tests bench scripts
 	$(BIN)/mypy services scripts/compose_scale_check.py
+	$(BUF) lint
+	$(BUF) breaking --against '$(BUF_AGAINST)'
+
+fuzz: $(STAMP) redis-check
+	FOOTCDS_FUZZ_CAMPAIGN=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py -o addopts="" -s --timeout=900
 
 compose-smoke:
 	bash scripts/compose_smoke.sh

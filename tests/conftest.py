@@ -22,7 +22,7 @@ EXAMPLES = ROOT / "examples"
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
-    running = LocalSuite(log_dir=tmp_path_factory.mktemp("suite"))
+    running = LocalSuite(log_dir=tmp_path_factory.mktemp("suite"), metrics=True)  # /metrics: conformance
     try:
         running.start()
         yield running

@@ -2,30 +2,35 @@
 
 Every request message of every service gets random bytes, well-typed messages with extreme
 and vocabulary values, truncated messages and oversized ones, sent as raw bytes through a
-generic channel (so nothing client-side types or checks them). A server must answer each
-with a well-formed status that blames the input or a limit (INVALID_ARGUMENT,
+generic channel (so nothing client-side types or checks them), with varied call options: no
+deadline (grpcurl's default and many EHR clients'), a short one or a long one; a token, none,
+a forged one or another scheme; extra metadata. A server must answer each with a well-formed
+status that blames the input, the caller or a limit (INVALID_ARGUMENT, UNAUTHENTICATED,
 RESOURCE_EXHAUSTED, NOT_FOUND, ...), never UNKNOWN or INTERNAL, and must stay up. The
 case-file and roster parsers get the same treatment in-process: the only exception they may
-raise is their own "bad input" one. The number of inputs tried is printed at the end.
+raise is their own "bad input" one. The inputs tried and the status codes are printed at the end.
+
+`make test` runs a short round; `make fuzz` (FOOTCDS_FUZZ_CAMPAIGN=1) a campaign of more than
+100,000 inputs across every RPC, case files and rosters.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import random
+import string
 from collections import Counter
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from footcds.v1 import (
-    audit_pb2,
-    differential_pb2,
     encounter_pb2,
-    intake_pb2,
-    treatment_pb2,
-    workup_pb2,
 )
 from google.protobuf import descriptor
 from google.protobuf.message import Message
@@ -42,40 +47,26 @@ from services.common.healthcheck import check
 from services.common.suite import SERVICES, LocalSuite
 from services.knowledge import knowledge_base
 from services.knowledge.validate import vocabulary
+from tests.rpc_catalog import Rpc, all_rpcs
 
 pytestmark = pytest.mark.e2e
 TRIED: Counter[str] = Counter()
 CODES: Counter[str] = Counter()
+OPTIONS: Counter[str] = Counter()  # the call options the RPC inputs were sent with
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
-FUZZ = settings(max_examples=40, deadline=None, derandomize=False, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
-
-
-@dataclass(frozen=True)
-class Rpc:
-    server: str
-    method: str
-    request: descriptor.Descriptor
-    streaming: bool
-
-    def __str__(self) -> str:
-        return self.method.rsplit("/", 1)[1]
-
-
-def _rpcs() -> list[Rpc]:
-    hosts = {"IntakeService": "intake", "DifferentialService": "differential", "WorkupService": "workup",
-             "TreatmentService": "treatment", "EncounterService": "encounter", "AuditService": "encounter"}
-    out = []
-    for module in (intake_pb2, differential_pb2, workup_pb2, treatment_pb2, encounter_pb2, audit_pb2):
-        for service in module.DESCRIPTOR.services_by_name.values():
-            for method in service.methods:
-                out.append(Rpc(hosts[service.name], f"/{service.full_name}/{method.name}", method.input_type,
-                               method.server_streaming))
-    return out
-
-
-RPCS = _rpcs()
+CAMPAIGN = os.environ.get("FOOTCDS_FUZZ_CAMPAIGN") == "1"
+# Examples per test: the short round of `make test`, or the campaign of `make fuzz`.
+EXAMPLES = {"rpc": 800, "case": 1500, "case file": 1000, "roster": 1500} if CAMPAIGN else \
+    {"rpc": 40, "case": 400, "case file": 150, "roster": 500}
+# The campaign also reads cheap byte-level mutants of every generated file (flipped, cut, spliced
+# bytes): hypothesis builds well-shaped inputs, the mutants break them in the ways disks and
+# hand edits do, at a thousandth of the cost per input.
+MUTANTS = {"case": 30, "case file": 20, "roster": 20} if CAMPAIGN else {"case": 2, "case file": 2, "roster": 2}
+# The campaign sends its RPC inputs in concurrent batches (the servers, not the generator, set the pace).
+BATCH = 24 if CAMPAIGN else 1
+FUZZ = settings(max_examples=EXAMPLES["rpc"] // BATCH, deadline=None, derandomize=False, database=None,
+                suppress_health_check=list(HealthCheck))
+RPCS = all_rpcs()
 
 
 # --- payload strategies ---------------------------------------------------------------------
@@ -194,21 +185,54 @@ def payloads(rpc: Rpc) -> st.SearchStrategy[bytes]:
 
 @pytest.fixture(scope="module")
 def channels(suite: LocalSuite) -> Iterator[dict[str, grpc.Channel]]:
-    opened = {name: suite.channel(name) for name in SERVICES}
+    opened = {name: suite.channel(name) for name in SERVICES}  # the dev token on every call
     yield opened
     for channel in opened.values():
         channel.close()
 
 
-def send(channel: grpc.Channel, rpc: Rpc, payload: bytes, timeout: float = 20) -> grpc.StatusCode:
+@dataclass(frozen=True)
+class CallOptions:
+    """How a client calls: its deadline (None = none at all), credentials and extra metadata."""
+
+    timeout: float | None = 20.0
+    auth: str = "token"  # "token", "none", "forged" or "basic"
+    extra: tuple[tuple[str, str | bytes], ...] = ()
+
+    def metadata(self, token: str) -> list[tuple[str, str | bytes]]:
+        auth = {"token": f"Bearer {token}", "forged": f"Bearer {token[::-1]}x", "basic": "Basic ZGV2OmRldg=="}
+        out = [("authorization", auth[self.auth])] if self.auth in auth else []
+        return out + list(self.extra)
+
+    @property
+    def short(self) -> bool:
+        return self.timeout is not None and self.timeout < 5
+
+
+HEADER_VALUE = st.text(alphabet=string.ascii_letters + string.digits + " -_.:/=", max_size=40).map(str.strip)
+CALL_OPTIONS = st.builds(
+    CallOptions,
+    timeout=st.one_of(st.none(), st.just(20.0), st.floats(0.05, 3)),
+    auth=st.sampled_from(["token", "token", "token", "none", "forged", "basic"]),
+    extra=st.lists(st.one_of(
+        st.tuples(st.from_regex(r"x-[a-z0-9][a-z0-9-]{0,15}", fullmatch=True).filter(lambda k: not k.endswith("-bin")),
+                  HEADER_VALUE),
+        st.tuples(st.just("x-fuzz-bin"), st.binary(max_size=40)),
+        st.tuples(st.sampled_from(["user-agent", "x-request-id", "grpc-accept-encoding-x"]), HEADER_VALUE),
+    ), max_size=3).map(tuple),
+)
+
+
+def send(channel: grpc.Channel, rpc: Rpc, payload: bytes, timeout: float | None = 20,
+         metadata: list[tuple[str, str | bytes]] | None = None) -> grpc.StatusCode:
     try:
         if rpc.streaming:
             stream = channel.unary_stream(rpc.method, request_serializer=None, response_deserializer=None)
-            for _ in stream(payload, timeout=timeout):
+            for _ in stream(payload, timeout=timeout, metadata=metadata):
                 pass
         else:
             call = channel.unary_unary(rpc.method, request_serializer=None, response_deserializer=None)
-            call(payload, timeout=timeout)
+            call(payload, timeout=timeout, metadata=metadata)
     except grpc.RpcError as error:
         code = error.code()
         assert isinstance(code, grpc.StatusCode) and isinstance(error.details() or "", str)
@@ -216,16 +240,43 @@ def send(channel: grpc.Channel, rpc: Rpc, payload: bytes, timeout: float = 20) -
     return grpc.StatusCode.OK
 
 
+@pytest.fixture(scope="module")
+def bare_channels(suite: LocalSuite) -> Iterator[dict[str, grpc.Channel]]:
+    """Channels without credentials: each call brings its own (CallOptions)."""
+    opened = {name: suite.channel(name, token="") for name in SERVICES}
+    yield opened
+    for channel in opened.values():
+        channel.close()
+
+
 @pytest.mark.parametrize("rpc", RPCS, ids=str)
-def test_any_payload_gets_a_well_formed_status(suite: LocalSuite, channels: dict[str, grpc.Channel], rpc: Rpc) -> None:
-    @FUZZ
-    @given(payload=payloads(rpc))
-    def run(payload: bytes) -> None:
-        code = send(channels[rpc.server], rpc, payload)
+def test_any_payload_with_any_call_options_gets_a_well_formed_status(
+    suite: LocalSuite, bare_channels: dict[str, grpc.Channel], rpc: Rpc
+) -> None:
+    def one(payload: bytes, options: CallOptions) -> None:
+        code = send(bare_channels[rpc.server], rpc, payload, options.timeout, options.metadata(suite.token))
         TRIED["rpc payloads"] += 1
+        OPTIONS["no deadline" if options.timeout is None else "short deadline" if options.short else "deadline"] += 1
+        OPTIONS[f"auth {options.auth}"] += 1
         CODES[code.name] += 1
-        assert code not in FORBIDDEN, f"{rpc.method} answered {code.name} to {payload[:80]!r}..."
-        assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"{rpc.method} hung on {payload[:80]!r}..."
+        where = f"{rpc.method} with {options}"
+        assert code not in FORBIDDEN, f"{where} answered {code.name} to {payload[:80]!r}..."
+        if options.short and code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return  # a deadline of a few milliseconds may pass before any answer
+        if options.auth != "token":  # credentials are checked before anything is parsed
+            assert code == grpc.StatusCode.UNAUTHENTICATED, f"{where}: {code.name}"
+        else:  # no deadline means the server's budget, which no input exhausts
+            assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"{where} hung on {payload[:80]!r}..."
+
+    @FUZZ
+    @given(batch=st.lists(st.tuples(payloads(rpc), CALL_OPTIONS), min_size=BATCH, max_size=BATCH))
+    def run(batch: list[tuple[bytes, CallOptions]]) -> None:
+        if BATCH == 1:
+            one(*batch[0])
+            return
+        with futures.ThreadPoolExecutor(max_workers=BATCH) as pool:
+            for done in [pool.submit(one, payload, options) for payload, options in batch]:
+                done.result()
 
     run()
     assert check(suite.address(rpc.server)), f"{rpc.server} is no longer serving"
@@ -262,9 +313,45 @@ CASE_LIKE = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(FUZZ, max_examples=400)
-@given(raw=st.one_of(JSON, CASE_LIKE))
-def test_the_case_parser_accepts_or_names_the_problem(raw: Any) -> None:
+def mutants(data: bytes, seed: int, count: int) -> Iterator[bytes]:
+    """``count`` deterministic byte-level mutants of ``data`` (hypothesis draws the seed)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        out = bytearray(data or rng.randbytes(8))
+        at = rng.randrange(len(out))
+        op = rng.randrange(5)
+        if op == 0:
+            for _ in range(rng.randint(1, 4)):
+                out[rng.randrange(len(out))] ^= 1 << rng.randrange(8)
+        elif op == 1:
+            del out[at:]
+        elif op == 2:
+            out[at:at] = rng.choice([rng.randbytes(rng.randint(1, 8)), b'"', b"{", b"]", b",", b"\n", b"\xff", b";"])
+        elif op == 3:
+            end = rng.randint(at, len(out))
+            out[at:at] = out[at:end]
+        else:
+            del out[at:rng.randint(at, len(out))]
+        yield bytes(out)
+
+
+def read_case_or_problem(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+    try:
+        read_case(path)
+    except InvalidInput as exc:
+        assert exc.violations
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder whose files are rewritten for every input (no folder per input)."""
+    return tmp_path_factory.mktemp("fuzz-files")
+
+
+@settings(FUZZ, max_examples=EXAMPLES["case"])
+@given(raw=st.one_of(JSON, CASE_LIKE), seed=st.integers(0, 2**32))
+def test_the_case_parser_accepts_or_names_the_problem(scratch: Path, raw: Any, seed: int) -> None:
     TRIED["case files"] += 1
     try:
         request = case_from_json(raw)
@@ -272,20 +359,20 @@ def test_the_case_parser_accepts_or_names_the_problem(raw: Any) -> None:
         assert exc.violations
     else:
         assert isinstance(request, encounter_pb2.AssessRequest)
+    text = json.dumps(raw).encode("utf-8", "surrogatepass")
+    for mutant in mutants(text, seed, MUTANTS["case"]):
+        TRIED["case files"] += 1
+        read_case_or_problem(scratch / "case.json", mutant)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=EXAMPLES["case file"])
 @given(data=st.one_of(st.binary(max_size=400), JSON.map(lambda v: json.dumps(v).encode()),
-                      st.builds(lambda b, n: b[:n], JSON.map(lambda v: json.dumps(v).encode()), st.integers(0, 60))))
-def test_reading_any_case_file_gives_a_request_or_a_named_problem(tmp_path_factory: pytest.TempPathFactory,
-                                                                  data: bytes) -> None:
-    TRIED["case files"] += 1
-    path = tmp_path_factory.mktemp("case", numbered=True) / "case.json"
-    path.write_bytes(data)
-    try:
-        read_case(path)
-    except InvalidInput as exc:
-        assert exc.violations
+                      st.builds(lambda b, n: b[:n], JSON.map(lambda v: json.dumps(v).encode()), st.integers(0, 60))),
+       seed=st.integers(0, 2**32))
+def test_reading_any_case_file_gives_a_request_or_a_named_problem(scratch: Path, data: bytes, seed: int) -> None:
+    for each in (data, *mutants(data, seed, MUTANTS["case file"])):
+        TRIED["case files"] += 1
+        read_case_or_problem(scratch / "file.json", each)
 
 
 CELL = st.one_of(st.sampled_from(WORDS), st.text(max_size=12), st.integers(-5, 200).map(str),
@@ -307,20 +394,20 @@ ROSTER_TEXT = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=500)
+@settings(FUZZ, max_examples=EXAMPLES["roster"])
 @given(data=st.one_of(st.binary(max_size=300), ROSTER_TEXT.map(lambda t: t.encode()),
-                      ROSTER_TEXT.map(lambda t: ("\ufeff" + t).encode())))
-def test_reading_any_roster_file_gives_rows_or_a_named_problem(tmp_path_factory: pytest.TempPathFactory,
-                                                               data: bytes) -> None:
-    TRIED["roster files"] += 1
-    path = tmp_path_factory.mktemp("roster", numbered=True) / "roster.csv"
-    path.write_bytes(data)
-    try:
-        roster = read_roster(path)
-    except RosterError as exc:
-        assert str(exc)
-    else:
-        assert roster.total >= 1
+                      ROSTER_TEXT.map(lambda t: ("\ufeff" + t).encode())), seed=st.integers(0, 2**32))
+def test_reading_any_roster_file_gives_rows_or_a_named_problem(scratch: Path, data: bytes, seed: int) -> None:
+    path = scratch / "roster.csv"
+    for each in (data, *mutants(data, seed, MUTANTS["roster"])):
+        TRIED["roster files"] += 1
+        path.write_bytes(each)
+        try:
+            roster = read_roster(path)
+        except RosterError as exc:
+            assert str(exc)
+        else:
+            assert roster.total >= 1
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -328,7 +415,7 @@ def fuzz_report(request: pytest.FixtureRequest) -> Iterator[None]:
     """After the module: how many inputs were tried, and what the servers answered."""
     yield
     line = (f"[fuzz] inputs tried: {dict(TRIED)}, total {sum(TRIED.values())}; "
-            f"rpc status codes: {dict(CODES.most_common())}")
+            f"rpc status codes: {dict(CODES.most_common())}; call options: {dict(OPTIONS.most_common())}")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if capture is None:
         print(line)

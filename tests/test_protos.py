@@ -19,12 +19,13 @@ from gen_protos import generate  # noqa: E402
 
 def test_committed_generated_code_matches_a_fresh_generation(tmp_path: Path) -> None:
     generate(tmp_path)
-    fresh = tmp_path / "footcds" / "v1"
-    committed = ROOT / "gen" / "footcds" / "v1"
-    names = sorted(p.name for p in fresh.iterdir() if p.is_file())
-    assert names == sorted(p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"})
-    _, mismatch, errors = filecmp.cmpfiles(fresh, committed, names, shallow=False)
-    assert not mismatch and not errors, f"run `make protos`: {mismatch or errors} differ"
+    for package in ("footcds/v1", "buf/validate"):
+        fresh = tmp_path / package
+        committed = ROOT / "gen" / package
+        names = sorted(p.name for p in fresh.iterdir() if p.is_file())
+        assert names == sorted(p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi"})
+        _, mismatch, errors = filecmp.cmpfiles(fresh, committed, names, shallow=False)
+        assert not mismatch and not errors, f"run `make protos`: {mismatch or errors} differ"
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     # each client to one replica.
     grpc_lb_policy: Literal["round_robin", "pick_first"] = "round_robin"
     result_ttl_seconds: int = Field(default=3600, ge=60)
-    assess_default_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Budgets (issue 11, services.common.deadlines): a call without a deadline gets the default
+    # (streams their own), and no caller's deadline counts for more than the maximum.
+    default_deadline_seconds: float = Field(default=10.0, gt=0)
+    default_stream_deadline_seconds: float = Field(default=3600.0, gt=0)
+    max_deadline_seconds: float = Field(default=6 * 3600.0, gt=0)
     stage_timeout_seconds: float = Field(default=5.0, gt=0)
     task_max_retries: int = Field(default=3, ge=0)
     # "chain": one Celery task per stage; "pipeline": one task calling the four services;

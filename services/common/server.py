@@ -25,6 +25,8 @@ from grpc_reflection.v1alpha import reflection
 from services.common.audit import AuditInterceptor
 from services.common.auth import AuthInterceptor
 from services.common.config import Settings, settings
+from services.common.contract import ContractInterceptor
+from services.common.deadlines import BudgetInterceptor
 from services.common.interceptors import MalformedRequestGuard
 from services.common.limits import ConcurrencyLimit
 from services.common.logging import configure_logging
@@ -68,10 +70,11 @@ class RunningServer:
 
 
 def trust_interceptors(cfg: Settings) -> list[grpc.ServerInterceptor]:
-    """Metrics (outermost: sees refusals too), auth, per-client limits, audit, then malformed
-    bytes turned into INVALID_ARGUMENT - in that order."""
+    """Metrics (outermost: sees refusals too), auth, per-client limits, audit, the call's budget
+    (a finite ``time_remaining()`` for every servicer), the rules declared in the protos, then
+    malformed bytes turned into INVALID_ARGUMENT - in that order."""
     return [MetricsInterceptor(), AuthInterceptor(cfg), ConcurrencyLimit(cfg), AuditInterceptor(cfg),
-            MalformedRequestGuard()]
+            BudgetInterceptor(cfg), ContractInterceptor(), MalformedRequestGuard()]
 
 
 class WrapOncePerMethod(grpc.ServerInterceptor):

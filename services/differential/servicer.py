@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, differential_pb2_grpc
 
-from services.common import convert
+from services.common import contract, convert
 from services.common.clinical import Case
 from services.common.errors import InvalidInput, Violation, translate_errors
 from services.differential import interview, ranking
@@ -48,6 +48,7 @@ def rank_differential_batch(
     errors: dict[int, common_pb2.BatchItemError] = {}
     for index, item in enumerate(request.items):
         try:
+            contract.check(item, f"items[{index}].")  # the batch's items are checked one by one
             cases.append(case_from_pb(kb, item.patient, list(item.evidence), f"items[{index}]."))
             positions.append(index)
         except InvalidInput as exc:

@@ -23,6 +23,7 @@ from footcds.v1 import (
     workup_pb2,
 )
 
+from services.common import contract
 from services.common.errors import LimitExceeded
 from services.encounter import stages
 from services.knowledge.loader import KnowledgeBase
@@ -102,8 +103,9 @@ def prepare(entries: Sequence[encounter_pb2.RosterEntry]) -> Prepared:
             problem = "must be an opaque id of 1-64 letters, digits or ._:- (never a name)"
         elif ref in first_row:
             problem = f"duplicate athlete reference (first seen at row {first_row[ref]})"
-        if problem is not None:
-            out.rejected.append((position, rejected(entry, [(where, problem)])))
+        broken = [(v.field, v.description) for v in contract.violations(source, f"athletes[{position}].")]
+        if problem is not None or broken:
+            out.rejected.append((position, rejected(entry, [(where, problem)] if problem else broken)))
             continue
         first_row[ref] = entry.row_number
         out.accepted.append((position, entry))

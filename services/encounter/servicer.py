@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from services.common.config import settings
-from services.common.deadlines import DeadlineExpired, remaining
+from services.common.deadlines import DeadlineExpired, call_budget, remaining
 from services.common.errors import bad_request_status, translate_errors
 from services.encounter import direct, stages
 from services.encounter.screening_servicer import ScreeningServicerMixin
@@ -87,10 +87,7 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
         self, request: encounter_pb2.AssessRequest, context: grpc.ServicerContext
     ) -> encounter_pb2.AssessResponse:
         started = time.perf_counter()
-        budget = context.time_remaining()
-        if budget is None:
-            budget = settings().assess_default_timeout_seconds
-        deadline = time.time() + budget
+        deadline = time.time() + call_budget(context)  # finite even without a caller's deadline
         if settings().assess_mode == "direct":
             try:
                 return respond(direct.assess(request, deadline), request, started)

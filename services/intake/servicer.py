@@ -8,7 +8,7 @@ from functools import cache
 import grpc
 from footcds.v1 import common_pb2, intake_pb2, intake_pb2_grpc
 
-from services.common import convert
+from services.common import contract, convert
 from services.common.errors import InvalidInput, translate_errors
 from services.intake import domain, form
 from services.knowledge.loader import KnowledgeBase, knowledge_base
@@ -53,6 +53,7 @@ def normalize_intake_batch(
     results = []
     for index, item in enumerate(request.items):
         try:
+            contract.check(item, f"items[{index}].")  # the batch's items are checked one by one
             response = normalize_intake(item, kb, prefix=f"items[{index}].")
             results.append(intake_pb2.NormalizeIntakeBatchResult(index=index, response=response))
         except InvalidInput as exc:

@@ -7,7 +7,7 @@ from functools import lru_cache
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, treatment_pb2_grpc
 
-from services.common import convert
+from services.common import contract, convert
 from services.common.errors import InvalidInput, Violation, translate_errors
 from services.intake.domain import validate_patient
 from services.knowledge.loader import knowledge_base
@@ -61,6 +61,7 @@ def plan_treatment_batch(
     for index, item in enumerate(request.items):
         result = response.results.add(index=index)  # filled in place: no message copies
         try:
+            contract.check(item, f"items[{index}].")  # the batch's items are checked one by one
             result.plan.MergeFromString(_plan_bytes(item, f"items[{index}]."))
         except InvalidInput as exc:
             result.error.CopyFrom(convert.batch_error(index, exc.violations))

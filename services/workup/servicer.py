@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, workup_pb2, workup_pb2_grpc
 
-from services.common import convert
+from services.common import contract, convert
 from services.common.errors import InvalidInput, Violation, translate_errors
 from services.differential.servicer import case_from_pb, rank_differential
 from services.knowledge.loader import knowledge_base
@@ -44,6 +44,7 @@ def recommend_tests_batch(
     results = []
     for index, item in enumerate(request.items):
         try:
+            contract.check(item, f"items[{index}].")  # the batch's items are checked one by one
             response = recommend_tests(item, f"items[{index}].")
             results.append(workup_pb2.RecommendTestsBatchResult(index=index, response=response))
         except InvalidInput as exc:
@@ -63,8 +64,6 @@ def submit_test_results(
 ) -> workup_pb2.SubmitTestResultsResponse:
     kb = knowledge_base()
     case = case_from_pb(kb, request.patient, list(request.evidence))
-    if not request.results:
-        raise InvalidInput([Violation("results", "at least one test result is required")])
     results = [
         domain.ResultInput(
             test_id=r.test_id,

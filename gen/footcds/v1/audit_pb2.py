@@ -22,23 +22,30 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66ootcds/v1/audit.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"f\n\x17ListAuditRecordsRequest\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x11\n\tclient_id\x18\x03 \x01(\t\"\xc1\x02\n\x0b\x41uditRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0c\n\x04\x61uth\x18\x04 \x01(\t\x12\x0b\n\x03rpc\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x16\n\x0erequest_sha256\x18\x07 \x01(\t\x12\x1a\n\x12patient_ref_sha256\x18\x08 \x01(\t\x12\x1b\n\x13\x61nswered_kb_version\x18\t \x01(\t\x12\'\n\x06triage\x18\n \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x1a\n\x12leading_conditions\x18\x0b \x03(\t\x12\x14\n\x0cscreening_id\x18\x0c \x01(\t\x12\r\n\x05\x63ount\x18\r \x01(\x05\"\x7f\n\x18ListAuditRecordsResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.footcds.v1.AuditRecord\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2m\n\x0c\x41uditService\x12]\n\x10ListAuditRecords\x12#.footcds.v1.ListAuditRecordsRequest\x1a$.footcds.v1.ListAuditRecordsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66ootcds/v1/audit.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x01\n\x17ListAuditRecordsRequest\x12\x33\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\xbaH\x05\xb2\x01\x02\x32\x00\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\x1b\n\tclient_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\"\xc1\x02\n\x0b\x41uditRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0c\n\x04\x61uth\x18\x04 \x01(\t\x12\x0b\n\x03rpc\x18\x05 \x01(\t\x12\x0c\n\x04\x63ode\x18\x06 \x01(\t\x12\x16\n\x0erequest_sha256\x18\x07 \x01(\t\x12\x1a\n\x12patient_ref_sha256\x18\x08 \x01(\t\x12\x1b\n\x13\x61nswered_kb_version\x18\t \x01(\t\x12\'\n\x06triage\x18\n \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x1a\n\x12leading_conditions\x18\x0b \x03(\t\x12\x14\n\x0cscreening_id\x18\x0c \x01(\t\x12\r\n\x05\x63ount\x18\r \x01(\x05\"\x7f\n\x18ListAuditRecordsResponse\x12(\n\x07records\x18\x01 \x03(\x0b\x32\x17.footcds.v1.AuditRecord\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2m\n\x0c\x41uditService\x12]\n\x10ListAuditRecords\x12#.footcds.v1.ListAuditRecordsRequest\x1a$.footcds.v1.ListAuditRecordsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=96
-  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=198
-  _globals['_AUDITRECORD']._serialized_start=201
-  _globals['_AUDITRECORD']._serialized_end=522
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=524
-  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=651
-  _globals['_AUDITSERVICE']._serialized_start=653
-  _globals['_AUDITSERVICE']._serialized_end=762
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['since']._loaded_options = None
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['since']._serialized_options = b'\272H\005\262\001\0022\000'
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['limit']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['client_id']._loaded_options = None
+  _globals['_LISTAUDITRECORDSREQUEST'].fields_by_name['client_id']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_start=126
+  _globals['_LISTAUDITRECORDSREQUEST']._serialized_end=260
+  _globals['_AUDITRECORD']._serialized_start=263
+  _globals['_AUDITRECORD']._serialized_end=584
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_start=586
+  _globals['_LISTAUDITRECORDSRESPONSE']._serialized_end=713
+  _globals['_AUDITSERVICE']._serialized_start=715
+  _globals['_AUDITSERVICE']._serialized_end=824
 # @@protoc_insertion_point(module_scope)

@@ -22,30 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66ootcds/v1/differential.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\"n\n\x17RankDifferentialRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\"r\n\x18RankDifferentialResponse\x12.\n\x0c\x64ifferential\x18\x01 \x01(\x0b\x32\x18.footcds.v1.Differential\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"m\n\x1cRankDifferentialBatchRequest\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.footcds.v1.RankDifferentialRequest\x12\x19\n\x11omit_explanations\x18\x02 \x01(\x08\"\x96\x01\n\x1bRankDifferentialBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x30\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.DifferentialH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"\x81\x01\n\x1dRankDifferentialBatchResponse\x12\x38\n\x07results\x18\x01 \x03(\x0b\x32\'.footcds.v1.RankDifferentialBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\xa5\x01\n\x13NextQuestionRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12\x1c\n\x14prioritize_dont_miss\x18\x03 \x01(\x08\x12\x1b\n\x13\x65xclude_finding_ids\x18\x04 \x03(\t\"\x81\x02\n\x14NextQuestionResponse\x12\x12\n\nfinding_id\x18\x01 \x01(\t\x12\x18\n\x10question_patient\x18\x02 \x01(\t\x12\x1a\n\x12question_clinician\x18\x03 \x01(\t\x12!\n\x19\x65xpected_information_gain\x18\x04 \x01(\x01\x12\x13\n\x0bshould_stop\x18\x05 \x01(\x08\x12\x13\n\x0bstop_reason\x18\x06 \x01(\t\x12*\n\x06leader\x18\x07 \x01(\x0b\x32\x1a.footcds.v1.ConditionScore\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xb5\x02\n\x13\x44ifferentialService\x12]\n\x10RankDifferential\x12#.footcds.v1.RankDifferentialRequest\x1a$.footcds.v1.RankDifferentialResponse\x12l\n\x15RankDifferentialBatch\x12(.footcds.v1.RankDifferentialBatchRequest\x1a).footcds.v1.RankDifferentialBatchResponse\x12Q\n\x0cNextQuestion\x12\x1f.footcds.v1.NextQuestionRequest\x1a .footcds.v1.NextQuestionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x66ootcds/v1/differential.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\"y\n\x17RankDifferentialRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\"r\n\x18RankDifferentialResponse\x12.\n\x0c\x64ifferential\x18\x01 \x01(\x0b\x32\x18.footcds.v1.Differential\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"}\n\x1cRankDifferentialBatchRequest\x12\x42\n\x05items\x18\x01 \x03(\x0b\x32#.footcds.v1.RankDifferentialRequestB\x0e\xbaH\x0b\x92\x01\x08\x10\x88\'\"\x03\xd8\x01\x03\x12\x19\n\x11omit_explanations\x18\x02 \x01(\x08\"\x96\x01\n\x1bRankDifferentialBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x30\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.DifferentialH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"\x81\x01\n\x1dRankDifferentialBatchResponse\x12\x38\n\x07results\x18\x01 \x03(\x0b\x32\'.footcds.v1.RankDifferentialBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\xbb\x01\n\x13NextQuestionRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12\x1c\n\x14prioritize_dont_miss\x18\x03 \x01(\x08\x12&\n\x13\x65xclude_finding_ids\x18\x04 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\"\x81\x02\n\x14NextQuestionResponse\x12\x12\n\nfinding_id\x18\x01 \x01(\t\x12\x18\n\x10question_patient\x18\x02 \x01(\t\x12\x1a\n\x12question_clinician\x18\x03 \x01(\t\x12!\n\x19\x65xpected_information_gain\x18\x04 \x01(\x01\x12\x13\n\x0bshould_stop\x18\x05 \x01(\x08\x12\x13\n\x0bstop_reason\x18\x06 \x01(\t\x12*\n\x06leader\x18\x07 \x01(\x0b\x32\x1a.footcds.v1.ConditionScore\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xb5\x02\n\x13\x44ifferentialService\x12]\n\x10RankDifferential\x12#.footcds.v1.RankDifferentialRequest\x1a$.footcds.v1.RankDifferentialResponse\x12l\n\x15RankDifferentialBatch\x12(.footcds.v1.RankDifferentialBatchRequest\x1a).footcds.v1.RankDifferentialBatchResponse\x12Q\n\x0cNextQuestion\x12\x1f.footcds.v1.NextQuestionRequest\x1a .footcds.v1.NextQuestionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.differential_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RANKDIFFERENTIALREQUEST']._serialized_start=70
-  _globals['_RANKDIFFERENTIALREQUEST']._serialized_end=180
-  _globals['_RANKDIFFERENTIALRESPONSE']._serialized_start=182
-  _globals['_RANKDIFFERENTIALRESPONSE']._serialized_end=296
-  _globals['_RANKDIFFERENTIALBATCHREQUEST']._serialized_start=298
-  _globals['_RANKDIFFERENTIALBATCHREQUEST']._serialized_end=407
-  _globals['_RANKDIFFERENTIALBATCHRESULT']._serialized_start=410
-  _globals['_RANKDIFFERENTIALBATCHRESULT']._serialized_end=560
-  _globals['_RANKDIFFERENTIALBATCHRESPONSE']._serialized_start=563
-  _globals['_RANKDIFFERENTIALBATCHRESPONSE']._serialized_end=692
-  _globals['_NEXTQUESTIONREQUEST']._serialized_start=695
-  _globals['_NEXTQUESTIONREQUEST']._serialized_end=860
-  _globals['_NEXTQUESTIONRESPONSE']._serialized_start=863
-  _globals['_NEXTQUESTIONRESPONSE']._serialized_end=1120
-  _globals['_DIFFERENTIALSERVICE']._serialized_start=1123
-  _globals['_DIFFERENTIALSERVICE']._serialized_end=1432
+  _globals['_RANKDIFFERENTIALREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_RANKDIFFERENTIALREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_RANKDIFFERENTIALBATCHREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_RANKDIFFERENTIALBATCHREQUEST'].fields_by_name['items']._serialized_options = b'\272H\013\222\001\010\020\210\'\"\003\330\001\003'
+  _globals['_NEXTQUESTIONREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_NEXTQUESTIONREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_NEXTQUESTIONREQUEST'].fields_by_name['exclude_finding_ids']._loaded_options = None
+  _globals['_NEXTQUESTIONREQUEST'].fields_by_name['exclude_finding_ids']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_RANKDIFFERENTIALREQUEST']._serialized_start=99
+  _globals['_RANKDIFFERENTIALREQUEST']._serialized_end=220
+  _globals['_RANKDIFFERENTIALRESPONSE']._serialized_start=222
+  _globals['_RANKDIFFERENTIALRESPONSE']._serialized_end=336
+  _globals['_RANKDIFFERENTIALBATCHREQUEST']._serialized_start=338
+  _globals['_RANKDIFFERENTIALBATCHREQUEST']._serialized_end=463
+  _globals['_RANKDIFFERENTIALBATCHRESULT']._serialized_start=466
+  _globals['_RANKDIFFERENTIALBATCHRESULT']._serialized_end=616
+  _globals['_RANKDIFFERENTIALBATCHRESPONSE']._serialized_start=619
+  _globals['_RANKDIFFERENTIALBATCHRESPONSE']._serialized_end=748
+  _globals['_NEXTQUESTIONREQUEST']._serialized_start=751
+  _globals['_NEXTQUESTIONREQUEST']._serialized_end=938
+  _globals['_NEXTQUESTIONRESPONSE']._serialized_start=941
+  _globals['_NEXTQUESTIONRESPONSE']._serialized_end=1198
+  _globals['_DIFFERENTIALSERVICE']._serialized_start=1201
+  _globals['_DIFFERENTIALSERVICE']._serialized_end=1510
 # @@protoc_insertion_point(module_scope)

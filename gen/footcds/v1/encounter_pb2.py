@@ -22,54 +22,79 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ootcds/v1/encounter.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\"\xb3\x01\n\rAssessRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12\x30\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswer\x12\x1b\n\x13include_fhir_bundle\x18\x04 \x01(\x08\"\xca\x02\n\nAssessment\x12\"\n\x06triage\x18\x01 \x01(\x0b\x32\x12.footcds.v1.Triage\x12.\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.Differential\x12-\n\x05tests\x18\x03 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12\'\n\x04plan\x18\x04 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlan\x12&\n\x08\x65vidence\x18\x05 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12+\n\x07patient\x18\x06 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x13\n\x0bworkup_note\x18\x07 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"~\n\x0e\x41ssessResponse\x12*\n\nassessment\x18\x01 \x01(\x0b\x32\x16.footcds.v1.Assessment\x12\x18\n\x10\x66hir_bundle_json\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\xbd\x01\n\x0bRosterEntry\x12\x13\n\x0b\x61thlete_ref\x18\x01 \x01(\t\x12\x12\n\nrow_number\x18\x02 \x01(\x05\x12+\n\x07patient\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x04 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12\x30\n\x07\x61nswers\x18\x05 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswer\"p\n\x16SubmitScreeningRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12)\n\x08\x61thletes\x18\x02 \x03(\x0b\x32\x17.footcds.v1.RosterEntry\x12\x12\n\nteam_label\x18\x03 \x01(\t\"y\n\x17SubmitScreeningResponse\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"D\n\x0bTriageCount\x12&\n\x05level\x18\x01 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"-\n\x15WatchScreeningRequest\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\"\xd7\x01\n\x16WatchScreeningResponse\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.footcds.v1.ScreeningState\x12\x0c\n\x04\x64one\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12*\n\tby_triage\x18\x04 \x03(\x0b\x32\x17.footcds.v1.TriageCount\x12\x10\n\x08rejected\x18\x05 \x01(\x05\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"2\n\x1aGetScreeningResultsRequest\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\"\xb8\x02\n\rAthleteResult\x12\x13\n\x0b\x61thlete_ref\x18\x01 \x01(\t\x12\x12\n\nrow_number\x18\x02 \x01(\x05\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.footcds.v1.AthleteStatus\x12.\n\nviolations\x18\x04 \x03(\x0b\x32\x1a.footcds.v1.FieldViolation\x12\'\n\x06triage\x18\x05 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x16\n\x0etriage_reasons\x18\x06 \x03(\t\x12\x32\n\x0etop_conditions\x18\x07 \x03(\x0b\x32\x1a.footcds.v1.ConditionScore\x12\x15\n\rfirst_test_id\x18\x08 \x01(\t\x12\x17\n\x0fplan_highlights\x18\t \x03(\t\"p\n\x1bGetScreeningResultsResponse\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.footcds.v1.AthleteResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"2\n\x1aGetScreeningSummaryRequest\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\"D\n\x0e\x43onditionCount\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\"\x8a\x01\n\x08\x46ollowUp\x12\x13\n\x0b\x61thlete_ref\x18\x01 \x01(\t\x12\x12\n\nrow_number\x18\x02 \x01(\x05\x12\'\n\x06triage\x18\x03 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x1c\n\x14leading_condition_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x9d\x02\n\x0bTeamSummary\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.footcds.v1.ScreeningState\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x10\n\x08screened\x18\x03 \x01(\x05\x12\x10\n\x08rejected\x18\x04 \x01(\x05\x12*\n\tby_triage\x18\x05 \x03(\x0b\x32\x17.footcds.v1.TriageCount\x12\x32\n\x0etop_conditions\x18\x06 \x03(\x0b\x32\x1a.footcds.v1.ConditionCount\x12\'\n\tfollow_up\x18\x07 \x03(\x0b\x32\x14.footcds.v1.FollowUp\x12\x13\n\x0bteam_advice\x18\x08 \x03(\t\x12\x12\n\nteam_label\x18\t \x01(\t\"o\n\x1bGetScreeningSummaryResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.footcds.v1.TeamSummary\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t*\xa0\x01\n\x0eScreeningState\x12\x1f\n\x1bSCREENING_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SCREENING_STATE_QUEUED\x10\x01\x12\x1b\n\x17SCREENING_STATE_RUNNING\x10\x02\x12\x18\n\x14SCREENING_STATE_DONE\x10\x03\x12\x1a\n\x16SCREENING_STATE_FAILED\x10\x04*i\n\rAthleteStatus\x12\x1e\n\x1a\x41THLETE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41THLETE_STATUS_SCREENED\x10\x01\x12\x1b\n\x17\x41THLETE_STATUS_REJECTED\x10\x02\x32\xdc\x03\n\x10\x45ncounterService\x12?\n\x06\x41ssess\x12\x19.footcds.v1.AssessRequest\x1a\x1a.footcds.v1.AssessResponse\x12Z\n\x0fSubmitScreening\x12\".footcds.v1.SubmitScreeningRequest\x1a#.footcds.v1.SubmitScreeningResponse\x12Y\n\x0eWatchScreening\x12!.footcds.v1.WatchScreeningRequest\x1a\".footcds.v1.WatchScreeningResponse0\x01\x12h\n\x13GetScreeningResults\x12&.footcds.v1.GetScreeningResultsRequest\x1a\'.footcds.v1.GetScreeningResultsResponse0\x01\x12\x66\n\x13GetScreeningSummary\x12&.footcds.v1.GetScreeningSummaryRequest\x1a\'.footcds.v1.GetScreeningSummaryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ootcds/v1/encounter.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\"\xc8\x01\n\rAssessRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12:\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswerB\x08\xbaH\x05\x92\x01\x02\x10\x64\x12\x1b\n\x13include_fhir_bundle\x18\x04 \x01(\x08\"\xca\x02\n\nAssessment\x12\"\n\x06triage\x18\x01 \x01(\x0b\x32\x12.footcds.v1.Triage\x12.\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.Differential\x12-\n\x05tests\x18\x03 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12\'\n\x04plan\x18\x04 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlan\x12&\n\x08\x65vidence\x18\x05 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12+\n\x07patient\x18\x06 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x13\n\x0bworkup_note\x18\x07 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"~\n\x0e\x41ssessResponse\x12*\n\nassessment\x18\x01 \x01(\x0b\x32\x16.footcds.v1.Assessment\x12\x18\n\x10\x66hir_bundle_json\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\xe5\x01\n\x0bRosterEntry\x12\x1d\n\x0b\x61thlete_ref\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x01\x12\x1b\n\nrow_number\x18\x02 \x01(\x05\x42\x07\xbaH\x04\x1a\x02(\x00\x12+\n\x07patient\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x04 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12:\n\x07\x61nswers\x18\x05 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswerB\x08\xbaH\x05\x92\x01\x02\x10\x64\"\x95\x01\n\x16SubmitScreeningRequest\x12#\n\x0fidempotency_key\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x02\x12\x38\n\x08\x61thletes\x18\x02 \x03(\x0b\x32\x17.footcds.v1.RosterEntryB\r\xbaH\n\x92\x01\x07\x08\x01\"\x03\xd8\x01\x03\x12\x1c\n\nteam_label\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"y\n\x17SubmitScreeningResponse\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"D\n\x0bTriageCount\x12&\n\x05level\x18\x01 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"H\n\x15WatchScreeningRequest\x12/\n\x0cscreening_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x14\x32\x12^scr_[0-9a-f]{32}$\"\xd7\x01\n\x16WatchScreeningResponse\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.footcds.v1.ScreeningState\x12\x0c\n\x04\x64one\x18\x02 \x01(\x05\x12\r\n\x05total\x18\x03 \x01(\x05\x12*\n\tby_triage\x18\x04 \x03(\x0b\x32\x17.footcds.v1.TriageCount\x12\x10\n\x08rejected\x18\x05 \x01(\x05\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"M\n\x1aGetScreeningResultsRequest\x12/\n\x0cscreening_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x14\x32\x12^scr_[0-9a-f]{32}$\"\xb8\x02\n\rAthleteResult\x12\x13\n\x0b\x61thlete_ref\x18\x01 \x01(\t\x12\x12\n\nrow_number\x18\x02 \x01(\x05\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.footcds.v1.AthleteStatus\x12.\n\nviolations\x18\x04 \x03(\x0b\x32\x1a.footcds.v1.FieldViolation\x12\'\n\x06triage\x18\x05 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x16\n\x0etriage_reasons\x18\x06 \x03(\t\x12\x32\n\x0etop_conditions\x18\x07 \x03(\x0b\x32\x1a.footcds.v1.ConditionScore\x12\x15\n\rfirst_test_id\x18\x08 \x01(\t\x12\x17\n\x0fplan_highlights\x18\t \x03(\t\"p\n\x1bGetScreeningResultsResponse\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.footcds.v1.AthleteResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"M\n\x1aGetScreeningSummaryRequest\x12/\n\x0cscreening_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x14\x32\x12^scr_[0-9a-f]{32}$\"D\n\x0e\x43onditionCount\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x05\"\x8a\x01\n\x08\x46ollowUp\x12\x13\n\x0b\x61thlete_ref\x18\x01 \x01(\t\x12\x12\n\nrow_number\x18\x02 \x01(\x05\x12\'\n\x06triage\x18\x03 \x01(\x0e\x32\x17.footcds.v1.TriageLevel\x12\x1c\n\x14leading_condition_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\x9d\x02\n\x0bTeamSummary\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.footcds.v1.ScreeningState\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x10\n\x08screened\x18\x03 \x01(\x05\x12\x10\n\x08rejected\x18\x04 \x01(\x05\x12*\n\tby_triage\x18\x05 \x03(\x0b\x32\x17.footcds.v1.TriageCount\x12\x32\n\x0etop_conditions\x18\x06 \x03(\x0b\x32\x1a.footcds.v1.ConditionCount\x12\'\n\tfollow_up\x18\x07 \x03(\x0b\x32\x14.footcds.v1.FollowUp\x12\x13\n\x0bteam_advice\x18\x08 \x03(\t\x12\x12\n\nteam_label\x18\t \x01(\t\"o\n\x1bGetScreeningSummaryResponse\x12(\n\x07summary\x18\x01 \x01(\x0b\x32\x17.footcds.v1.TeamSummary\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t*\xa0\x01\n\x0eScreeningState\x12\x1f\n\x1bSCREENING_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SCREENING_STATE_QUEUED\x10\x01\x12\x1b\n\x17SCREENING_STATE_RUNNING\x10\x02\x12\x18\n\x14SCREENING_STATE_DONE\x10\x03\x12\x1a\n\x16SCREENING_STATE_FAILED\x10\x04*i\n\rAthleteStatus\x12\x1e\n\x1a\x41THLETE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41THLETE_STATUS_SCREENED\x10\x01\x12\x1b\n\x17\x41THLETE_STATUS_REJECTED\x10\x02\x32\xdc\x03\n\x10\x45ncounterService\x12?\n\x06\x41ssess\x12\x19.footcds.v1.AssessRequest\x1a\x1a.footcds.v1.AssessResponse\x12Z\n\x0fSubmitScreening\x12\".footcds.v1.SubmitScreeningRequest\x1a#.footcds.v1.SubmitScreeningResponse\x12Y\n\x0eWatchScreening\x12!.footcds.v1.WatchScreeningRequest\x1a\".footcds.v1.WatchScreeningResponse0\x01\x12h\n\x13GetScreeningResults\x12&.footcds.v1.GetScreeningResultsRequest\x1a\'.footcds.v1.GetScreeningResultsResponse0\x01\x12\x66\n\x13GetScreeningSummary\x12&.footcds.v1.GetScreeningSummaryRequest\x1a\'.footcds.v1.GetScreeningSummaryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.encounter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCREENINGSTATE']._serialized_start=2620
-  _globals['_SCREENINGSTATE']._serialized_end=2780
-  _globals['_ATHLETESTATUS']._serialized_start=2782
-  _globals['_ATHLETESTATUS']._serialized_end=2887
-  _globals['_ASSESSREQUEST']._serialized_start=68
-  _globals['_ASSESSREQUEST']._serialized_end=247
-  _globals['_ASSESSMENT']._serialized_start=250
-  _globals['_ASSESSMENT']._serialized_end=580
-  _globals['_ASSESSRESPONSE']._serialized_start=582
-  _globals['_ASSESSRESPONSE']._serialized_end=708
-  _globals['_ROSTERENTRY']._serialized_start=711
-  _globals['_ROSTERENTRY']._serialized_end=900
-  _globals['_SUBMITSCREENINGREQUEST']._serialized_start=902
-  _globals['_SUBMITSCREENINGREQUEST']._serialized_end=1014
-  _globals['_SUBMITSCREENINGRESPONSE']._serialized_start=1016
-  _globals['_SUBMITSCREENINGRESPONSE']._serialized_end=1137
-  _globals['_TRIAGECOUNT']._serialized_start=1139
-  _globals['_TRIAGECOUNT']._serialized_end=1207
-  _globals['_WATCHSCREENINGREQUEST']._serialized_start=1209
-  _globals['_WATCHSCREENINGREQUEST']._serialized_end=1254
-  _globals['_WATCHSCREENINGRESPONSE']._serialized_start=1257
-  _globals['_WATCHSCREENINGRESPONSE']._serialized_end=1472
-  _globals['_GETSCREENINGRESULTSREQUEST']._serialized_start=1474
-  _globals['_GETSCREENINGRESULTSREQUEST']._serialized_end=1524
-  _globals['_ATHLETERESULT']._serialized_start=1527
-  _globals['_ATHLETERESULT']._serialized_end=1839
-  _globals['_GETSCREENINGRESULTSRESPONSE']._serialized_start=1841
-  _globals['_GETSCREENINGRESULTSRESPONSE']._serialized_end=1953
-  _globals['_GETSCREENINGSUMMARYREQUEST']._serialized_start=1955
-  _globals['_GETSCREENINGSUMMARYREQUEST']._serialized_end=2005
-  _globals['_CONDITIONCOUNT']._serialized_start=2007
-  _globals['_CONDITIONCOUNT']._serialized_end=2075
-  _globals['_FOLLOWUP']._serialized_start=2078
-  _globals['_FOLLOWUP']._serialized_end=2216
-  _globals['_TEAMSUMMARY']._serialized_start=2219
-  _globals['_TEAMSUMMARY']._serialized_end=2504
-  _globals['_GETSCREENINGSUMMARYRESPONSE']._serialized_start=2506
-  _globals['_GETSCREENINGSUMMARYRESPONSE']._serialized_end=2617
-  _globals['_ENCOUNTERSERVICE']._serialized_start=2890
-  _globals['_ENCOUNTERSERVICE']._serialized_end=3366
+  _globals['_ASSESSREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_ASSESSREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_ASSESSREQUEST'].fields_by_name['answers']._loaded_options = None
+  _globals['_ASSESSREQUEST'].fields_by_name['answers']._serialized_options = b'\272H\005\222\001\002\020d'
+  _globals['_ROSTERENTRY'].fields_by_name['athlete_ref']._loaded_options = None
+  _globals['_ROSTERENTRY'].fields_by_name['athlete_ref']._serialized_options = b'\272H\005r\003\030\200\001'
+  _globals['_ROSTERENTRY'].fields_by_name['row_number']._loaded_options = None
+  _globals['_ROSTERENTRY'].fields_by_name['row_number']._serialized_options = b'\272H\004\032\002(\000'
+  _globals['_ROSTERENTRY'].fields_by_name['evidence']._loaded_options = None
+  _globals['_ROSTERENTRY'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_ROSTERENTRY'].fields_by_name['answers']._loaded_options = None
+  _globals['_ROSTERENTRY'].fields_by_name['answers']._serialized_options = b'\272H\005\222\001\002\020d'
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\272H\007r\005\020\001\030\200\002'
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['athletes']._loaded_options = None
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['athletes']._serialized_options = b'\272H\n\222\001\007\010\001\"\003\330\001\003'
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['team_label']._loaded_options = None
+  _globals['_SUBMITSCREENINGREQUEST'].fields_by_name['team_label']._serialized_options = b'\272H\005r\003\030\310\001'
+  _globals['_WATCHSCREENINGREQUEST'].fields_by_name['screening_id']._loaded_options = None
+  _globals['_WATCHSCREENINGREQUEST'].fields_by_name['screening_id']._serialized_options = b'\272H\026r\0242\022^scr_[0-9a-f]{32}$'
+  _globals['_GETSCREENINGRESULTSREQUEST'].fields_by_name['screening_id']._loaded_options = None
+  _globals['_GETSCREENINGRESULTSREQUEST'].fields_by_name['screening_id']._serialized_options = b'\272H\026r\0242\022^scr_[0-9a-f]{32}$'
+  _globals['_GETSCREENINGSUMMARYREQUEST'].fields_by_name['screening_id']._loaded_options = None
+  _globals['_GETSCREENINGSUMMARYREQUEST'].fields_by_name['screening_id']._serialized_options = b'\272H\026r\0242\022^scr_[0-9a-f]{32}$'
+  _globals['_SCREENINGSTATE']._serialized_start=2829
+  _globals['_SCREENINGSTATE']._serialized_end=2989
+  _globals['_ATHLETESTATUS']._serialized_start=2991
+  _globals['_ATHLETESTATUS']._serialized_end=3096
+  _globals['_ASSESSREQUEST']._serialized_start=97
+  _globals['_ASSESSREQUEST']._serialized_end=297
+  _globals['_ASSESSMENT']._serialized_start=300
+  _globals['_ASSESSMENT']._serialized_end=630
+  _globals['_ASSESSRESPONSE']._serialized_start=632
+  _globals['_ASSESSRESPONSE']._serialized_end=758
+  _globals['_ROSTERENTRY']._serialized_start=761
+  _globals['_ROSTERENTRY']._serialized_end=990
+  _globals['_SUBMITSCREENINGREQUEST']._serialized_start=993
+  _globals['_SUBMITSCREENINGREQUEST']._serialized_end=1142
+  _globals['_SUBMITSCREENINGRESPONSE']._serialized_start=1144
+  _globals['_SUBMITSCREENINGRESPONSE']._serialized_end=1265
+  _globals['_TRIAGECOUNT']._serialized_start=1267
+  _globals['_TRIAGECOUNT']._serialized_end=1335
+  _globals['_WATCHSCREENINGREQUEST']._serialized_start=1337
+  _globals['_WATCHSCREENINGREQUEST']._serialized_end=1409
+  _globals['_WATCHSCREENINGRESPONSE']._serialized_start=1412
+  _globals['_WATCHSCREENINGRESPONSE']._serialized_end=1627
+  _globals['_GETSCREENINGRESULTSREQUEST']._serialized_start=1629
+  _globals['_GETSCREENINGRESULTSREQUEST']._serialized_end=1706
+  _globals['_ATHLETERESULT']._serialized_start=1709
+  _globals['_ATHLETERESULT']._serialized_end=2021
+  _globals['_GETSCREENINGRESULTSRESPONSE']._serialized_start=2023
+  _globals['_GETSCREENINGRESULTSRESPONSE']._serialized_end=2135
+  _globals['_GETSCREENINGSUMMARYREQUEST']._serialized_start=2137
+  _globals['_GETSCREENINGSUMMARYREQUEST']._serialized_end=2214
+  _globals['_CONDITIONCOUNT']._serialized_start=2216
+  _globals['_CONDITIONCOUNT']._serialized_end=2284
+  _globals['_FOLLOWUP']._serialized_start=2287
+  _globals['_FOLLOWUP']._serialized_end=2425
+  _globals['_TEAMSUMMARY']._serialized_start=2428
+  _globals['_TEAMSUMMARY']._serialized_end=2713
+  _globals['_GETSCREENINGSUMMARYRESPONSE']._serialized_start=2715
+  _globals['_GETSCREENINGSUMMARYRESPONSE']._serialized_end=2826
+  _globals['_ENCOUNTERSERVICE']._serialized_start=3099
+  _globals['_ENCOUNTERSERVICE']._serialized_end=3575
 # @@protoc_insertion_point(module_scope)

@@ -22,36 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ootcds/v1/intake.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\"\x9f\x01\n\x16NormalizeIntakeRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12\x30\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswer\"\xbe\x01\n\x17NormalizeIntakeResponse\x12&\n\x08\x65vidence\x18\x01 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12&\n\tred_flags\x18\x02 \x03(\x0b\x32\x13.footcds.v1.RedFlag\x12+\n\x07patient\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"P\n\x1bNormalizeIntakeBatchRequest\x12\x31\n\x05items\x18\x01 \x03(\x0b\x32\".footcds.v1.NormalizeIntakeRequest\"\x9c\x01\n\x1aNormalizeIntakeBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x37\n\x08response\x18\x02 \x01(\x0b\x32#.footcds.v1.NormalizeIntakeResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"\x7f\n\x1cNormalizeIntakeBatchResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.footcds.v1.NormalizeIntakeBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"B\n\x14GetIntakeFormRequest\x12*\n\x08\x61udience\x18\x01 \x01(\x0e\x32\x18.footcds.v1.FormAudience\"Y\n\nFormOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x14\n\x0csets_present\x18\x03 \x03(\t\x12\x13\n\x0bsets_absent\x18\x04 \x03(\t\"h\n\x0c\x46ormQuestion\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\'\n\x07options\x18\x04 \x03(\x0b\x32\x16.footcds.v1.FormOption\"\x8d\x01\n\x15GetIntakeFormResponse\x12+\n\tquestions\x18\x01 \x03(\x0b\x32\x18.footcds.v1.FormQuestion\x12\x1f\n\x17\x66hir_questionnaire_json\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t*e\n\x0c\x46ormAudience\x12\x1d\n\x19\x46ORM_AUDIENCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46ORM_AUDIENCE_PATIENT\x10\x01\x12\x1b\n\x17\x46ORM_AUDIENCE_CLINICIAN\x10\x02\x32\xac\x02\n\rIntakeService\x12Z\n\x0fNormalizeIntake\x12\".footcds.v1.NormalizeIntakeRequest\x1a#.footcds.v1.NormalizeIntakeResponse\x12i\n\x14NormalizeIntakeBatch\x12\'.footcds.v1.NormalizeIntakeBatchRequest\x1a(.footcds.v1.NormalizeIntakeBatchResponse\x12T\n\rGetIntakeForm\x12 .footcds.v1.GetIntakeFormRequest\x1a!.footcds.v1.GetIntakeFormResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ootcds/v1/intake.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\"\xb4\x01\n\x16NormalizeIntakeRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12:\n\x07\x61nswers\x18\x03 \x03(\x0b\x32\x1f.footcds.v1.QuestionnaireAnswerB\x08\xbaH\x05\x92\x01\x02\x10\x64\"\xbe\x01\n\x17NormalizeIntakeResponse\x12&\n\x08\x65vidence\x18\x01 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12&\n\tred_flags\x18\x02 \x03(\x0b\x32\x13.footcds.v1.RedFlag\x12+\n\x07patient\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"`\n\x1bNormalizeIntakeBatchRequest\x12\x41\n\x05items\x18\x01 \x03(\x0b\x32\".footcds.v1.NormalizeIntakeRequestB\x0e\xbaH\x0b\x92\x01\x08\x10\x88\'\"\x03\xd8\x01\x03\"\x9c\x01\n\x1aNormalizeIntakeBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x37\n\x08response\x18\x02 \x01(\x0b\x32#.footcds.v1.NormalizeIntakeResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"\x7f\n\x1cNormalizeIntakeBatchResponse\x12\x37\n\x07results\x18\x01 \x03(\x0b\x32&.footcds.v1.NormalizeIntakeBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"L\n\x14GetIntakeFormRequest\x12\x34\n\x08\x61udience\x18\x01 \x01(\x0e\x32\x18.footcds.v1.FormAudienceB\x08\xbaH\x05\x82\x01\x02\x10\x01\"Y\n\nFormOption\x12\x11\n\toption_id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x14\n\x0csets_present\x18\x03 \x03(\t\x12\x13\n\x0bsets_absent\x18\x04 \x03(\t\"h\n\x0c\x46ormQuestion\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\'\n\x07options\x18\x04 \x03(\x0b\x32\x16.footcds.v1.FormOption\"\x8d\x01\n\x15GetIntakeFormResponse\x12+\n\tquestions\x18\x01 \x03(\x0b\x32\x18.footcds.v1.FormQuestion\x12\x1f\n\x17\x66hir_questionnaire_json\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t*e\n\x0c\x46ormAudience\x12\x1d\n\x19\x46ORM_AUDIENCE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x46ORM_AUDIENCE_PATIENT\x10\x01\x12\x1b\n\x17\x46ORM_AUDIENCE_CLINICIAN\x10\x02\x32\xac\x02\n\rIntakeService\x12Z\n\x0fNormalizeIntake\x12\".footcds.v1.NormalizeIntakeRequest\x1a#.footcds.v1.NormalizeIntakeResponse\x12i\n\x14NormalizeIntakeBatch\x12\'.footcds.v1.NormalizeIntakeBatchRequest\x1a(.footcds.v1.NormalizeIntakeBatchResponse\x12T\n\rGetIntakeForm\x12 .footcds.v1.GetIntakeFormRequest\x1a!.footcds.v1.GetIntakeFormResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.intake_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FORMAUDIENCE']._serialized_start=1198
-  _globals['_FORMAUDIENCE']._serialized_end=1299
-  _globals['_NORMALIZEINTAKEREQUEST']._serialized_start=65
-  _globals['_NORMALIZEINTAKEREQUEST']._serialized_end=224
-  _globals['_NORMALIZEINTAKERESPONSE']._serialized_start=227
-  _globals['_NORMALIZEINTAKERESPONSE']._serialized_end=417
-  _globals['_NORMALIZEINTAKEBATCHREQUEST']._serialized_start=419
-  _globals['_NORMALIZEINTAKEBATCHREQUEST']._serialized_end=499
-  _globals['_NORMALIZEINTAKEBATCHRESULT']._serialized_start=502
-  _globals['_NORMALIZEINTAKEBATCHRESULT']._serialized_end=658
-  _globals['_NORMALIZEINTAKEBATCHRESPONSE']._serialized_start=660
-  _globals['_NORMALIZEINTAKEBATCHRESPONSE']._serialized_end=787
-  _globals['_GETINTAKEFORMREQUEST']._serialized_start=789
-  _globals['_GETINTAKEFORMREQUEST']._serialized_end=855
-  _globals['_FORMOPTION']._serialized_start=857
-  _globals['_FORMOPTION']._serialized_end=946
-  _globals['_FORMQUESTION']._serialized_start=948
-  _globals['_FORMQUESTION']._serialized_end=1052
-  _globals['_GETINTAKEFORMRESPONSE']._serialized_start=1055
-  _globals['_GETINTAKEFORMRESPONSE']._serialized_end=1196
-  _globals['_INTAKESERVICE']._serialized_start=1302
-  _globals['_INTAKESERVICE']._serialized_end=1602
+  _globals['_NORMALIZEINTAKEREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_NORMALIZEINTAKEREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_NORMALIZEINTAKEREQUEST'].fields_by_name['answers']._loaded_options = None
+  _globals['_NORMALIZEINTAKEREQUEST'].fields_by_name['answers']._serialized_options = b'\272H\005\222\001\002\020d'
+  _globals['_NORMALIZEINTAKEBATCHREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_NORMALIZEINTAKEBATCHREQUEST'].fields_by_name['items']._serialized_options = b'\272H\013\222\001\010\020\210\'\"\003\330\001\003'
+  _globals['_GETINTAKEFORMREQUEST'].fields_by_name['audience']._loaded_options = None
+  _globals['_GETINTAKEFORMREQUEST'].fields_by_name['audience']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_FORMAUDIENCE']._serialized_start=1274
+  _globals['_FORMAUDIENCE']._serialized_end=1375
+  _globals['_NORMALIZEINTAKEREQUEST']._serialized_start=94
+  _globals['_NORMALIZEINTAKEREQUEST']._serialized_end=274
+  _globals['_NORMALIZEINTAKERESPONSE']._serialized_start=277
+  _globals['_NORMALIZEINTAKERESPONSE']._serialized_end=467
+  _globals['_NORMALIZEINTAKEBATCHREQUEST']._serialized_start=469
+  _globals['_NORMALIZEINTAKEBATCHREQUEST']._serialized_end=565
+  _globals['_NORMALIZEINTAKEBATCHRESULT']._serialized_start=568
+  _globals['_NORMALIZEINTAKEBATCHRESULT']._serialized_end=724
+  _globals['_NORMALIZEINTAKEBATCHRESPONSE']._serialized_start=726
+  _globals['_NORMALIZEINTAKEBATCHRESPONSE']._serialized_end=853
+  _globals['_GETINTAKEFORMREQUEST']._serialized_start=855
+  _globals['_GETINTAKEFORMREQUEST']._serialized_end=931
+  _globals['_FORMOPTION']._serialized_start=933
+  _globals['_FORMOPTION']._serialized_end=1022
+  _globals['_FORMQUESTION']._serialized_start=1024
+  _globals['_FORMQUESTION']._serialized_end=1128
+  _globals['_GETINTAKEFORMRESPONSE']._serialized_start=1131
+  _globals['_GETINTAKEFORMRESPONSE']._serialized_end=1272
+  _globals['_INTAKESERVICE']._serialized_start=1378
+  _globals['_INTAKESERVICE']._serialized_end=1678
 # @@protoc_insertion_point(module_scope)

@@ -22,26 +22,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ootcds/v1/treatment.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\"s\n\x14PlanTreatmentRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12.\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.Differential\"h\n\x15PlanTreatmentResponse\x12\'\n\x04plan\x18\x01 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlan\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"L\n\x19PlanTreatmentBatchRequest\x12/\n\x05items\x18\x01 \x03(\x0b\x32 .footcds.v1.PlanTreatmentRequest\"\x8c\x01\n\x18PlanTreatmentBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12)\n\x04plan\x18\x02 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlanH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"{\n\x1aPlanTreatmentBatchResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.footcds.v1.PlanTreatmentBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xcd\x01\n\x10TreatmentService\x12T\n\rPlanTreatment\x12 .footcds.v1.PlanTreatmentRequest\x1a!.footcds.v1.PlanTreatmentResponse\x12\x63\n\x12PlanTreatmentBatch\x12%.footcds.v1.PlanTreatmentBatchRequest\x1a&.footcds.v1.PlanTreatmentBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66ootcds/v1/treatment.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\"s\n\x14PlanTreatmentRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12.\n\x0c\x64ifferential\x18\x02 \x01(\x0b\x32\x18.footcds.v1.Differential\"h\n\x15PlanTreatmentResponse\x12\'\n\x04plan\x18\x01 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlan\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\\\n\x19PlanTreatmentBatchRequest\x12?\n\x05items\x18\x01 \x03(\x0b\x32 .footcds.v1.PlanTreatmentRequestB\x0e\xbaH\x0b\x92\x01\x08\x10\x88\'\"\x03\xd8\x01\x03\"\x8c\x01\n\x18PlanTreatmentBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12)\n\x04plan\x18\x02 \x01(\x0b\x32\x19.footcds.v1.TreatmentPlanH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"{\n\x1aPlanTreatmentBatchResponse\x12\x35\n\x07results\x18\x01 \x03(\x0b\x32$.footcds.v1.PlanTreatmentBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xcd\x01\n\x10TreatmentService\x12T\n\rPlanTreatment\x12 .footcds.v1.PlanTreatmentRequest\x1a!.footcds.v1.PlanTreatmentResponse\x12\x63\n\x12PlanTreatmentBatch\x12%.footcds.v1.PlanTreatmentBatchRequest\x1a&.footcds.v1.PlanTreatmentBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.treatment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLANTREATMENTREQUEST']._serialized_start=67
-  _globals['_PLANTREATMENTREQUEST']._serialized_end=182
-  _globals['_PLANTREATMENTRESPONSE']._serialized_start=184
-  _globals['_PLANTREATMENTRESPONSE']._serialized_end=288
-  _globals['_PLANTREATMENTBATCHREQUEST']._serialized_start=290
-  _globals['_PLANTREATMENTBATCHREQUEST']._serialized_end=366
-  _globals['_PLANTREATMENTBATCHRESULT']._serialized_start=369
-  _globals['_PLANTREATMENTBATCHRESULT']._serialized_end=509
-  _globals['_PLANTREATMENTBATCHRESPONSE']._serialized_start=511
-  _globals['_PLANTREATMENTBATCHRESPONSE']._serialized_end=634
-  _globals['_TREATMENTSERVICE']._serialized_start=637
-  _globals['_TREATMENTSERVICE']._serialized_end=842
+  _globals['_PLANTREATMENTBATCHREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_PLANTREATMENTBATCHREQUEST'].fields_by_name['items']._serialized_options = b'\272H\013\222\001\010\020\210\'\"\003\330\001\003'
+  _globals['_PLANTREATMENTREQUEST']._serialized_start=96
+  _globals['_PLANTREATMENTREQUEST']._serialized_end=211
+  _globals['_PLANTREATMENTRESPONSE']._serialized_start=213
+  _globals['_PLANTREATMENTRESPONSE']._serialized_end=317
+  _globals['_PLANTREATMENTBATCHREQUEST']._serialized_start=319
+  _globals['_PLANTREATMENTBATCHREQUEST']._serialized_end=411
+  _globals['_PLANTREATMENTBATCHRESULT']._serialized_start=414
+  _globals['_PLANTREATMENTBATCHRESULT']._serialized_end=554
+  _globals['_PLANTREATMENTBATCHRESPONSE']._serialized_start=556
+  _globals['_PLANTREATMENTBATCHRESPONSE']._serialized_end=679
+  _globals['_TREATMENTSERVICE']._serialized_start=682
+  _globals['_TREATMENTSERVICE']._serialized_end=887
 # @@protoc_insertion_point(module_scope)

@@ -22,32 +22,41 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from footcds.v1 import common_pb2 as footcds_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ootcds/v1/workup.proto\x12\nfootcds.v1\x1a\x17\x66ootcds/v1/common.proto\"\x9c\x01\n\x15RecommendTestsRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12.\n\x0c\x64ifferential\x18\x03 \x01(\x0b\x32\x18.footcds.v1.Differential\"}\n\x16RecommendTestsResponse\x12-\n\x05tests\x18\x01 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"N\n\x1aRecommendTestsBatchRequest\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.footcds.v1.RecommendTestsRequest\"\x9a\x01\n\x19RecommendTestsBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x36\n\x08response\x18\x02 \x01(\x0b\x32\".footcds.v1.RecommendTestsResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"}\n\x1bRecommendTestsBatchResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.footcds.v1.RecommendTestsBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\x98\x01\n\x18SubmitTestResultsRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12&\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.Evidence\x12\'\n\x07results\x18\x03 \x03(\x0b\x32\x16.footcds.v1.TestResult\"]\n\x11ProbabilityChange\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\x01\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x01\x12\x13\n\x0b\x65xplanation\x18\x04 \x01(\t\"\xe8\x01\n\x19SubmitTestResultsResponse\x12.\n\x0c\x64ifferential\x18\x01 \x01(\x0b\x32\x18.footcds.v1.Differential\x12\x32\n\nnext_tests\x18\x02 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12.\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1d.footcds.v1.ProbabilityChange\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xb2\x02\n\rWorkupService\x12W\n\x0eRecommendTests\x12!.footcds.v1.RecommendTestsRequest\x1a\".footcds.v1.RecommendTestsResponse\x12\x66\n\x13RecommendTestsBatch\x12&.footcds.v1.RecommendTestsBatchRequest\x1a\'.footcds.v1.RecommendTestsBatchResponse\x12`\n\x11SubmitTestResults\x12$.footcds.v1.SubmitTestResultsRequest\x1a%.footcds.v1.SubmitTestResultsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66ootcds/v1/workup.proto\x12\nfootcds.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x17\x66ootcds/v1/common.proto\"\xa7\x01\n\x15RecommendTestsRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12.\n\x0c\x64ifferential\x18\x03 \x01(\x0b\x32\x18.footcds.v1.Differential\"}\n\x16RecommendTestsResponse\x12-\n\x05tests\x18\x01 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12\x0c\n\x04note\x18\x02 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"^\n\x1aRecommendTestsBatchRequest\x12@\n\x05items\x18\x01 \x03(\x0b\x32!.footcds.v1.RecommendTestsRequestB\x0e\xbaH\x0b\x92\x01\x08\x10\x88\'\"\x03\xd8\x01\x03\"\x9a\x01\n\x19RecommendTestsBatchResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x36\n\x08response\x18\x02 \x01(\x0b\x32\".footcds.v1.RecommendTestsResponseH\x00\x12+\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x1a.footcds.v1.BatchItemErrorH\x00\x42\t\n\x07outcome\"}\n\x1bRecommendTestsBatchResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.footcds.v1.RecommendTestsBatchResult\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t\"\xaf\x01\n\x18SubmitTestResultsRequest\x12+\n\x07patient\x18\x01 \x01(\x0b\x32\x1a.footcds.v1.PatientContext\x12\x31\n\x08\x65vidence\x18\x02 \x03(\x0b\x32\x14.footcds.v1.EvidenceB\t\xbaH\x06\x92\x01\x03\x10\xf4\x03\x12\x33\n\x07results\x18\x03 \x03(\x0b\x32\x16.footcds.v1.TestResultB\n\xbaH\x07\x92\x01\x04\x08\x01\x10\x32\"]\n\x11ProbabilityChange\x12\x14\n\x0c\x63ondition_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\x01\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x01\x12\x13\n\x0b\x65xplanation\x18\x04 \x01(\t\"\xe8\x01\n\x19SubmitTestResultsResponse\x12.\n\x0c\x64ifferential\x18\x01 \x01(\x0b\x32\x18.footcds.v1.Differential\x12\x32\n\nnext_tests\x18\x02 \x03(\x0b\x32\x1e.footcds.v1.TestRecommendation\x12.\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1d.footcds.v1.ProbabilityChange\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x12\n\nkb_version\x18\x0e \x01(\t\x12\x12\n\ndisclaimer\x18\x0f \x01(\t2\xb2\x02\n\rWorkupService\x12W\n\x0eRecommendTests\x12!.footcds.v1.RecommendTestsRequest\x1a\".footcds.v1.RecommendTestsResponse\x12\x66\n\x13RecommendTestsBatch\x12&.footcds.v1.RecommendTestsBatchRequest\x1a\'.footcds.v1.RecommendTestsBatchResponse\x12`\n\x11SubmitTestResults\x12$.footcds.v1.SubmitTestResultsRequest\x1a%.footcds.v1.SubmitTestResultsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'footcds.v1.workup_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECOMMENDTESTSREQUEST']._serialized_start=65
-  _globals['_RECOMMENDTESTSREQUEST']._serialized_end=221
-  _globals['_RECOMMENDTESTSRESPONSE']._serialized_start=223
-  _globals['_RECOMMENDTESTSRESPONSE']._serialized_end=348
-  _globals['_RECOMMENDTESTSBATCHREQUEST']._serialized_start=350
-  _globals['_RECOMMENDTESTSBATCHREQUEST']._serialized_end=428
-  _globals['_RECOMMENDTESTSBATCHRESULT']._serialized_start=431
-  _globals['_RECOMMENDTESTSBATCHRESULT']._serialized_end=585
-  _globals['_RECOMMENDTESTSBATCHRESPONSE']._serialized_start=587
-  _globals['_RECOMMENDTESTSBATCHRESPONSE']._serialized_end=712
-  _globals['_SUBMITTESTRESULTSREQUEST']._serialized_start=715
-  _globals['_SUBMITTESTRESULTSREQUEST']._serialized_end=867
-  _globals['_PROBABILITYCHANGE']._serialized_start=869
-  _globals['_PROBABILITYCHANGE']._serialized_end=962
-  _globals['_SUBMITTESTRESULTSRESPONSE']._serialized_start=965
-  _globals['_SUBMITTESTRESULTSRESPONSE']._serialized_end=1197
-  _globals['_WORKUPSERVICE']._serialized_start=1200
-  _globals['_WORKUPSERVICE']._serialized_end=1506
+  _globals['_RECOMMENDTESTSREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_RECOMMENDTESTSREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_RECOMMENDTESTSBATCHREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_RECOMMENDTESTSBATCHREQUEST'].fields_by_name['items']._serialized_options = b'\272H\013\222\001\010\020\210\'\"\003\330\001\003'
+  _globals['_SUBMITTESTRESULTSREQUEST'].fields_by_name['evidence']._loaded_options = None
+  _globals['_SUBMITTESTRESULTSREQUEST'].fields_by_name['evidence']._serialized_options = b'\272H\006\222\001\003\020\364\003'
+  _globals['_SUBMITTESTRESULTSREQUEST'].fields_by_name['results']._loaded_options = None
+  _globals['_SUBMITTESTRESULTSREQUEST'].fields_by_name['results']._serialized_options = b'\272H\007\222\001\004\010\001\0202'
+  _globals['_RECOMMENDTESTSREQUEST']._serialized_start=94
+  _globals['_RECOMMENDTESTSREQUEST']._serialized_end=261
+  _globals['_RECOMMENDTESTSRESPONSE']._serialized_start=263
+  _globals['_RECOMMENDTESTSRESPONSE']._serialized_end=388
+  _globals['_RECOMMENDTESTSBATCHREQUEST']._serialized_start=390
+  _globals['_RECOMMENDTESTSBATCHREQUEST']._serialized_end=484
+  _globals['_RECOMMENDTESTSBATCHRESULT']._serialized_start=487
+  _globals['_RECOMMENDTESTSBATCHRESULT']._serialized_end=641
+  _globals['_RECOMMENDTESTSBATCHRESPONSE']._serialized_start=643
+  _globals['_RECOMMENDTESTSBATCHRESPONSE']._serialized_end=768
+  _globals['_SUBMITTESTRESULTSREQUEST']._serialized_start=771
+  _globals['_SUBMITTESTRESULTSREQUEST']._serialized_end=946
+  _globals['_PROBABILITYCHANGE']._serialized_start=948
+  _globals['_PROBABILITYCHANGE']._serialized_end=1041
+  _globals['_SUBMITTESTRESULTSRESPONSE']._serialized_start=1044
+  _globals['_SUBMITTESTRESULTSRESPONSE']._serialized_end=1276
+  _globals['_WORKUPSERVICE']._serialized_start=1279
+  _globals['_WORKUPSERVICE']._serialized_end=1585
 # @@protoc_insertion_point(module_scope)

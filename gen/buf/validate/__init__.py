@@ -1,0 +1,1 @@
+"""Generated from protos/buf/validate by `make protos`."""
