@@ -113,6 +113,10 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(fragile: Loc
     # The new worker ran the interrupted stage exactly once and did not redo the finished one.
     assert task_count(fragile, "worker2", "footcds.assess.differential") == 1
     assert task_count(fragile, "worker2", "footcds.assess.intake") == 0
+    # The ack follows the result the caller already has: give it a moment to land, then it must.
+    settle = time.monotonic() + 5
+    while broker.hlen("unacked") and time.monotonic() < settle:
+        time.sleep(0.05)
     assert broker.hlen("unacked") == 0
 
 
