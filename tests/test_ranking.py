@@ -81,3 +81,20 @@ def test_next_question_asks_something_unknown_and_stops_when_clear() -> None:
     clear = next_question(case("loc_toes_3_4_web", "ex_mulder_click", "sx_pebble_or_lump_sensation",
                                "ex_web_space_tenderness", "loc_ball_of_foot", "sx_burning", age=45, sex="female"))
     assert clear.should_stop and clear.leader_id == "mortons_neuroma"
+
+
+def test_an_interview_answered_i_dont_know_stops_before_the_question_cap() -> None:
+    """A tablet patient who cannot answer is not asked 30 questions; one who answers is."""
+    start = case("loc_dorsum_foot", "sx_tingling")
+    declined: list[str] = []
+    for _ in range(30):
+        q = next_question(start, prioritize_dont_miss=True, exclude=declined)
+        if q.should_stop:
+            break
+        assert q.finding_id is not None
+        declined.append(q.finding_id)
+    assert q.should_stop and "unlikely to be answered" in q.stop_reason
+    assert 3 <= len(declined) < 20
+    # The same gain with every question answered so far keeps the interview going.
+    answered = case("loc_dorsum_foot", "sx_tingling", *declined[:2], absent=tuple(declined[2:]))
+    assert not next_question(answered, prioritize_dont_miss=True).stop_reason.startswith("the remaining")

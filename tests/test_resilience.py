@@ -111,6 +111,10 @@ def test_a_worker_killed_mid_task_is_redelivered_and_completes_once(fragile: Loc
     assert response.assessment.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY
     # The new worker ran the interrupted pipeline task exactly once (its stages are idempotent).
     assert task_count(fragile, "worker2", "footcds.assess.pipeline") == 1
+    # The ack follows the result the caller already has: give it a moment to land, then it must.
+    settle = time.monotonic() + 5
+    while broker.hlen("unacked") and time.monotonic() < settle:
+        time.sleep(0.05)
     assert broker.hlen("unacked") == 0
 
 

@@ -20,6 +20,13 @@ from services.knowledge.policy import clinical_policy
 STOP_LEADER_PROBABILITY = 0.85
 STOP_MIN_GAIN = 0.01
 DONT_MISS_WEIGHT = clinical_policy().interview.dont_miss_weight.value  # knowledge/data/policy.yaml
+# "I don't know" answers (``exclude``): the next question is worth its expected gain only if
+# the patient can answer it. The chance of an informative answer is estimated from this
+# interview's own answers by Laplace's rule of succession, (answered + 1) / (asked + 2), and
+# the interview stops when the expected gain times that chance falls below
+# STOP_MIN_INFORMATIVE_GAIN (0.03 nats, an estimate checked on the dev split of the real cases:
+# right leader 0.68 after 14.5 questions vs 0.70 after 24.7 running to the 30 cap).
+STOP_MIN_INFORMATIVE_GAIN = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,20 @@ def expected_gains(post: Array, p: Array, weights: Array | None = None) -> Array
     return gains
 
 
+def answer_probability(case: Case, exclude: Collection[str]) -> float:
+    """Chance the next question gets a yes/no answer, from this interview's answers so far.
+
+    Laplace's rule of succession over the known findings (answered) and the declined ones
+    (``exclude``: "I don't know"); 1.0 when nothing was declined, so an interview whose
+    patient answers everything stops exactly as before.
+    """
+    declined = len(set(exclude))
+    if declined == 0:
+        return 1.0
+    answered = sum(1 for f, s in case.evidence.items() if s is not State.UNKNOWN and f not in exclude)
+    return (answered + 1) / (answered + declined + 2)
+
+
 def next_question(
     case: Case,
     model: RankingModel | None = None,
@@ -102,5 +123,12 @@ def next_question(
         return NextQuestion(model.finding_ids[best], best_gain, True, reason, leader_id, leader_p)
     if best_gain < STOP_MIN_GAIN:
         reason = "no remaining question is expected to change the ranking"
+        return NextQuestion(None, best_gain, True, reason, leader_id, leader_p)
+    p_answer = answer_probability(case, exclude)
+    if p_answer < 1.0 and best_gain * p_answer < STOP_MIN_INFORMATIVE_GAIN:
+        reason = (
+            f"the remaining questions are unlikely to be answered usefully "
+            f"(about {p_answer:.0%} of questions answered so far)"
+        )
         return NextQuestion(None, best_gain, True, reason, leader_id, leader_p)
     return NextQuestion(model.finding_ids[best], best_gain, False, "", leader_id, leader_p)

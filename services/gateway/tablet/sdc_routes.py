@@ -32,6 +32,7 @@ OPENING = ("q_location",)  # the body map comes first: where it is numb is what 
 FORM_CACHE_S = 60.0
 NEXT_QUESTION = "POST /fhir/Questionnaire/$next-question"
 MAX_BODY_BYTES = 512 * 1024  # a whole interview is a few kB; anything near this is not a tablet
+DRAIN_LIMIT_BYTES = 4 * 1024 * 1024  # over-size bodies up to this are read and dropped before the 413
 
 
 def suite_problem(error: SuiteError, interview: sdc.Interview | None = None) -> HttpProblem:
@@ -75,15 +76,34 @@ async def base_questionnaire(request: Request, gw: Gateway = Depends(gateway)) -
     return fhir_response(resource)
 
 
+async def read_limited(request: Request) -> bytes:
+    """The body, or 413 once it passes MAX_BODY_BYTES.
+
+    An over-size body is still read (and dropped) up to DRAIN_LIMIT_BYTES before the answer, so
+    the client, still sending, gets the 413 rather than a reset connection; past that the
+    connection is cut.
+    """
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > DRAIN_LIMIT_BYTES:
+        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > DRAIN_LIMIT_BYTES:
+            break
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+    if size > MAX_BODY_BYTES:
+        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
+    return b"".join(chunks)
+
+
 @router.post("/fhir/Questionnaire/$next-question")
 @router.post("/fhir/Questionnaire/foot-numbness-intake/$next-question")
 async def next_question(request: Request, gw: Gateway = Depends(gateway)) -> JSONResponse:  # noqa: B008
     caller = gw.auth.require(request, TABLET, DEVICE_COOKIE)
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise HttpProblem(413, [Issue("", f"the body is over {MAX_BODY_BYTES} bytes")])
+    raw = await read_limited(request)
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
