@@ -307,8 +307,10 @@ class LocalSuite:
         finally:
             probe.close()
 
-    def start(self, *, worker: bool = True) -> LocalSuite:
-        self.start_redis()
+    def start(self, *, worker: bool = True, redis: bool = True) -> LocalSuite:
+        """Redis (unless the caller started its own: AOF, Sentinel), the services, a worker."""
+        if redis:
+            self.start_redis()
         for name in SERVICES:
             self.start_service(name)
         for name in SERVICES:

@@ -112,3 +112,24 @@ wait_healthy() {
   done
   log "all healthy after $((SECONDS - started))s"
 }
+
+# Always tear the stack down (containers, network, volumes), on success, failure or Ctrl-C; on
+# failure print its state and the last LOG_TAIL lines of every service first. Needs dc().
+teardown_on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ "$rc" -ne 0 ]; then
+    log "FAILED (exit $rc); state and recent logs follow"
+    dc ps >&2 || true
+    dc logs --no-color --tail="${LOG_TAIL:-40}" >&2 || true
+  fi
+  log "tearing down (docker-compose down -v)"
+  dc down -v --remove-orphans >&2 || true
+  exit "$rc"
+}
+
+install_teardown() {
+  trap teardown_on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -26,21 +26,8 @@ start_engine
 cd "$ROOT"
 dc() { docker-compose "$@"; }
 
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ "$rc" -ne 0 ]; then
-    log "FAILED (exit $rc); state and recent logs follow"
-    dc ps >&2 || true
-    dc logs --no-color --tail=60 >&2 || true
-  fi
-  log "tearing down (docker-compose down -v)"
-  dc down -v --remove-orphans >&2 || true
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+LOG_TAIL=60
+install_teardown
 
 log "building the image (one build: every service shares it)"
 dc build encounter

@@ -386,9 +386,12 @@ def test_compose_scripts_are_valid_bash_and_always_tear_down(script: Path) -> No
     for path in (script, COMPOSE_LIB):
         result = run_tool(["bash", "-n", str(path)])
         assert result.returncode == 0, result.stderr
-    text = script.read_text()
-    assert "set -euo pipefail" in text and "trap cleanup EXIT" in text
-    assert "down -v" in text and "scripts/compose_lib.sh" in text
+    text, lib = script.read_text(), COMPOSE_LIB.read_text()
+    assert "set -euo pipefail" in text and "scripts/compose_lib.sh" in text
+    # The stack is torn down on every exit: the script installs the shared EXIT trap before it
+    # starts anything, and that trap runs "down -v".
+    assert text.index("install_teardown") < text.index(" up -d")
+    assert "trap teardown_on_exit EXIT" in lib and "down -v" in lib
     shellcheck = find_tool("shellcheck")
     if shellcheck:
         result = run_tool([shellcheck, "-x", str(script)])

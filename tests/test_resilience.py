@@ -20,7 +20,7 @@ import pytest
 import redis
 from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc
 
-from devtools.suite import SERVICES, LocalSuite
+from devtools.suite import LocalSuite
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e
@@ -36,12 +36,7 @@ def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
     )
     try:
         suite.start_redis(appendonly=True)
-        for name in SERVICES:
-            suite.start_service(name)
-        for name in SERVICES:
-            suite.wait_service(name)
-        suite.start_worker()
-        suite.wait_worker()
+        suite.start(redis=False)
         yield suite
     finally:
         suite.stop()

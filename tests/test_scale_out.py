@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from footcds.v1 import encounter_pb2_grpc
 
-from devtools.suite import SERVICES, LocalSuite, free_port, redis_server_binary
+from devtools.suite import LocalSuite, free_port, redis_server_binary
 from services.common.redis_client import parse_sentinel_url
 from tests.conftest import example_request
 
@@ -126,12 +126,7 @@ def behind_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
         while not _pong(sentinel_port):
             assert time.monotonic() < deadline, "sentinel did not start"
             time.sleep(0.1)
-        for name in SERVICES:
-            suite.start_service(name)
-        for name in SERVICES:
-            suite.wait_service(name)
-        suite.start_worker()
-        suite.wait_worker()
+        suite.start(redis=False)
         yield suite
     finally:
         suite.stop()
