@@ -154,7 +154,7 @@ def test_reused_plans_are_the_plans_assembled_afresh() -> None:
 def test_vectorized_explanations_are_the_per_condition_ones() -> None:
     """``_explanations`` (all conditions at once) equals ``_weights``/``_decisive`` one by one,
     weights, their order, rounding and ties included, for every condition of every case."""
-    from services.differential import ranking
+    from services.differential import explain, ranking
 
     kb = knowledge_base()
     model = ranking.default_model()
@@ -164,10 +164,10 @@ def test_vectorized_explanations_are_the_per_condition_ones() -> None:
     for patient, evidence, _ in ranked_cases():
         case = case_from_pb(kb, patient, evidence)
         setting = case.patient.setting
-        fast = ranking._explanations(model, tables, case, setting, everyone)
+        fast = explain._explanations(model, tables, case, setting, everyone)
         for ci, (supporting, against, decisive) in zip(everyone, fast, strict=True):
-            assert (supporting, against) == ranking._weights(model, ci, case, setting)
-            assert decisive == ranking._decisive(model, ci, case, setting)
+            assert (supporting, against) == explain._weights(model, ci, case, setting)
+            assert decisive == explain._decisive(model, ci, case, setting)
             explained += bool(supporting or against)
     assert explained > 0
 

@@ -8,215 +8,41 @@ independent given the condition (naive Bayes); unknown findings are left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
+from services.differential.explain import ExplainTables, _explanations, explain_tables
+from services.differential.model import (  # re-exported: the ranking's public names
+    MAX_AGE,
+    SETTINGS,
+    Array,
+    RankingModel,
+    _indices,
+    _log_base,
+    _softmax,
+    compile_model,
+    counted_evidence,
+    default_model,
+)
 from services.knowledge.clinical import (
     TRIAGE_ORDER,
     Case,
-    CitationRef,
     Differential,
-    Patient,
     RedFlagHit,
     ScoredCondition,
     State,
     Triage,
-    Weight,
     more_urgent,
 )
-from services.knowledge.implications import ImplicationGraph, counted_findings, implication_graph
-from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.knowledge.red_flags import detect_red_flags
 
-Array = npt.NDArray[np.float64]
-SETTINGS = ("sports_medicine", "general_adult")
-MAX_AGE = 130
-EXPLAINED_PER_CONDITION = 6
-DECISIVE_PER_CONDITION = 3
-
-
-@dataclass(frozen=True)
-class RankingModel:
-    """The knowledge base as arrays: C conditions by F findings."""
-
-    kb: KnowledgeBase
-    condition_ids: tuple[str, ...]
-    finding_ids: tuple[str, ...]
-    finding_index: dict[str, int]
-    p: Array  # [C, F] P(finding present | condition)
-    # Log-likelihood ratios against the background model (every finding at its background
-    # rate), transposed so a case sums rows.  A per-finding constant leaves the softmax
-    # unchanged, and the same numbers measure how well a condition fits (``fit``).
-    log_p_t: Array  # [F, C] log (p / background)
-    log_q_t: Array  # [F, C] log ((1 - p) / (1 - background))
-    log_prior: dict[str, Array]  # setting -> [C]
-    log_age: Array  # [MAX_AGE + 1, C]
-    log_sex: dict[str, Array]  # sex -> [C]
-    llr_present: dict[str, Array]  # setting -> [C, F]
-    llr_absent: dict[str, Array]  # setting -> [C, F]
-    # Findings that stand in for the age (``Finding.age_above``): not counted when the age is
-    # known, since the age modifiers count it (see ``counted_evidence``).
-    age_stand_ins: frozenset[str] = frozenset()
-    implications: ImplicationGraph | None = None
-    # Correlation groups (``evidence_model.yaml``): finding indices per group.
-    groups: tuple[tuple[int, ...], ...] = ()
-    # Hallmarks: [F, C] indicator, count per condition, and the log discount applied when none
-    # is present and one is unknown (0 for conditions without hallmarks).
-    hallmark: Array | None = None
-    hallmark_count: Array | None = None
-    hallmark_log_discount: Array | None = None
-
-
-def compile_model(kb: KnowledgeBase) -> RankingModel:
-    conditions = kb.condition_ids
-    findings = kb.finding_ids
-    f_index = {f: i for i, f in enumerate(findings)}
-    background = np.array([kb.findings[f].background for f in findings])
-    p = np.tile(background, (len(conditions), 1))
-    for ci, cid in enumerate(conditions):
-        for fid, lik in kb.likelihoods.get(cid, {}).items():
-            p[ci, f_index[fid]] = lik.p
-    graph = implication_graph(kb)
-    _derive_implied_likelihoods(kb, graph, p, f_index, background)
-    groups, hallmark, log_discount = _evidence_arrays(kb, conditions, f_index)
-
-    log_prior: dict[str, Array] = {}
-    llr_present: dict[str, Array] = {}
-    llr_absent: dict[str, Array] = {}
-    for setting in SETTINGS:
-        prior = np.array([getattr(kb.conditions[c].prevalence, setting) for c in conditions])
-        prior = prior / prior.sum()
-        log_prior[setting] = np.log(prior)
-        # P(f | not c): the prior-weighted mixture of every other condition.
-        total = prior @ p
-        rest = (total[None, :] - prior[:, None] * p) / (1.0 - prior[:, None])
-        rest = np.clip(rest, 1e-6, 1 - 1e-6)
-        llr_present[setting] = np.log(p / rest)
-        llr_absent[setting] = np.log((1 - p) / (1 - rest))
-
-    log_age = np.zeros((MAX_AGE + 1, len(conditions)))
-    for ci, cid in enumerate(conditions):
-        for mod in kb.conditions[cid].age_modifiers:
-            log_age[mod.min_age : mod.max_age + 1, ci] += np.log(mod.factor)
-    log_sex = {
-        sex: np.log(
-            np.array([kb.conditions[c].sex_modifiers.get(sex, 1.0) for c in conditions])
-        )
-        for sex in ("female", "male")
-    }
-    return RankingModel(
-        kb=kb,
-        condition_ids=conditions,
-        finding_ids=findings,
-        finding_index=f_index,
-        p=p,
-        log_p_t=np.ascontiguousarray((np.log(p) - np.log(background)[None, :]).T),
-        log_q_t=np.ascontiguousarray((np.log1p(-p) - np.log1p(-background)[None, :]).T),
-        log_prior=log_prior,
-        log_age=log_age,
-        log_sex=log_sex,
-        llr_present=llr_present,
-        llr_absent=llr_absent,
-        age_stand_ins=frozenset(f for f in findings if kb.findings[f].age_above is not None),
-        implications=graph,
-        groups=groups,
-        hallmark=hallmark,
-        hallmark_count=hallmark.sum(axis=0),
-        hallmark_log_discount=log_discount,
-    )
-
-
-def _derive_implied_likelihoods(
-    kb: KnowledgeBase, graph: ImplicationGraph, p: Array, f_index: dict[str, int], background: Array
-) -> None:
-    """P(child | c) for a pair the data does not list, from its parents (docs/ranking.md).
-
-    An unlisted child takes ``P(parent | c) * background(child) / background(parent)``: the
-    condition changes how often the parent is seen, and the child is the same share of the
-    parent as in the background.  Several parents: the smallest.  A listed pair is kept.
-    """
-    direct = {i.finding: i.implies for i in kb.evidence_model.implications} if kb.evidence_model else {}
-    for ci, cid in enumerate(kb.condition_ids):
-        listed = kb.likelihoods.get(cid, {})
-        for child in graph.order:
-            if child in listed:
-                continue
-            fc = f_index[child]
-            p[ci, fc] = min(
-                p[ci, f_index[par]] * background[fc] / background[f_index[par]] for par in direct[child]
-            )
-
-
-def _evidence_arrays(
-    kb: KnowledgeBase, conditions: tuple[str, ...], f_index: dict[str, int]
-) -> tuple[tuple[tuple[int, ...], ...], Array, Array]:
-    """Correlation groups as finding indices; the [F, C] hallmark indicator; per condition the
-    log discount ``log(1 - reporting * coverage)`` (0 without hallmarks)."""
-    model = kb.evidence_model
-    hallmark = np.zeros((len(f_index), len(conditions)))
-    log_discount = np.zeros(len(conditions))
-    groups: tuple[tuple[int, ...], ...] = ()
-    if model is not None:
-        groups = tuple(tuple(f_index[f] for f in g.findings) for g in model.correlation_groups)
-        c_index = {c: i for i, c in enumerate(conditions)}
-        for mark in model.hallmarks:
-            ci = c_index[mark.condition]
-            for fid in mark.findings:
-                hallmark[f_index[fid], ci] = 1.0
-            log_discount[ci] = np.log1p(-model.fit.hallmark_reporting * mark.coverage)
-    return groups, hallmark, log_discount
-
-
-@cache
-def default_model() -> RankingModel:
-    return compile_model(knowledge_base())
-
-
-def _log_base(model: RankingModel, patient: Patient) -> Array:
-    base = model.log_prior[patient.setting]
-    if patient.age is not None:
-        base = base + model.log_age[min(max(patient.age, 0), MAX_AGE)]
-    if patient.sex in model.log_sex:
-        base = base + model.log_sex[patient.sex]
-    return base
-
-
-def _softmax(log_scores: Array) -> Array:
-    shifted = np.exp(log_scores - log_scores.max(axis=-1, keepdims=True))
-    out: Array = shifted / shifted.sum(axis=-1, keepdims=True)
-    return out
-
-
-def counted_evidence(model: RankingModel, case: Case) -> Mapping[str, State]:
-    """The evidence the ranking counts (known findings only).
-
-    Each implication chain counts once (``counted_findings``).  Age enters once: through
-    the conditions' age modifiers when the age is known, and through its stand-in finding
-    ("age over 50") only when it is not, so a known age and the stand-in are never counted
-    twice (docs/ranking.md).
-    """
-    evidence = case.evidence
-    if case.patient.age is not None and any(f in evidence for f in model.age_stand_ins):
-        evidence = {f: s for f, s in evidence.items() if f not in model.age_stand_ins}
-    if model.implications is None:
-        return evidence
-    return counted_findings(model.implications, evidence)
-
-
-def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[int], list[int]]:
-    present: list[int] = []
-    absent: list[int] = []
-    index = model.finding_index
-    for fid, state in evidence.items():
-        if state is State.PRESENT:
-            present.append(index[fid])
-        elif state is State.ABSENT:
-            absent.append(index[fid])
-    return present, absent
+__all__ = [
+    "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_terms",
+    "compile_model", "counted_evidence", "default_model", "differential_from_probabilities",
+    "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
+    "rank", "rank_batch", "triage_for",
+]
 
 
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
@@ -348,168 +174,6 @@ def hallmark_log_factor(model: RankingModel, present: Array, absent: Array) -> A
 
 
 # --- from probabilities to an explained, triaged differential ---------------------------
-
-
-def _citations(kb: KnowledgeBase, keys: Sequence[str]) -> tuple[CitationRef, ...]:
-    return tuple(CitationRef(k, kb.sources[k].title) for k in keys)
-
-
-def _weights(
-    model: RankingModel, ci: int, case: Case, setting: str
-) -> tuple[tuple[Weight, ...], tuple[Weight, ...]]:
-    """One condition's evidence for and against, computed plainly (``_explanations`` is the
-    vectorized path; ``tests/test_fast_paths.py`` checks they agree)."""
-    kb = model.kb
-    weights: list[Weight] = []
-    for fid, state in counted_evidence(model, case).items():
-        if state is State.UNKNOWN:
-            continue
-        fi = model.finding_index[fid]
-        table = model.llr_present if state is State.PRESENT else model.llr_absent
-        llr = float(table[setting][ci, fi])
-        if abs(llr) >= 0.05:
-            weights.append(Weight(fid, kb.findings[fid].label, state, round(llr, 3)))
-    supporting = sorted((w for w in weights if w.llr > 0), key=lambda w: -w.llr)
-    against = sorted((w for w in weights if w.llr < 0), key=lambda w: w.llr)
-    return tuple(supporting[:EXPLAINED_PER_CONDITION]), tuple(against[:EXPLAINED_PER_CONDITION])
-
-
-def _decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tuple[str, ...]:
-    """Unknown findings whose presence or absence would move this condition most."""
-    swing = np.abs(model.llr_present[setting][ci]) + np.abs(model.llr_absent[setting][ci])
-    known = [model.finding_index[f] for f, s in case.evidence.items() if s is not State.UNKNOWN]
-    if case.patient.age is not None:  # a known age answers its stand-in finding
-        known += [model.finding_index[f] for f in model.age_stand_ins]
-    swing = swing.copy()
-    swing[known] = -1.0
-    top = np.argsort(-swing)[:DECISIVE_PER_CONDITION]
-    return tuple(model.finding_ids[i] for i in top if swing[i] > 0)
-
-
-Explanation = tuple[tuple[Weight, ...], tuple[Weight, ...], tuple[str, ...]]
-
-
-@dataclass(frozen=True)
-class ExplainTables:
-    """What explaining a condition reads, compiled once per model.
-
-    Columns ``[0, F)`` are a finding present, ``[F, 2F)`` absent.  ``rounded`` holds
-    ``round(llr, 3)`` (Python's rounding, computed once per cell, so the weights are the
-    same floats ``_weights`` makes); ``shown`` marks ``|llr| >= 0.05``.
-    """
-
-    rounded: dict[str, Array]  # setting -> [C, 2F]
-    shown: dict[str, npt.NDArray[np.bool_]]  # setting -> [C, 2F]
-    swing: dict[str, Array]  # setting -> [C, F]: |llr present| + |llr absent|
-    labels: tuple[str, ...]  # per finding
-    stand_in_columns: tuple[int, ...]
-    # Per condition: the fields of ``ScoredCondition`` that depend only on the condition.
-    statics: tuple[tuple[str, str, tuple[str, ...], str | None, bool, bool, str], ...]
-    citations: tuple[tuple[CitationRef, ...], ...]
-
-
-_EXPLAIN: dict[int, tuple[RankingModel, ExplainTables]] = {}
-
-
-def explain_tables(model: RankingModel) -> ExplainTables:
-    """The model's ``ExplainTables`` (kept with the model, which pins its id)."""
-    held = _EXPLAIN.get(id(model))
-    if held is not None and held[0] is model:
-        return held[1]
-    kb = model.kb
-    rounded: dict[str, Array] = {}
-    shown: dict[str, npt.NDArray[np.bool_]] = {}
-    swing: dict[str, Array] = {}
-    for setting in model.llr_present:
-        both = np.hstack([model.llr_present[setting], model.llr_absent[setting]])
-        rounded[setting] = np.array([[round(x, 3) for x in row] for row in both.tolist()])
-        shown[setting] = np.abs(both) >= 0.05
-        swing[setting] = np.abs(model.llr_present[setting]) + np.abs(model.llr_absent[setting])
-    conditions = [kb.conditions[c] for c in model.condition_ids]
-    tables = ExplainTables(
-        rounded=rounded,
-        shown=shown,
-        swing=swing,
-        labels=tuple(kb.findings[f].label for f in model.finding_ids),
-        stand_in_columns=tuple(model.finding_index[f] for f in model.age_stand_ins),
-        statics=tuple(
-            (c.id, c.label, tuple(c.icd10cm), c.snomed, c.emergency, c.dont_miss, c.specialist)
-            for c in conditions
-        ),
-        citations=tuple(_citations(kb, c.citations) for c in conditions),
-    )
-    if len(_EXPLAIN) < 64:  # bounded: one model in practice
-        _EXPLAIN[id(model)] = (model, tables)
-    return tables
-
-
-def _explanations(
-    model: RankingModel, tables: ExplainTables, case: Case, setting: str, explained: list[int]
-) -> list[Explanation]:
-    """``_weights`` and ``_decisive`` for several conditions at once, with the same result.
-
-    Stable sorts over the evidence in its dict order keep ``sorted``'s ties; the decisive
-    findings use the same (default) ``argsort`` on the same rows.
-    """
-    f = len(model.finding_ids)
-    index = model.finding_index
-    fids: list[str] = []
-    states: list[State] = []
-    columns: list[int] = []
-    for fid, state in counted_evidence(model, case).items():
-        if state is State.PRESENT:
-            columns.append(index[fid])
-        elif state is State.ABSENT:
-            columns.append(index[fid] + f)
-        else:
-            continue
-        fids.append(fid)
-        states.append(state)
-    labels = tables.labels
-    rows = np.array(explained, dtype=np.intp)[:, None]
-    cols = np.array(columns, dtype=np.intp)
-    rounded = tables.rounded[setting][rows, cols]
-    shown = tables.shown[setting][rows, cols]
-    support_key = np.where(shown & (rounded > 0), -rounded, np.inf)
-    against_key = np.where(shown & (rounded < 0), rounded, np.inf)
-    n = EXPLAINED_PER_CONDITION
-    support_top = np.argsort(support_key, axis=1, kind="stable")[:, :n].tolist()
-    against_top = np.argsort(against_key, axis=1, kind="stable")[:, :n].tolist()
-    support_n = np.minimum(np.isfinite(support_key).sum(axis=1), n).tolist()
-    against_n = np.minimum(np.isfinite(against_key).sum(axis=1), n).tolist()
-    values = rounded.tolist()
-
-    known = [index[fid] for fid, s in case.evidence.items() if s is not State.UNKNOWN]
-    if case.patient.age is not None:  # a known age answers its stand-in finding
-        known += tables.stand_in_columns
-    swing = tables.swing[setting][rows[:, 0]]
-    swing[:, known] = -1.0
-    top = np.argsort(-swing, axis=1)[:, :DECISIVE_PER_CONDITION]
-    top_ids = top.tolist()
-    top_positive = (np.take_along_axis(swing, top, axis=1) > 0).tolist()
-    finding_ids = model.finding_ids
-
-    out: list[Explanation] = []
-    for k in range(len(explained)):
-        row = values[k]
-        out.append(
-            (
-                tuple(
-                    Weight(fids[j], labels[columns[j] % f], states[j], row[j])
-                    for j in support_top[k][: support_n[k]]
-                ),
-                tuple(
-                    Weight(fids[j], labels[columns[j] % f], states[j], row[j])
-                    for j in against_top[k][: against_n[k]]
-                ),
-                tuple(
-                    finding_ids[i]
-                    for i, positive in zip(top_ids[k], top_positive[k], strict=True)
-                    if positive
-                ),
-            )
-        )
-    return out
 
 
 def triage_for(

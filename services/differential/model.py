@@ -1,0 +1,210 @@
+"""The knowledge base compiled into NumPy arrays for ranking (the math: docs/ranking.md).
+
+Why its own module: compiling the model (likelihoods, implied likelihoods, correlated groups,
+hallmarks) is done once per knowledge-base version, while ``ranking`` and ``explain`` use the
+arrays per case; keeping them apart keeps each module readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+
+from services.knowledge.clinical import (
+    Case,
+    Patient,
+    State,
+)
+from services.knowledge.implications import ImplicationGraph, counted_findings, implication_graph
+from services.knowledge.loader import KnowledgeBase, knowledge_base
+
+Array = npt.NDArray[np.float64]
+
+SETTINGS = ("sports_medicine", "general_adult")
+MAX_AGE = 130
+EXPLAINED_PER_CONDITION = 6
+DECISIVE_PER_CONDITION = 3
+
+
+@dataclass(frozen=True)
+class RankingModel:
+    """The knowledge base as arrays: C conditions by F findings."""
+
+    kb: KnowledgeBase
+    condition_ids: tuple[str, ...]
+    finding_ids: tuple[str, ...]
+    finding_index: dict[str, int]
+    p: Array  # [C, F] P(finding present | condition)
+    # Log-likelihood ratios against the background model (every finding at its background
+    # rate), transposed so a case sums rows.  A per-finding constant leaves the softmax
+    # unchanged, and the same numbers measure how well a condition fits (``fit``).
+    log_p_t: Array  # [F, C] log (p / background)
+    log_q_t: Array  # [F, C] log ((1 - p) / (1 - background))
+    log_prior: dict[str, Array]  # setting -> [C]
+    log_age: Array  # [MAX_AGE + 1, C]
+    log_sex: dict[str, Array]  # sex -> [C]
+    llr_present: dict[str, Array]  # setting -> [C, F]
+    llr_absent: dict[str, Array]  # setting -> [C, F]
+    # Findings that stand in for the age (``Finding.age_above``): not counted when the age is
+    # known, since the age modifiers count it (see ``counted_evidence``).
+    age_stand_ins: frozenset[str] = frozenset()
+    implications: ImplicationGraph | None = None
+    # Correlation groups (``evidence_model.yaml``): finding indices per group.
+    groups: tuple[tuple[int, ...], ...] = ()
+    # Hallmarks: [F, C] indicator, count per condition, and the log discount applied when none
+    # is present and one is unknown (0 for conditions without hallmarks).
+    hallmark: Array | None = None
+    hallmark_count: Array | None = None
+    hallmark_log_discount: Array | None = None
+
+
+def compile_model(kb: KnowledgeBase) -> RankingModel:
+    conditions = kb.condition_ids
+    findings = kb.finding_ids
+    f_index = {f: i for i, f in enumerate(findings)}
+    background = np.array([kb.findings[f].background for f in findings])
+    p = np.tile(background, (len(conditions), 1))
+    for ci, cid in enumerate(conditions):
+        for fid, lik in kb.likelihoods.get(cid, {}).items():
+            p[ci, f_index[fid]] = lik.p
+    graph = implication_graph(kb)
+    _derive_implied_likelihoods(kb, graph, p, f_index, background)
+    groups, hallmark, log_discount = _evidence_arrays(kb, conditions, f_index)
+
+    log_prior: dict[str, Array] = {}
+    llr_present: dict[str, Array] = {}
+    llr_absent: dict[str, Array] = {}
+    for setting in SETTINGS:
+        prior = np.array([getattr(kb.conditions[c].prevalence, setting) for c in conditions])
+        prior = prior / prior.sum()
+        log_prior[setting] = np.log(prior)
+        # P(f | not c): the prior-weighted mixture of every other condition.
+        total = prior @ p
+        rest = (total[None, :] - prior[:, None] * p) / (1.0 - prior[:, None])
+        rest = np.clip(rest, 1e-6, 1 - 1e-6)
+        llr_present[setting] = np.log(p / rest)
+        llr_absent[setting] = np.log((1 - p) / (1 - rest))
+
+    log_age = np.zeros((MAX_AGE + 1, len(conditions)))
+    for ci, cid in enumerate(conditions):
+        for mod in kb.conditions[cid].age_modifiers:
+            log_age[mod.min_age : mod.max_age + 1, ci] += np.log(mod.factor)
+    log_sex = {
+        sex: np.log(
+            np.array([kb.conditions[c].sex_modifiers.get(sex, 1.0) for c in conditions])
+        )
+        for sex in ("female", "male")
+    }
+    return RankingModel(
+        kb=kb,
+        condition_ids=conditions,
+        finding_ids=findings,
+        finding_index=f_index,
+        p=p,
+        log_p_t=np.ascontiguousarray((np.log(p) - np.log(background)[None, :]).T),
+        log_q_t=np.ascontiguousarray((np.log1p(-p) - np.log1p(-background)[None, :]).T),
+        log_prior=log_prior,
+        log_age=log_age,
+        log_sex=log_sex,
+        llr_present=llr_present,
+        llr_absent=llr_absent,
+        age_stand_ins=frozenset(f for f in findings if kb.findings[f].age_above is not None),
+        implications=graph,
+        groups=groups,
+        hallmark=hallmark,
+        hallmark_count=hallmark.sum(axis=0),
+        hallmark_log_discount=log_discount,
+    )
+
+
+def _derive_implied_likelihoods(
+    kb: KnowledgeBase, graph: ImplicationGraph, p: Array, f_index: dict[str, int], background: Array
+) -> None:
+    """P(child | c) for a pair the data does not list, from its parents (docs/ranking.md).
+
+    An unlisted child takes ``P(parent | c) * background(child) / background(parent)``: the
+    condition changes how often the parent is seen, and the child is the same share of the
+    parent as in the background.  Several parents: the smallest.  A listed pair is kept.
+    """
+    direct = {i.finding: i.implies for i in kb.evidence_model.implications} if kb.evidence_model else {}
+    for ci, cid in enumerate(kb.condition_ids):
+        listed = kb.likelihoods.get(cid, {})
+        for child in graph.order:
+            if child in listed:
+                continue
+            fc = f_index[child]
+            p[ci, fc] = min(
+                p[ci, f_index[par]] * background[fc] / background[f_index[par]] for par in direct[child]
+            )
+
+
+def _evidence_arrays(
+    kb: KnowledgeBase, conditions: tuple[str, ...], f_index: dict[str, int]
+) -> tuple[tuple[tuple[int, ...], ...], Array, Array]:
+    """Correlation groups as finding indices; the [F, C] hallmark indicator; per condition the
+    log discount ``log(1 - reporting * coverage)`` (0 without hallmarks)."""
+    model = kb.evidence_model
+    hallmark = np.zeros((len(f_index), len(conditions)))
+    log_discount = np.zeros(len(conditions))
+    groups: tuple[tuple[int, ...], ...] = ()
+    if model is not None:
+        groups = tuple(tuple(f_index[f] for f in g.findings) for g in model.correlation_groups)
+        c_index = {c: i for i, c in enumerate(conditions)}
+        for mark in model.hallmarks:
+            ci = c_index[mark.condition]
+            for fid in mark.findings:
+                hallmark[f_index[fid], ci] = 1.0
+            log_discount[ci] = np.log1p(-model.fit.hallmark_reporting * mark.coverage)
+    return groups, hallmark, log_discount
+
+
+@cache
+def default_model() -> RankingModel:
+    return compile_model(knowledge_base())
+
+
+def _log_base(model: RankingModel, patient: Patient) -> Array:
+    base = model.log_prior[patient.setting]
+    if patient.age is not None:
+        base = base + model.log_age[min(max(patient.age, 0), MAX_AGE)]
+    if patient.sex in model.log_sex:
+        base = base + model.log_sex[patient.sex]
+    return base
+
+
+def _softmax(log_scores: Array) -> Array:
+    shifted = np.exp(log_scores - log_scores.max(axis=-1, keepdims=True))
+    out: Array = shifted / shifted.sum(axis=-1, keepdims=True)
+    return out
+
+
+def counted_evidence(model: RankingModel, case: Case) -> Mapping[str, State]:
+    """The evidence the ranking counts (known findings only).
+
+    Each implication chain counts once (``counted_findings``).  Age enters once: through
+    the conditions' age modifiers when the age is known, and through its stand-in finding
+    ("age over 50") only when it is not, so a known age and the stand-in are never counted
+    twice (docs/ranking.md).
+    """
+    evidence = case.evidence
+    if case.patient.age is not None and any(f in evidence for f in model.age_stand_ins):
+        evidence = {f: s for f, s in evidence.items() if f not in model.age_stand_ins}
+    if model.implications is None:
+        return evidence
+    return counted_findings(model.implications, evidence)
+
+
+def _indices(model: RankingModel, evidence: Mapping[str, State]) -> tuple[list[int], list[int]]:
+    present: list[int] = []
+    absent: list[int] = []
+    index = model.finding_index
+    for fid, state in evidence.items():
+        if state is State.PRESENT:
+            present.append(index[fid])
+        elif state is State.ABSENT:
+            absent.append(index[fid])
+    return present, absent
