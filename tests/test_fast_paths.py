@@ -11,11 +11,15 @@ from __future__ import annotations
 import io
 from functools import cache
 
+import numpy as np
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, workup_pb2
 
 from services.cli.roster import parse_roster, synthesize, write_roster
+from services.differential import explain
 from services.differential.handlers import case_from_pb, rank_differential_batch
+from services.differential.model import RankingModel
 from services.intake.handlers import normalize_intake
+from services.knowledge.clinical import Case, State, Weight
 from services.knowledge.loader import knowledge_base
 from services.treatment import domain as treatment_domain
 from services.treatment.handlers import plan_treatment
@@ -38,7 +42,7 @@ def ranked_cases() -> tuple[Ranked, ...]:
     roster = parse_roster(text.getvalue()).entries
     requests = [request_for(v) for v in load_vignettes()]
     out: list[Ranked] = []
-    for group, explain in ((requests, True), (roster, False)):
+    for group, explained in ((requests, True), (roster, False)):
         normalized = [
             normalize_intake(
                 intake_pb2.NormalizeIntakeRequest(patient=r.patient, evidence=r.evidence, answers=r.answers)
@@ -51,7 +55,7 @@ def ranked_cases() -> tuple[Ranked, ...]:
                     differential_pb2.RankDifferentialRequest(patient=n.patient, evidence=n.evidence)
                     for n in normalized
                 ],
-                omit_explanations=not explain,
+                omit_explanations=not explained,
             )
         )
         out += [
@@ -151,10 +155,41 @@ def test_reused_plans_are_the_plans_assembled_afresh() -> None:
         assert plan_treatment(request) == answer
 
 
+def plain_weights(
+    model: RankingModel, ci: int, case: Case, setting: str
+) -> tuple[tuple[Weight, ...], tuple[Weight, ...]]:
+    """One condition's evidence for and against, computed plainly: the oracle for ``_explanations``."""
+    kb = model.kb
+    weights: list[Weight] = []
+    for fid, state in explain.counted_evidence(model, case).items():
+        if state is State.UNKNOWN:
+            continue
+        fi = model.finding_index[fid]
+        table = model.llr_present if state is State.PRESENT else model.llr_absent
+        llr = float(table[setting][ci, fi])
+        if abs(llr) >= 0.05:
+            weights.append(Weight(fid, kb.findings[fid].label, state, round(llr, 3)))
+    supporting = sorted((w for w in weights if w.llr > 0), key=lambda w: -w.llr)
+    against = sorted((w for w in weights if w.llr < 0), key=lambda w: w.llr)
+    return tuple(supporting[:explain.EXPLAINED_PER_CONDITION]), tuple(against[:explain.EXPLAINED_PER_CONDITION])
+
+
+def plain_decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tuple[str, ...]:
+    """Unknown findings whose presence or absence would move this condition most."""
+    swing = np.abs(model.llr_present[setting][ci]) + np.abs(model.llr_absent[setting][ci])
+    known = [model.finding_index[f] for f, s in case.evidence.items() if s is not State.UNKNOWN]
+    if case.patient.age is not None:  # a known age answers its stand-in finding
+        known += [model.finding_index[f] for f in model.age_stand_ins]
+    swing = swing.copy()
+    swing[known] = -1.0
+    top = np.argsort(-swing)[:explain.DECISIVE_PER_CONDITION]
+    return tuple(model.finding_ids[i] for i in top if swing[i] > 0)
+
+
 def test_vectorized_explanations_are_the_per_condition_ones() -> None:
     """``_explanations`` (all conditions at once) equals ``_weights``/``_decisive`` one by one,
     weights, their order, rounding and ties included, for every condition of every case."""
-    from services.differential import explain, ranking
+    from services.differential import ranking
 
     kb = knowledge_base()
     model = ranking.default_model()
@@ -166,8 +201,8 @@ def test_vectorized_explanations_are_the_per_condition_ones() -> None:
         setting = case.patient.setting
         fast = explain._explanations(model, tables, case, setting, everyone)
         for ci, (supporting, against, decisive) in zip(everyone, fast, strict=True):
-            assert (supporting, against) == explain._weights(model, ci, case, setting)
-            assert decisive == explain._decisive(model, ci, case, setting)
+            assert (supporting, against) == plain_weights(model, ci, case, setting)
+            assert decisive == plain_decisive(model, ci, case, setting)
             explained += bool(supporting or against)
     assert explained > 0
 

@@ -32,38 +32,6 @@ def _citations(kb: KnowledgeBase, keys: Sequence[str]) -> tuple[CitationRef, ...
     return tuple(CitationRef(k, kb.sources[k].title) for k in keys)
 
 
-def _weights(
-    model: RankingModel, ci: int, case: Case, setting: str
-) -> tuple[tuple[Weight, ...], tuple[Weight, ...]]:
-    """One condition's evidence for and against, computed plainly (``_explanations`` is the
-    vectorized path; ``tests/test_fast_paths.py`` checks they agree)."""
-    kb = model.kb
-    weights: list[Weight] = []
-    for fid, state in counted_evidence(model, case).items():
-        if state is State.UNKNOWN:
-            continue
-        fi = model.finding_index[fid]
-        table = model.llr_present if state is State.PRESENT else model.llr_absent
-        llr = float(table[setting][ci, fi])
-        if abs(llr) >= 0.05:
-            weights.append(Weight(fid, kb.findings[fid].label, state, round(llr, 3)))
-    supporting = sorted((w for w in weights if w.llr > 0), key=lambda w: -w.llr)
-    against = sorted((w for w in weights if w.llr < 0), key=lambda w: w.llr)
-    return tuple(supporting[:EXPLAINED_PER_CONDITION]), tuple(against[:EXPLAINED_PER_CONDITION])
-
-
-def _decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tuple[str, ...]:
-    """Unknown findings whose presence or absence would move this condition most."""
-    swing = np.abs(model.llr_present[setting][ci]) + np.abs(model.llr_absent[setting][ci])
-    known = [model.finding_index[f] for f, s in case.evidence.items() if s is not State.UNKNOWN]
-    if case.patient.age is not None:  # a known age answers its stand-in finding
-        known += [model.finding_index[f] for f in model.age_stand_ins]
-    swing = swing.copy()
-    swing[known] = -1.0
-    top = np.argsort(-swing)[:DECISIVE_PER_CONDITION]
-    return tuple(model.finding_ids[i] for i in top if swing[i] > 0)
-
-
 Explanation = tuple[tuple[Weight, ...], tuple[Weight, ...], tuple[str, ...]]
 
 
@@ -73,7 +41,7 @@ class ExplainTables:
 
     Columns ``[0, F)`` are a finding present, ``[F, 2F)`` absent.  ``rounded`` holds
     ``round(llr, 3)`` (Python's rounding, computed once per cell, so the weights are the
-    same floats ``_weights`` makes); ``shown`` marks ``|llr| >= 0.05``.
+    same floats as the plain per-condition oracle in tests/test_fast_paths.py); ``shown`` marks ``|llr| >= 0.05``.
     """
 
     rounded: dict[str, Array]  # setting -> [C, 2F]
@@ -124,7 +92,8 @@ def explain_tables(model: RankingModel) -> ExplainTables:
 def _explanations(
     model: RankingModel, tables: ExplainTables, case: Case, setting: str, explained: list[int]
 ) -> list[Explanation]:
-    """``_weights`` and ``_decisive`` for several conditions at once, with the same result.
+    """Evidence for/against and decisive findings for several conditions at once (tests/test_fast_paths.py
+    checks it against a plain per-condition oracle).
 
     Stable sorts over the evidence in its dict order keep ``sorted``'s ties; the decisive
     findings use the same (default) ``argsort`` on the same rows.
