@@ -1,7 +1,7 @@
 """The bare gRPC ceiling: a trivial unary echo servicer in its own process.
 
 ``python -m bench.echo sync PORT`` serves with the same thread-pool ``grpc.server``, pool
-size and options as every FootCDS service (services.common.server); ``aio`` serves the
+size and options as every FootCDS service (services.platform.server); ``aio`` serves the
 same method with ``grpc.aio`` so the server choice can be re-checked by measurement.
 Messages are raw bytes (no protobuf), so this is gRPC and nothing else.
 """
@@ -16,8 +16,8 @@ from concurrent import futures
 
 import grpc
 
-from services.common.config import settings
-from services.common.server import server_options
+from services.platform.config import settings
+from services.platform.server import server_options
 
 METHOD = "/footcds.bench.Echo/Echo"
 PAYLOAD = b"x" * 256  # about the size of an AssessRequest

@@ -31,7 +31,7 @@ from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import read_case
-from services.common.auth import ASSESS
+from services.platform.auth import ASSESS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -78,7 +78,7 @@ def start_bare_worker(suite: LocalSuite, pool: str, concurrency: int) -> str:
 def become_client(suite: LocalSuite) -> None:
     """This process dials ``suite``: its Redis URL and token, before any settings are read."""
     os.environ.update(suite.env())
-    from services.common.config import settings
+    from services.platform.config import settings
 
     settings.cache_clear()
 

@@ -28,7 +28,7 @@ import redis
 
 from devtools.suite import LocalSuite
 from services.cli.roster import synthesize, write_roster
-from services.common.config import Settings
+from services.platform.config import Settings
 
 GOAL_SECONDS = 3.0  # issue 15: a 10,000-athlete roster end to end in <= 3 s ...
 GOAL_RATIO = 1.0  # ... and no slower than --local
@@ -75,7 +75,7 @@ def _client_env(suite: LocalSuite) -> None:
     """This process dials the suite as the CLI would (its token)."""
     if getattr(suite, "token", ""):
         os.environ["FOOTCDS_TOKEN"] = suite.token
-        from services.common.config import settings
+        from services.platform.config import settings
 
         settings.cache_clear()
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 import grpc
 
-from services.common.healthcheck import check
+from services.platform.healthcheck import check
 
 SERVICES = ("intake", "differential", "workup", "treatment", "encounter")
 METRICS_BASE_PORT = 9150  # `make run`: encounter 9150, intake 9151 ... treatment 9154, worker 9155
@@ -97,7 +97,7 @@ class LocalSuite:
     def _prepare_credentials(self) -> None:
         """A developer token (every scope) and the worker's service token; `make run` keeps
         them across restarts so an exported FOOTCDS_TOKEN stays valid."""
-        from services.common.auth import ASSESS, RESULTS_READ, SCOPES, SCREEN, issue, trust_certificate
+        from services.platform.auth import ASSESS, RESULTS_READ, SCOPES, SCREEN, issue, trust_certificate
 
         dev, svc = self.log_dir / "dev-token", self.log_dir / "service-token"
         if self.tokens_file.exists() and dev.exists() and svc.exists():
@@ -115,7 +115,7 @@ class LocalSuite:
 
     def issue_token(self, client_id: str, scopes: list[str], max_concurrent: int | None = None) -> str:
         """A new client in the running suite's tokens file (servers pick it up without restart)."""
-        from services.common.auth import issue
+        from services.platform.auth import issue
 
         return issue(self.tokens_file, client_id, scopes, max_concurrent)
 
@@ -123,7 +123,7 @@ class LocalSuite:
         """TLS credentials trusting the suite's CA, presenting ``cert`` (a client name) if given."""
         if self.tls == "off":
             return None
-        from services.common.tls import channel_credentials
+        from services.platform.tls import channel_credentials
 
         certs = self.certs_dir
         return channel_credentials(
@@ -134,7 +134,7 @@ class LocalSuite:
 
     def channel(self, service: str, *, token: str | None = None, cert: str | None = "ehr") -> grpc.Channel:
         """A channel to ``service`` as a client would dial it: TLS if on, the dev token by default."""
-        from services.common.tls import dial
+        from services.platform.tls import dial
 
         return dial(self.address(service), token=self.token if token is None else token,
                     credentials=self.client_credentials(cert))
@@ -356,7 +356,7 @@ class LocalSuite:
 
 def main() -> int:
     """`make run`: the suite on the default ports until Ctrl-C."""
-    from services.common.config import settings
+    from services.platform.config import settings
 
     cfg = settings()
     ports = {name: getattr(cfg, f"{name}_port") for name in SERVICES}

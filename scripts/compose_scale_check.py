@@ -42,9 +42,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.cli.casefile import read_case
 from services.cli.roster import Roster, parse_roster, synthesize, write_roster
 from services.cli.screen import screen_local
-from services.common.config import settings
-from services.common.tls import dial
 from services.knowledge.loader import knowledge_base
+from services.platform.config import settings
+from services.platform.tls import dial
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ("intake", "differential", "workup", "treatment")

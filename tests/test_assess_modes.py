@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from bench.procs import start_encounter
 from devtools.suite import LocalSuite
-from services.common.config import Settings
-from services.common.errors import violations_of
 from services.pipeline.local import assess_local
+from services.platform.config import Settings
+from services.platform.errors import violations_of
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e

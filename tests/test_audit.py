@@ -18,9 +18,9 @@ import redis
 from footcds.v1 import audit_pb2, audit_pb2_grpc, common_pb2, encounter_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
-from services.common.audit import AuditLog
-from services.common.auth import ASSESS, RESULTS_READ, SCREEN
-from services.common.config import Settings
+from services.platform.audit import AuditLog
+from services.platform.auth import ASSESS, RESULTS_READ, SCREEN
+from services.platform.config import Settings
 from tests.conftest import ROOT, example_request
 
 pytestmark = pytest.mark.e2e

@@ -32,7 +32,7 @@ def checker() -> ModuleType:
 
 
 def exported(rpcs: dict[tuple[str, str, str], int], tasks: dict[tuple[str, str], int]) -> str:
-    """/metrics text with the same metric names and labels as services.common.metrics."""
+    """/metrics text with the same metric names and labels as services.platform.metrics."""
     registry = CollectorRegistry()
     handled = Counter("footcds_grpc_server_handled_total", "", ["grpc_service", "grpc_method", "grpc_code"],
                       registry=registry)

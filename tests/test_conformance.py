@@ -34,10 +34,10 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 
 from devtools.suite import SERVICES, LocalSuite
-from services.common import contract
-from services.common.auth import SCOPES, required_scope
-from services.common.config import settings
-from services.common.healthcheck import check
+from services.platform import contract
+from services.platform.auth import SCOPES, required_scope
+from services.platform.config import settings
+from services.platform.healthcheck import check
 from tests.rpc_catalog import NEEDS_SCREENING, VALID, Rpc, all_rpcs
 from tests.test_screening_e2e import synthetic
 

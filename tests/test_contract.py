@@ -2,7 +2,7 @@
 servers refuse a request that breaks one with INVALID_ARGUMENT naming the field.
 
 protovalidate (PyPI, 1.x) is the reference implementation of the annotations; the server
-uses services.common.contract, which compiles the same annotations (README "Integrating
+uses services.platform.contract, which compiles the same annotations (README "Integrating
 from an EHR" has why). On random messages of every request type both must find exactly the
 same (field path, rule) pairs.
 """
@@ -18,8 +18,8 @@ from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 
 from devtools.suite import LocalSuite
-from services.common import contract
-from services.common.errors import violations_of
+from services.platform import contract
+from services.platform.errors import violations_of
 from tests.rpc_catalog import VALID, all_rpcs
 from tests.test_fuzz import messages
 

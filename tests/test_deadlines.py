@@ -3,7 +3,7 @@
 Issue 11: Assess without a deadline answered UNKNOWN ("Python int too large to convert to C
 int") because gRPC's "no deadline" (time_remaining() = 9.2e18 s) became a Celery expiry and a
 result wait that long.
-Now every call gets a finite budget (services.common.deadlines): the caller's deadline, else
+Now every call gets a finite budget (services.platform.deadlines): the caller's deadline, else
 the server's default.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
-from services.common.config import Settings
-from services.common.deadlines import NO_DEADLINE_SECONDS, budget_seconds
+from services.platform.config import Settings
+from services.platform.deadlines import NO_DEADLINE_SECONDS, budget_seconds
 from tests.rpc_catalog import NEEDS_SCREENING, VALID, Rpc, all_rpcs
 
 RPCS = all_rpcs()
@@ -128,7 +128,7 @@ def test_the_readme_service_config_is_accepted_and_retries_unavailable(suite: Lo
 
     from footcds.v1 import intake_pb2, intake_pb2_grpc
 
-    from services.common.tls import dial
+    from services.platform.tls import dial
     from tests.conftest import ROOT
 
     config = (ROOT / "examples" / "grpc" / "service_config.json").read_text()

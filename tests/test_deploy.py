@@ -188,7 +188,7 @@ def test_compose_healthchecks_use_grpc_health_on_the_right_port(compose: dict[st
     services = compose["services"]
     for name, port in GRPC_SERVICES.items():
         words = argv(services[name]["healthcheck"]["test"])
-        assert "services.common.healthcheck" in words, name
+        assert "services.platform.healthcheck" in words, name
         assert words[-1].endswith(f":{port}"), f"{name} healthcheck probes {words[-1]}"
         env = services[name]["environment"]
         assert str(env[f"FOOTCDS_{name.upper()}_PORT"]) == str(port)
@@ -202,7 +202,7 @@ def test_compose_healthchecks_use_grpc_health_on_the_right_port(compose: dict[st
 
 
 def test_compose_env_names_are_real_settings(compose: dict[str, Any]) -> None:
-    from services.common.config import Settings
+    from services.platform.config import Settings
 
     fields = {f"FOOTCDS_{name.upper()}" for name in Settings.model_fields}
     for name, svc in compose["services"].items():
@@ -229,7 +229,7 @@ def test_domain_services_and_workers_can_be_scaled(compose: dict[str, Any]) -> N
 
 
 def test_scale_override_is_valid_and_sets_real_settings() -> None:
-    from services.common.config import Settings
+    from services.platform.config import Settings
 
     override = yaml.safe_load(SCALE_OVERRIDE.read_text())
     fields = {f"FOOTCDS_{name.upper()}" for name in Settings.model_fields}
@@ -316,7 +316,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 
 def test_k8s_workloads(compose: dict[str, Any]) -> None:
-    from services.common.config import Settings
+    from services.platform.config import Settings
 
     fields = {f"FOOTCDS_{name.upper()}" for name in Settings.model_fields}
     docs = k8s_documents()
@@ -356,7 +356,7 @@ def test_k8s_workloads(compose: dict[str, Any]) -> None:
 
 
 def test_every_k8s_deployment_gets_the_token_env_from_the_secret_as_compose_does(compose: dict[str, Any]) -> None:
-    from services.common.auth import Credentials
+    from services.platform.auth import Credentials
 
     docs = k8s_documents()
     secret = next(d for _, d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "footcds-tokens")

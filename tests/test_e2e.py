@@ -16,8 +16,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from devtools.suite import SERVICES, LocalSuite
 from services.cli.render import assessment_json
-from services.common.errors import violations_of
 from services.pipeline.local import assess_local
+from services.platform.errors import violations_of
 from tests.conftest import EXAMPLES, ROOT, example_request
 
 pytestmark = pytest.mark.e2e

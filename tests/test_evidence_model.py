@@ -12,7 +12,6 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from services.common.errors import InvalidInput
 from services.differential.fit import assess_fit
 from services.differential.interview import next_question
 from services.differential.ranking import (
@@ -27,6 +26,7 @@ from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import DATA_DIR, KnowledgeBaseError, knowledge_base, load_knowledge_base
 from services.knowledge.models import EvidenceModel
+from services.platform.errors import InvalidInput
 
 P, A, U = State.PRESENT, State.ABSENT, State.UNKNOWN
 

@@ -212,9 +212,9 @@ def test_validation_without_red_flags_is_the_intake_case_and_errors() -> None:
     and its field violations; only the red flags (computed elsewhere) are left out."""
     import pytest
 
-    from services.common.errors import InvalidInput
     from services.intake import domain as intake_domain
     from services.intake.handlers import evidence_inputs
+    from services.platform.errors import InvalidInput
 
     kb = knowledge_base()
     for patient, evidence, _ in ranked_cases():

@@ -42,11 +42,11 @@ from devtools.suite import SERVICES, LocalSuite
 from services.cli.casefile import case_from_json, read_case
 from services.cli.roster import COLUMNS as ROSTER_COLUMNS
 from services.cli.roster import RosterError, read_roster
-from services.common.config import settings as footcds_settings
-from services.common.errors import InvalidInput
-from services.common.healthcheck import check
 from services.knowledge import knowledge_base
 from services.knowledge.validate import vocabulary
+from services.platform.config import settings as footcds_settings
+from services.platform.errors import InvalidInput
+from services.platform.healthcheck import check
 from tests.rpc_catalog import Rpc, all_rpcs
 
 pytestmark = pytest.mark.e2e

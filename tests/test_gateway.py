@@ -71,7 +71,7 @@ def test_a_revoked_tablet_is_refused_at_once(gateway: str, suite: LocalSuite) ->
     url = f"{gateway}/fhir/Questionnaire/foot-numbness-intake"
     assert http(url, token=token)[0] == 200
     revoked = subprocess.run(
-        [sys.executable, "-m", "services.common.auth", "revoke", "tablet-lost", "--file", str(suite.tokens_file)],
+        [sys.executable, "-m", "services.platform.auth", "revoke", "tablet-lost", "--file", str(suite.tokens_file)],
         capture_output=True, text=True, cwd=ROOT, timeout=30,
     )
     assert revoked.returncode == 0 and "revoked 1" in revoked.stdout, revoked.stderr

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.errors import InvalidInput
 from services.intake.domain import AnswerInput, EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
+from services.platform.errors import InvalidInput
 
 KB = knowledge_base()
 P = State.PRESENT

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.common.redis_client import parse_sentinel_url
+from services.platform.redis_client import parse_sentinel_url
 
 K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"  # the oldest version the manifests promise (native grpc probes: 1.24+)

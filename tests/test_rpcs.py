@@ -20,7 +20,7 @@ from footcds.v1 import (
 )
 
 from devtools.suite import LocalSuite
-from services.common.errors import violations_of
+from services.platform.errors import violations_of
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e

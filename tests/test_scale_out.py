@@ -19,7 +19,7 @@ import pytest
 from footcds.v1 import encounter_pb2_grpc
 
 from devtools.suite import LocalSuite, free_port, redis_server_binary
-from services.common.redis_client import parse_sentinel_url
+from services.platform.redis_client import parse_sentinel_url
 from tests.conftest import example_request
 
 DOMAIN = ("intake", "differential", "workup", "treatment")
@@ -79,7 +79,7 @@ def test_pick_first_would_pin_one_replica(tmp_path_factory: pytest.TempPathFacto
     import grpc
     from footcds.v1 import intake_pb2, intake_pb2_grpc
 
-    from services.common.tls import dial
+    from services.platform.tls import dial
 
     suite = LocalSuite(log_dir=tmp_path_factory.mktemp("pinned"), metrics=True)
     try:

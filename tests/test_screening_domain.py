@@ -21,12 +21,12 @@ from services.cli.roster import (
     read_roster,
     synthesize,
 )
-from services.common.errors import LimitExceeded
 from services.knowledge.loader import DATA_DIR, KnowledgeBaseError, knowledge_base, load_knowledge_base
 from services.pipeline import screening, team
 from services.pipeline.local import assess_local
 from services.pipeline.screening import LocalBatchCalls, screen_roster
 from services.pipeline.team import Tally, summarize
+from services.platform.errors import LimitExceeded
 from tests.conftest import EXAMPLES
 
 ROSTER = EXAMPLES / "roster.csv"

@@ -24,11 +24,11 @@ from kombu.exceptions import OperationalError
 
 from devtools.suite import LocalSuite
 from services.cli.roster import parse_roster, synthesize
-from services.common.errors import violations_of
 from services.encounter import screening_servicer
 from services.knowledge.loader import knowledge_base
 from services.pipeline.screening import LocalBatchCalls, screen_chunk
 from services.pipeline.screening_store import ScreeningStore, idempotency_key
+from services.platform.errors import violations_of
 from tests.conftest import EXAMPLES, ROOT
 
 pytestmark = pytest.mark.e2e

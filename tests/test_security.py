@@ -21,9 +21,9 @@ from footcds.v1 import audit_pb2, audit_pb2_grpc, encounter_pb2_grpc
 
 from devtools.certs import generate
 from devtools.suite import LocalSuite
-from services.common.auth import ADMIN, ASSESS, RESULTS_READ, token_hash
-from services.common.config import settings
-from services.common.tls import channel_credentials
+from services.platform.auth import ADMIN, ASSESS, RESULTS_READ, token_hash
+from services.platform.config import settings
+from services.platform.tls import channel_credentials
 from tests.conftest import EXAMPLES, ROOT, example_request
 
 pytestmark = pytest.mark.e2e
@@ -201,15 +201,15 @@ def test_cli_without_a_token_is_told_how_to_get_one(suite: LocalSuite) -> None:
 
 
 def test_health_needs_no_credentials(suite: LocalSuite) -> None:
-    from services.common.healthcheck import check
+    from services.platform.healthcheck import check
 
     assert check(suite.address("differential"))  # no token: health stays open to probes
 
 
 def test_auth_off_admits_anyone_and_no_credentials_configured_admits_no_one() -> None:
-    from services.common.config import Settings
-    from services.common.server import start_server
     from services.intake.servicer import SERVICE_NAME, register
+    from services.platform.config import Settings
+    from services.platform.server import start_server
 
     method = ONE_RPC_PER_SERVICE["intake"]
     for mode, expected in (("off", grpc.StatusCode.INVALID_ARGUMENT), ("on", grpc.StatusCode.UNAUTHENTICATED)):

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.common.errors import InvalidInput
 from services.differential.ranking import posterior, rank
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
+from services.platform.errors import InvalidInput
 from services.workup.domain import (
     TIERS,
     ResultInput,

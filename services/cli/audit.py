@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli import connect
-from services.common.config import settings
+from services.platform.config import settings
 
 EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -16,7 +16,7 @@ from typing import Any
 
 from footcds.v1 import common_pb2, encounter_pb2
 
-from services.common.errors import InvalidInput, Violation
+from services.platform.errors import InvalidInput, Violation
 from services.wire.convert import SETTING_TO_PB, SEX_TO_PB
 
 STATES = {

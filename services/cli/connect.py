@@ -17,9 +17,9 @@ import grpc
 import typer
 from rich.console import Console
 
-from services.common.config import settings
-from services.common.errors import Violation, violations_of
-from services.common.tls import channel_credentials, dial
+from services.platform.config import settings
+from services.platform.errors import Violation, violations_of
+from services.platform.tls import channel_credentials, dial
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3

@@ -20,8 +20,8 @@ from services.cli import connect
 from services.cli.casefile import read_case
 from services.cli.render import assessment_json, print_assessment
 from services.cli.screen import roster_app, screen
-from services.common.config import settings
-from services.common.errors import InvalidInput
+from services.platform.config import settings
+from services.platform.errors import InvalidInput
 
 app = typer.Typer(
     help="FootCDS: decision support for foot and lower-leg numbness (for clinicians).",

@@ -36,8 +36,8 @@ from services.cli.roster import (
     synthesize,
     write_roster,
 )
-from services.common.config import settings
 from services.pipeline.team import TRIAGE_NAMES, Tally
+from services.platform.config import settings
 
 err = connect.err
 EXIT_BAD_INPUT, EXIT_UNAVAILABLE = connect.EXIT_BAD_INPUT, connect.EXIT_UNAVAILABLE

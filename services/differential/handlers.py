@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from footcds.v1 import common_pb2, differential_pb2
 
-from services.common.errors import InvalidInput, Violation
 from services.differential import interview, ranking
 from services.intake import domain as intake_domain
 from services.intake.handlers import evidence_inputs
 from services.knowledge.clinical import Case
 from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.platform.errors import InvalidInput, Violation
 from services.wire import convert, encoding
 from services.wire.batch import each_item
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, differential_pb2_grpc
 
-from services.common.errors import translate_errors
 from services.differential.handlers import next_question, rank_differential, rank_differential_batch
+from services.platform.errors import translate_errors
 
 SERVICE_NAME = differential_pb2.DESCRIPTOR.services_by_name["DifferentialService"].full_name
 

@@ -1,9 +1,9 @@
 """`python -m services.encounter`: run the encounter service (the front door)."""
 
-from services.common.config import settings
-from services.common.server import run_forever
 from services.encounter.audit_servicer import SERVICE_NAME as AUDIT_SERVICE_NAME
 from services.encounter.servicer import SERVICE_NAME, register
+from services.platform.config import settings
+from services.platform.server import run_forever
 
 if __name__ == "__main__":
     run_forever("encounter", register, [SERVICE_NAME, AUDIT_SERVICE_NAME], settings().encounter_port)

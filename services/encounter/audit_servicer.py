@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import audit_pb2, audit_pb2_grpc
 
-from services.common.audit import DEFAULT_LIST, AuditLog, AuditUnavailable, to_record
-from services.common.errors import InvalidInput, Violation, translate_errors
 from services.knowledge import DISCLAIMER, knowledge_base
+from services.platform.audit import DEFAULT_LIST, AuditLog, AuditUnavailable, to_record
+from services.platform.errors import InvalidInput, Violation, translate_errors
 
 SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 

@@ -25,9 +25,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from services.common.config import settings
-from services.common.deadlines import call_budget
-from services.common.errors import InvalidInput, bad_request_status, translate_errors
 from services.knowledge.loader import knowledge_base
 from services.pipeline import screening, team
 from services.pipeline.screening_store import (
@@ -39,6 +36,9 @@ from services.pipeline.screening_store import (
     roster_fingerprint,
     store,
 )
+from services.platform.config import settings
+from services.platform.deadlines import call_budget
+from services.platform.errors import InvalidInput, bad_request_status, translate_errors
 
 log = logging.getLogger("footcds.encounter")
 QUEUE_ERRORS = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError, RedisError)

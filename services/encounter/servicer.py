@@ -19,13 +19,13 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from services.common.config import settings
-from services.common.deadlines import DeadlineExpired, call_budget, remaining
-from services.common.errors import bad_request_status, translate_errors
 from services.encounter.handlers import assess_response
 from services.encounter.screening_servicer import ScreeningServicerMixin
 from services.pipeline import direct
 from services.pipeline.errors import StageFailed
+from services.platform.config import settings
+from services.platform.deadlines import DeadlineExpired, call_budget, remaining
+from services.platform.errors import bad_request_status, translate_errors
 from services.worker import tasks
 
 SERVICE_NAME = encounter_pb2.DESCRIPTOR.services_by_name["EncounterService"].full_name

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uvicorn
 
-from services.common.config import settings
-from services.common.logging import configure_logging
 from services.gateway.app import create_app
+from services.platform.config import settings
+from services.platform.logging import configure_logging
 
 
 def main() -> None:

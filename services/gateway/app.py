@@ -18,12 +18,12 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.common.audit import AuditLog
-from services.common.config import Settings, settings
-from services.common.redis_client import async_redis_client
 from services.gateway.credentials import GatewayAuth
 from services.gateway.outcome import NO_STORE, HttpProblem, handle_problem
 from services.gateway.suite_client import SuiteClient
+from services.platform.audit import AuditLog
+from services.platform.config import Settings, settings
+from services.platform.redis_client import async_redis_client
 
 log = logging.getLogger("footcds.gateway")
 

@@ -1,4 +1,4 @@
-"""Gateway calls in the suite's audit trail (services/common/audit.py), same record shape.
+"""Gateway calls in the suite's audit trail (services/platform/audit.py), same record shape.
 
 One record per completed intake and per staff read: who (tablet or staff client id), which
 HTTP operation, the SHA-256 of the request and of the opaque intake reference, triage and
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import anyio
 
-from services.common.audit import AuditUnavailable, Entry
 from services.gateway.credentials import Caller
 from services.gateway.outcome import HttpProblem, Issue
+from services.platform.audit import AuditUnavailable, Entry
 
 
 async def audit(

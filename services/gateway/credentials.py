@@ -2,7 +2,7 @@
 
 A clinic tablet is a *device* with its own token (scope ``tablet``): enrolled once by pasting
 the token on /intake/enrol, kept in an HttpOnly, SameSite=Strict cookie, revoked by removing
-its line from the tokens file (``python -m services.common.auth revoke``), which the gateway
+its line from the tokens file (``python -m services.platform.auth revoke``), which the gateway
 re-reads like every server. Staff pages need a ``staff`` token (cookie set by /staff/login).
 SDC apps and EHRs send ``Authorization: Bearer``. The cookie holds the token itself and every
 request is checked against the store, so a revocation bites on the next request.
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from services.common.auth import ANONYMOUS, ASSESS, CredentialStore, Principal, read_secret
-from services.common.config import Settings
 from services.gateway.outcome import HttpProblem, Issue
+from services.platform.auth import ANONYMOUS, ASSESS, CredentialStore, Principal, read_secret
+from services.platform.config import Settings
 
 DEVICE_COOKIE = "footcds_device"
 STAFF_COOKIE = "footcds_staff"

@@ -10,7 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from services.common.config import settings
+from services.platform.config import settings
 
 
 def main(argv: list[str]) -> int:

@@ -24,9 +24,9 @@ from footcds.v1 import (
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.config import Settings
-from services.common.errors import Violation, violations_of
-from services.common.tls import channel_credentials
+from services.platform.config import Settings
+from services.platform.errors import Violation, violations_of
+from services.platform.tls import channel_credentials
 
 # gRPC status -> the HTTP status the gateway answers with.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {

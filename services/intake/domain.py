@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.clinical import Case, Patient, RedFlagHit, State
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.red_flags import detect_red_flags
 from services.knowledge.validate import vocabulary
+from services.platform.errors import InvalidInput, Violation
 
 MAX_AGE_YEARS = 120
 MAX_EVIDENCE_ITEMS = 500

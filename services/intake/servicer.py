@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, intake_pb2, intake_pb2_grpc
 
-from services.common.errors import translate_errors
 from services.intake.handlers import intake_form, normalize_intake, normalize_intake_batch
+from services.platform.errors import translate_errors
 
 SERVICE_NAME = intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
 

@@ -18,10 +18,10 @@ from footcds.v1 import (
     workup_pb2_grpc,
 )
 
-from services.common.auth import service_token
-from services.common.config import settings
-from services.common.server import server_options
-from services.common.tls import dial
+from services.platform.auth import service_token
+from services.platform.config import settings
+from services.platform.server import server_options
+from services.platform.tls import dial
 
 
 @dataclass(frozen=True)

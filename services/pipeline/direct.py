@@ -25,11 +25,11 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.common.config import settings
-from services.common.deadlines import DeadlineExpired, remaining
 from services.pipeline import assess as pipeline
 from services.pipeline.clients import stubs
 from services.pipeline.errors import StageFailed, retry_pause
+from services.platform.config import settings
+from services.platform.deadlines import DeadlineExpired, remaining
 
 
 def _timeout(stage: str, deadline: float) -> float:

@@ -11,8 +11,8 @@ import time
 
 import grpc
 
-from services.common.config import settings
-from services.common.errors import Violation, violations_of
+from services.platform.config import settings
+from services.platform.errors import Violation, violations_of
 
 
 class StageFailed(Exception):

@@ -23,10 +23,10 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.common import contract
-from services.common.errors import LimitExceeded
 from services.pipeline import stages
 from services.pipeline.team import Tally
+from services.platform import contract
+from services.platform.errors import LimitExceeded
 
 ATHLETE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 TOP_CONDITIONS = 3

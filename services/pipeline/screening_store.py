@@ -33,10 +33,10 @@ from typing import Any
 import redis
 from footcds.v1 import encounter_pb2
 
-from services.common.config import Settings, settings
-from services.common.redis_client import redis_client
 from services.pipeline.screening import Result
 from services.pipeline.team import Tally
+from services.platform.config import Settings, settings
+from services.platform.redis_client import redis_client
 
 PREFIX = "footcds:screening"
 # A submit that claimed its key but neither finished nor cleaned up (its process died between

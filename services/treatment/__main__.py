@@ -1,7 +1,7 @@
 """`python -m services.treatment`: run the treatment service."""
 
-from services.common.config import settings
-from services.common.server import run_forever
+from services.platform.config import settings
+from services.platform.server import run_forever
 from services.treatment.servicer import SERVICE_NAME, register, warm_up
 
 if __name__ == "__main__":

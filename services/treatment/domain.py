@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.clinical import (
     CitationRef,
     Differential,
@@ -37,6 +36,7 @@ from services.knowledge.clinical import (
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import ConditionPlan, TreatmentItem
 from services.knowledge.policy import clinical_policy
+from services.platform.errors import InvalidInput, Violation
 from services.workup.domain import open_emergencies
 
 STAGES = ("now", "next_2_6_weeks", "escalation")

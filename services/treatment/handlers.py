@@ -9,9 +9,9 @@ from functools import lru_cache
 
 from footcds.v1 import common_pb2, treatment_pb2
 
-from services.common.errors import InvalidInput, Violation
 from services.intake.domain import validate_patient
 from services.knowledge.loader import knowledge_base
+from services.platform.errors import InvalidInput, Violation
 from services.treatment import domain
 from services.wire import convert
 from services.wire.batch import each_item

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, treatment_pb2_grpc
 
-from services.common.errors import translate_errors
+from services.platform.errors import translate_errors
 from services.treatment.handlers import plan_treatment, plan_treatment_batch
 
 SERVICE_NAME = treatment_pb2.DESCRIPTOR.services_by_name["TreatmentService"].full_name

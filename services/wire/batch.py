@@ -13,8 +13,8 @@ from typing import TypeVar
 from footcds.v1 import common_pb2
 from google.protobuf.message import Message
 
-from services.common import contract
-from services.common.errors import InvalidInput
+from services.platform import contract
+from services.platform.errors import InvalidInput
 from services.wire import convert
 
 Item = TypeVar("Item", bound=Message)

@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from footcds.v1 import common_pb2 as pb
 
-from services.common.errors import Violation
 from services.knowledge.clinical import (
     CitationRef,
     Differential,
@@ -24,6 +23,7 @@ from services.knowledge.clinical import (
     Triage,
     Weight,
 )
+from services.platform.errors import Violation
 
 STATE_TO_PB = {
     State.PRESENT: pb.EVIDENCE_STATE_PRESENT,

@@ -16,10 +16,10 @@ from celery import Celery, signals
 from celery.app.amqp import AMQP
 from kombu.transport import redis as kombu_redis
 
-from services.common.config import settings
-from services.common.logging import configure_logging
-from services.common.metrics import connect_worker_signals
-from services.common.redis_client import celery_transport_options
+from services.platform.config import settings
+from services.platform.logging import configure_logging
+from services.platform.metrics import connect_worker_signals
+from services.platform.redis_client import celery_transport_options
 
 QUEUE = "footcds"
 

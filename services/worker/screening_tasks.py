@@ -21,12 +21,12 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.common.config import settings
-from services.common.deadlines import remaining
 from services.pipeline.clients import stubs
 from services.pipeline.errors import StageFailed
 from services.pipeline.screening import screen_chunk
 from services.pipeline.screening_store import store
+from services.platform.config import settings
+from services.platform.deadlines import remaining
 from services.worker.app import app
 from services.worker.tasks import StageTask
 

@@ -1,7 +1,7 @@
 """`python -m services.workup`: run the work-up service."""
 
-from services.common.config import settings
-from services.common.server import run_forever
+from services.platform.config import settings
+from services.platform.server import run_forever
 from services.workup.servicer import SERVICE_NAME, register, warm_up
 
 if __name__ == "__main__":

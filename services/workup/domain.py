@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.clinical import (
     Case,
     CitationRef,
@@ -27,6 +26,7 @@ from services.knowledge.clinical import (
     TestRecommendation,
 )
 from services.knowledge.loader import KnowledgeBase
+from services.platform.errors import InvalidInput, Violation
 from services.workup.rationale import (
     leading_condition,
     pct,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from footcds.v1 import common_pb2, workup_pb2
 
-from services.common.errors import InvalidInput, Violation
 from services.differential.handlers import case_from_pb
 from services.knowledge.loader import knowledge_base
+from services.platform.errors import InvalidInput, Violation
 from services.wire import convert, encoding
 from services.wire.batch import each_item
 from services.workup import domain

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.common.errors import InvalidInput, Violation
 from services.differential.ranking import differential_from_probabilities, posterior
 from services.knowledge.clinical import Case, Differential, TestRecommendation
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
+from services.platform.errors import InvalidInput, Violation
 from services.workup.rationale import leading_condition, pct
 from services.workup.value import Array, CompiledTests, compiled_tests
 

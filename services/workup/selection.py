@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from services.common.errors import InvalidInput, Violation
 from services.knowledge.clinical import Case, Differential
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
+from services.platform.errors import InvalidInput, Violation
 from services.workup.value import (
     Array,
     CompiledTests,

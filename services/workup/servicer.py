@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, workup_pb2, workup_pb2_grpc
 
-from services.common.errors import translate_errors
 from services.differential.handlers import rank_differential
+from services.platform.errors import translate_errors
 from services.workup.handlers import recommend_tests, recommend_tests_batch, submit_test_results
 
 SERVICE_NAME = workup_pb2.DESCRIPTOR.services_by_name["WorkupService"].full_name

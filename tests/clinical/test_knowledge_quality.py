@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import simple_icd_10_cm as icd
 
-from services.common.errors import InvalidInput
 from services.differential.ranking import default_model, posterior, posterior_batch, rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import knowledge_base
+from services.platform.errors import InvalidInput
 
 P, A = State.PRESENT, State.ABSENT
 CLAUDICANT = {"loc_calf": P, "sx_cramping_calf": P, "relieved_by_rest": P, "hx_smoking": P}

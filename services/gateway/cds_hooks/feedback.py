@@ -2,7 +2,7 @@
 
 Each feedback entry is checked against the card FootCDS stored when it answered (an unknown
 or expired card is 404; accepted suggestion ids must be the card's). The audit record is the
-suite's shape (services/common/audit.py): client ``ehr:<iss>``, operation
+suite's shape (services/platform/audit.py): client ``ehr:<iss>``, operation
 ``CDSHooks/<service>/feedback``, code ``ACCEPTED`` or ``OVERRIDDEN/<reason code>``, the card's
 triage and leading conditions, the hashed opaque patient reference (the same hash as the suite's
 Assess record, so the two can be joined); never the user's comment
@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.common.audit import AuditLog
-from services.common.metrics import CDS_FEEDBACK
 from services.gateway.auditing import audit
 from services.gateway.cds_hooks.security import EhrCaller
 from services.gateway.cds_hooks.store import CardRecord, CdsStore
 from services.gateway.outcome import HttpProblem, Issue
+from services.platform.audit import AuditLog
+from services.platform.metrics import CDS_FEEDBACK
 
 FEEDBACK_RPC = "CDSHooks/{service}/feedback"
 ACCEPTED, OVERRIDDEN = "ACCEPTED", "OVERRIDDEN"

@@ -21,8 +21,6 @@ from footcds.v1 import encounter_pb2, intake_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.cli.render import assessment_json
-from services.common.auth import STAFF
-from services.common.metrics import CDS_CARDS
 from services.gateway.app import Gateway
 from services.gateway.auditing import audit
 from services.gateway.cds_hooks import cards as card_mod
@@ -34,6 +32,8 @@ from services.gateway.cds_hooks.view import assessment_html
 from services.gateway.credentials import STAFF_COOKIE
 from services.gateway.outcome import NO_STORE, HttpProblem, Issue
 from services.gateway.suite_client import SuiteError
+from services.platform.auth import STAFF
+from services.platform.metrics import CDS_CARDS
 
 router = APIRouter()
 PATIENT_VIEW, ORDER_SELECT = "footcds-patient-view", "footcds-order-select"

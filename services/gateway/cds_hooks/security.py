@@ -24,10 +24,10 @@ import anyio
 import jwt
 import redis.asyncio as aioredis
 
-from services.common.auth import Principal
-from services.common.config import Settings
 from services.gateway.credentials import Caller
 from services.gateway.outcome import HttpProblem, Issue
+from services.platform.auth import Principal
+from services.platform.config import Settings
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 JTI_PREFIX = "footcds:gateway:cds:jti:"

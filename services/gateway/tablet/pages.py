@@ -16,10 +16,10 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.common.auth import TABLET
 from services.gateway.app import Gateway, gateway
 from services.gateway.credentials import DEVICE_COOKIE
 from services.gateway.outcome import NO_STORE, HttpProblem, Issue
+from services.platform.auth import TABLET
 
 router = APIRouter()
 STATIC_TYPES = {"intake.js": "text/javascript", "intake.css": "text/css", "staff.css": "text/css"}
@@ -67,7 +67,7 @@ ENROL_PAGE = """<!doctype html>
 <title>Enrol this tablet</title><link rel="stylesheet" href="/intake/static/staff.css"></head>
 <body><main><h1>Enrol this tablet</h1>
 <p>Staff only. Paste this tablet's device token (issued with the <code>tablet</code> scope:
-<code>python -m services.common.auth issue tablet-NAME --scopes tablet --file TOKENS</code>).
+<code>python -m services.platform.auth issue tablet-NAME --scopes tablet --file TOKENS</code>).
 The tablet keeps it until it is revoked.</p>
 {message}
 <form method="post" action="/intake/enrol" autocomplete="off">

@@ -27,8 +27,8 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from footcds.v1 import common_pb2, intake_pb2
 from pydantic import ValidationError
 
-from services.common.errors import Violation
 from services.gateway.outcome import HttpProblem, Issue, bad_input
+from services.platform.errors import Violation
 
 ANSWER_SYSTEM = "urn:footcds:intake-answer"  # present / absent / unknown
 UNKNOWN = "unknown"

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 from footcds.v1 import common_pb2, encounter_pb2, intake_pb2
 from google.protobuf.json_format import MessageToDict
 
-from services.common.auth import TABLET
 from services.gateway.app import Gateway, gateway
 from services.gateway.auditing import audit
 from services.gateway.credentials import DEVICE_COOKIE, Caller
@@ -26,6 +25,7 @@ from services.gateway.outcome import FHIR_JSON, NO_STORE, HttpProblem, Issue, ba
 from services.gateway.suite_client import SuiteError
 from services.gateway.tablet import sdc
 from services.gateway.tablet.store import IntakeRecord, IntakeStore
+from services.platform.auth import TABLET
 
 router = APIRouter()
 OPENING = ("q_location",)  # the body map comes first: where it is numb is what a patient knows best

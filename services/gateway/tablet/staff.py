@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from services.common.auth import STAFF
 from services.gateway.app import Gateway, gateway
 from services.gateway.auditing import audit
 from services.gateway.credentials import STAFF_COOKIE, Caller
@@ -20,6 +19,7 @@ from services.gateway.outcome import FHIR_JSON, NO_STORE, HttpProblem, Issue
 from services.gateway.tablet import staff_render
 from services.gateway.tablet.sdc_routes import store_of
 from services.gateway.tablet.store import IntakeRecord, day_of
+from services.platform.auth import STAFF
 
 router = APIRouter()
 

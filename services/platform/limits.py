@@ -17,9 +17,9 @@ from collections import defaultdict
 
 import grpc
 
-from services.common.auth import current_principal
-from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, around
+from services.platform.auth import current_principal
+from services.platform.config import Settings, settings
+from services.platform.interceptors import Behavior, BehaviorInterceptor, around
 
 
 class ConcurrencyLimit(BehaviorInterceptor):

@@ -22,16 +22,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common.audit import AuditInterceptor
-from services.common.auth import AuthInterceptor
-from services.common.config import Settings, settings
-from services.common.contract import ContractInterceptor
-from services.common.deadlines import BudgetInterceptor
-from services.common.interceptors import MalformedRequestGuard
-from services.common.limits import ConcurrencyLimit
-from services.common.logging import configure_logging
-from services.common.metrics import MetricsInterceptor, serve_metrics
-from services.common.tls import server_credentials
+from services.platform.audit import AuditInterceptor
+from services.platform.auth import AuthInterceptor
+from services.platform.config import Settings, settings
+from services.platform.contract import ContractInterceptor
+from services.platform.deadlines import BudgetInterceptor
+from services.platform.interceptors import MalformedRequestGuard
+from services.platform.limits import ConcurrencyLimit
+from services.platform.logging import configure_logging
+from services.platform.metrics import MetricsInterceptor, serve_metrics
+from services.platform.tls import server_credentials
 
 Register = Callable[[grpc.Server], None]
 log = logging.getLogger("footcds.server")
@@ -81,7 +81,7 @@ class WrapOncePerMethod(grpc.ServerInterceptor):
     """Runs ``inner`` interceptors once per method and reuses the handler they build.
 
     The trust interceptors only wrap a handler's behaviour (their per-call work runs inside
-    it, see services.common.interceptors), so the wrapped handler depends on the method
+    it, see services.platform.interceptors), so the wrapped handler depends on the method
     alone.  Rebuilding it on every call cost ~40 us of CPU per RPC, ~1/5 of a small RPC's
     server time (docs/performance.md); unknown methods (no handler) are not cached.
     """

@@ -23,8 +23,8 @@ from typing import Any
 
 import grpc
 
-from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
+from services.platform.config import Settings, settings
+from services.platform.interceptors import Behavior, BehaviorInterceptor, iterate
 
 # A remaining time beyond this is gRPC's way of saying "the caller set no deadline".
 NO_DEADLINE_SECONDS = 10 * 365 * 86400.0

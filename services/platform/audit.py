@@ -28,10 +28,10 @@ import redis
 from footcds.v1 import audit_pb2, common_pb2
 from google.protobuf.message import Message
 
-from services.common.auth import current_principal
-from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate, status_of
-from services.common.redis_client import redis_client
+from services.platform.auth import current_principal
+from services.platform.config import Settings, settings
+from services.platform.interceptors import Behavior, BehaviorInterceptor, iterate, status_of
+from services.platform.redis_client import redis_client
 
 log = logging.getLogger("footcds.audit")
 MAX_LIST = 1000

@@ -29,8 +29,8 @@ from buf.validate import validate_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from services.common.errors import InvalidInput, Violation, bad_request_status
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate
+from services.platform.errors import InvalidInput, Violation, bad_request_status
+from services.platform.interceptors import Behavior, BehaviorInterceptor, iterate
 
 FD = descriptor.FieldDescriptor
 NUMBER_KINDS = frozenset({"int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import grpc
 
-from services.common.config import Settings, settings
+from services.platform.config import Settings, settings
 
 # --- the client side: a token on every call -----------------------------------------------
 

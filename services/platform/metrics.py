@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
-from services.common.interceptors import Behavior, BehaviorInterceptor, iterate, split_method, status_of
+from services.platform.interceptors import Behavior, BehaviorInterceptor, iterate, split_method, status_of
 
 log = logging.getLogger("footcds.metrics")
 
@@ -145,7 +145,7 @@ def _task_postrun(task_id: str | None = None, task: Any = None, state: str | Non
 
 
 def _worker_init(**_: Any) -> None:
-    from services.common.config import settings
+    from services.platform.config import settings
 
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:  # a fresh start: counters of earlier runs must not be summed in

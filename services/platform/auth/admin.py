@@ -1,4 +1,4 @@
-"""Issuing credentials: ``python -m services.common.auth issue|revoke|trust|dotenv``.
+"""Issuing credentials: ``python -m services.platform.auth issue|revoke|trust|dotenv``.
 
 Tokens are printed once and stored as ``sha256(token)``; the running services pick up the
 changed file without a restart.
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from services.common.auth.credentials import ASSESS, SCOPES, SCREEN, Credentials, CredentialsError, token_hash
+from services.platform.auth.credentials import ASSESS, SCOPES, SCREEN, Credentials, CredentialsError, token_hash
 
 # --- issuing credentials ----------------------------------------------------------------
 
@@ -97,8 +97,8 @@ def dotenv() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m services.common.auth issue CLIENT --scopes assess,results:read --file tokens.json`."""
-    parser = argparse.ArgumentParser(prog="python -m services.common.auth", description=main.__doc__)
+    """`python -m services.platform.auth issue CLIENT --scopes assess,results:read --file tokens.json`."""
+    parser = argparse.ArgumentParser(prog="python -m services.platform.auth", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     issue_cmd = sub.add_parser("issue", help="add a client to a tokens file and print its token once")
     issue_cmd.add_argument("client_id")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from services.common.config import Settings
+from services.platform.config import Settings
 
 log = logging.getLogger("footcds.auth")
 

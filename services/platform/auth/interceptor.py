@@ -9,9 +9,9 @@ import logging
 
 import grpc
 
-from services.common.auth.credentials import ANONYMOUS, CredentialStore, Principal, required_scope
-from services.common.config import Settings, settings
-from services.common.interceptors import Behavior, BehaviorInterceptor, around
+from services.platform.auth.credentials import ANONYMOUS, CredentialStore, Principal, required_scope
+from services.platform.config import Settings, settings
+from services.platform.interceptors import Behavior, BehaviorInterceptor, around
 
 log = logging.getLogger("footcds.auth")
 

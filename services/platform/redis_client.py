@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
-from services.common.config import Settings, settings
+from services.platform.config import Settings, settings
 
 
 @dataclass(frozen=True, slots=True)

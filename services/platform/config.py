@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Redis behind Sentinel (deploy/k8s): redis_url lists the sentinels as sentinel://host:port
-    # entries separated by ";" and this names the monitored master (services/common/redis_client.py).
+    # entries separated by ";" and this names the monitored master (services/platform/redis_client.py).
     redis_sentinel_master: str = ""
     redis_sentinel_password: str = ""  # when the sentinels themselves require a password
     # Client-side load balancing over every address a name resolves to (headless Services,
@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # each client to one replica.
     grpc_lb_policy: Literal["round_robin", "pick_first"] = "round_robin"
     result_ttl_seconds: int = Field(default=3600, ge=60)
-    # Budgets (issue 11, services.common.deadlines): a call without a deadline gets the default
+    # Budgets (issue 11, services.platform.deadlines): a call without a deadline gets the default
     # (streams their own), and no caller's deadline counts for more than the maximum.
     default_deadline_seconds: float = Field(default=10.0, gt=0)
     default_stream_deadline_seconds: float = Field(default=3600.0, gt=0)

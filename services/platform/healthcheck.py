@@ -1,4 +1,4 @@
-"""`python -m services.common.healthcheck HOST:PORT [SERVICE]`: exit 0 when SERVING.
+"""`python -m services.platform.healthcheck HOST:PORT [SERVICE]`: exit 0 when SERVING.
 
 Used by docker-compose healthchecks and by `make run` before it says "ready".
 """
@@ -15,8 +15,8 @@ def check(
     address: str, service: str = "", timeout: float = 2.0, credentials: grpc.ChannelCredentials | None = None
 ) -> bool:
     """Health needs no token, but a TLS port needs TLS (and mTLS a client certificate):
-    ``credentials``, else those configured by FOOTCDS_TLS_* (see services.common.tls)."""
-    from services.common.tls import dial
+    ``credentials``, else those configured by FOOTCDS_TLS_* (see services.platform.tls)."""
+    from services.platform.tls import dial
 
     with dial(address, credentials=credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -29,7 +29,7 @@ def check(
 
 def main(argv: list[str]) -> int:
     if not 1 <= len(argv) <= 2:
-        print("usage: python -m services.common.healthcheck HOST:PORT [SERVICE]", file=sys.stderr)
+        print("usage: python -m services.platform.healthcheck HOST:PORT [SERVICE]", file=sys.stderr)
         return 2
     ok = check(argv[0], argv[1] if len(argv) > 1 else "")
     print("SERVING" if ok else "NOT_SERVING")

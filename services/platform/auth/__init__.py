@@ -20,12 +20,12 @@ A method missing from ``METHOD_SCOPES`` needs ``admin``: new RPCs are closed unt
 Tokens are never stored: the tokens file holds ``sha256(token)`` per client, so a leaked
 file grants nothing, and a presented token is compared against every entry with
 ``hmac.compare_digest`` (constant time, no early exit). The file is re-read when it changes,
-so issuing or revoking a client needs no restart (``python -m services.common.auth``).
+so issuing or revoking a client needs no restart (``python -m services.platform.auth``).
 """
 
-from services.common.auth.admin import dotenv, issue, main, revoke, trust_certificate
-from services.common.auth.client import BearerToken, read_secret, service_token
-from services.common.auth.credentials import (
+from services.platform.auth.admin import dotenv, issue, main, revoke, trust_certificate
+from services.platform.auth.client import BearerToken, read_secret, service_token
+from services.platform.auth.credentials import (
     ADMIN,
     ANONYMOUS,
     ASSESS,
@@ -42,7 +42,7 @@ from services.common.auth.credentials import (
     required_scope,
     token_hash,
 )
-from services.common.auth.interceptor import AuthInterceptor, current_principal
+from services.platform.auth.interceptor import AuthInterceptor, current_principal
 
 __all__ = [
     "ADMIN", "ANONYMOUS", "ASSESS", "METHOD_SCOPES", "RESULTS_READ", "SCOPES", "SCREEN", "STAFF", "TABLET",

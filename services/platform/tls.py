@@ -6,7 +6,7 @@ without a certificate signed by that CA fails the handshake and never reaches a 
 
 Clients: ``FOOTCDS_TLS_CA`` (the CA that signed the servers) switches dialing to TLS;
 ``FOOTCDS_TLS_CLIENT_CERT`` + ``FOOTCDS_TLS_CLIENT_KEY`` are presented under mTLS. A bearer
-token, when given, rides on every call (see ``services.common.auth.BearerToken``).
+token, when given, rides on every call (see ``services.platform.auth.BearerToken``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from services.common.auth import BearerToken
-from services.common.config import Settings, settings
+from services.platform.auth import BearerToken
+from services.platform.config import Settings, settings
 
 
 def _read(path: str, what: str) -> bytes:
