@@ -37,7 +37,7 @@ VIGNETTE_DIR = Path(__file__).parent / "vignettes"
 TRIAGE = ("emergency", "urgent", "routine", "self_care")
 
 
-HOLDOUT_MARK = "holdout"  # files whose name contains this were written before tuning
+HOLDOUT_MARK = "holdout"  # team-written "holdout" files: patched after their run, so regression too
 
 
 def load_vignettes(

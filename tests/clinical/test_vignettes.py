@@ -1,6 +1,7 @@
-"""The clinical bars: every emergency comes out as an emergency; top-3 >= 90%; the first
-test matches the vignette's in >= 85%; the holdout vignettes (written before the knowledge
-was tuned) hold the same safety bars."""
+"""Regression bars on the team's own vignettes (written in the knowledge base's terms, so a
+consistency check of the engine's logic, not accuracy — that is tests/clinical/test_real_cases.py):
+every emergency comes out as an emergency; top-3 >= 90%; the first test matches the vignette's in
+>= 85%; the "holdout" files (team-written, patched after their run) hold the same safety bars."""
 
 from __future__ import annotations
 
