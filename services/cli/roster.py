@@ -27,6 +27,7 @@ from footcds.v1 import common_pb2, encounter_pb2
 
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.priors import prior_weight
 from services.pipeline.screening import rejected
 from services.wire.convert import SETTING_TO_PB, SEX_TO_PB
 
@@ -219,21 +220,12 @@ def column_of(field_path: str, present_count: int) -> str:
 SPORTS = ("running", "soccer", "basketball", "cycling", "track", "triathlon", "skiing", "hockey", "tennis", "rowing")
 
 
-def _prior(kb: KnowledgeBase, condition_id: str, age: int, sex: str) -> float:
-    condition = kb.conditions[condition_id]
-    weight = condition.prevalence.sports_medicine
-    for mod in condition.age_modifiers:
-        if mod.min_age <= age <= mod.max_age:
-            weight *= mod.factor
-    modifiers = {str(k): v for k, v in condition.sex_modifiers.items()}
-    return weight * modifiers.get(sex, 1.0)
-
-
 def synthesize(kb: KnowledgeBase, athletes: int, seed: int) -> Iterator[dict[str, str]]:
     """Rows of a realistic roster: a condition from the priors (with age and sex), then findings.
 
-    For each athlete: age and sex, a sport; a condition drawn from the sports-medicine priors
-    times the age and sex modifiers; then every finding the knowledge base lists for that
+    For each athlete: age and sex, a sport; a condition drawn from its sports-medicine prior
+    (``knowledge.priors``, the one the ranking uses: prevalence times the age and sex
+    modifiers); then every finding the knowledge base lists for that
     condition, present with its likelihood and absent otherwise, plus what a present one
     entails (``evidence_model.yaml`` implications).  Where two present findings
     cannot go together (intake_rules.yaml), the less likely one is recorded absent, as a
@@ -246,7 +238,8 @@ def synthesize(kb: KnowledgeBase, athletes: int, seed: int) -> Iterator[dict[str
     for i in range(1, athletes + 1):
         age = rng.randint(16, 39) if rng.random() < 0.85 else rng.randint(40, 75)
         sex = rng.choice(("female", "male"))
-        condition_id = rng.choices(conditions, [_prior(kb, c, age, sex) for c in conditions])[0]
+        weights = [prior_weight(kb.conditions[c], "sports_medicine", age, sex) for c in conditions]
+        condition_id = rng.choices(conditions, weights)[0]
         # Findings that stand in for the age (``age_above``) are left to intake to derive.
         likelihoods = {
             f: lik for f, lik in kb.likelihoods.get(condition_id, {}).items()

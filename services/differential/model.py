@@ -21,10 +21,12 @@ from services.knowledge.clinical import (
 )
 from services.knowledge.implications import ImplicationGraph, counted_findings, implication_graph
 from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.knowledge.models import Setting
+from services.knowledge.priors import age_factors, prevalence, sex_factor
 
 Array = npt.NDArray[np.float64]
 
-SETTINGS = ("sports_medicine", "general_adult")
+SETTINGS: tuple[Setting, ...] = ("sports_medicine", "general_adult")
 MAX_AGE = 130
 EXPLAINED_PER_CONDITION = 6
 DECISIVE_PER_CONDITION = 3
@@ -79,7 +81,7 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
     llr_present: dict[str, Array] = {}
     llr_absent: dict[str, Array] = {}
     for setting in SETTINGS:
-        prior = np.array([getattr(kb.conditions[c].prevalence, setting) for c in conditions])
+        prior = np.array([prevalence(kb.conditions[c], setting) for c in conditions])
         prior = prior / prior.sum()
         log_prior[setting] = np.log(prior)
         # P(f | not c): the prior-weighted mixture of every other condition.
@@ -89,14 +91,14 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         llr_present[setting] = np.log(p / rest)
         llr_absent[setting] = np.log((1 - p) / (1 - rest))
 
+    # The prior's factors (``knowledge.priors``, shared with the roster generator) as logs.
     log_age = np.zeros((MAX_AGE + 1, len(conditions)))
     for ci, cid in enumerate(conditions):
-        for mod in kb.conditions[cid].age_modifiers:
-            log_age[mod.min_age : mod.max_age + 1, ci] += np.log(mod.factor)
+        for age in range(MAX_AGE + 1):
+            for factor in age_factors(kb.conditions[cid], age):
+                log_age[age, ci] += np.log(factor)
     log_sex = {
-        sex: np.log(
-            np.array([kb.conditions[c].sex_modifiers.get(sex, 1.0) for c in conditions])
-        )
+        sex: np.log(np.array([sex_factor(kb.conditions[c], sex) for c in conditions]))
         for sex in ("female", "male")
     }
     return RankingModel(
