@@ -59,6 +59,8 @@ def test_every_assess_is_recorded_with_hashes_triage_and_leading_conditions(suit
     assert list(ok.leading_conditions) == [c.condition_id for c in answer.assessment.differential.conditions[:3]]
     assert started - 1 <= ok.time.ToMilliseconds() / 1000 <= time.time() + 1
     assert (failed.code, failed.triage, list(failed.leading_conditions)) == ("INVALID_ARGUMENT", 0, [])
+    # A refused call has no answer to name the KB: the service passed its version to the interceptor.
+    assert failed.answered_kb_version == answer.kb_version
     assert failed.request_sha256 == hashlib.sha256(bad.SerializeToString(deterministic=True)).hexdigest()
     assert failed.record_id > ok.record_id
 

@@ -109,3 +109,11 @@ def test_the_stage_sequence_is_written_once() -> None:
         if any(t == "services.pipeline.stages" or t.startswith("services.pipeline.stages.") for t in targets)
     }
     assert callers <= {"services.pipeline.assess", "services.pipeline.screening"}, callers
+
+
+def test_platform_and_knowledge_are_the_bottom_layers() -> None:
+    """Platform code (server, auth, audit...) and the knowledge base import no other package of
+    services: the audit interceptor is given the KB version by the service's entry point."""
+    graph = package_graph()
+    assert graph["platform"] == set(), graph["platform"]
+    assert graph["knowledge"] == set(), graph["knowledge"]

@@ -207,18 +207,18 @@ def to_record(record_id: str, fields: Mapping[str, str]) -> audit_pb2.AuditRecor
 # --- the interceptor ------------------------------------------------------------------
 
 
-def _kb_version() -> str:
-    from services.knowledge import knowledge_base
-
-    return knowledge_base().version
-
-
 class AuditInterceptor(BehaviorInterceptor):
-    """Writes one record per audited call; installed inside auth (it needs the caller)."""
+    """Writes one record per audited call; installed inside auth (it needs the caller).
 
-    def __init__(self, cfg: Settings | None = None, log_: AuditLog | None = None) -> None:
+    ``kb_version`` is the knowledge base the service answers from, recorded when the answer
+    does not carry one (a refused call).  It is passed in by the service's entry point, so
+    platform code does not depend on the knowledge base.
+    """
+
+    def __init__(self, cfg: Settings | None = None, log_: AuditLog | None = None, *, kb_version: str = "") -> None:
         self._cfg = cfg or settings()
         self._log = log_
+        self._kb_version = kb_version
         self._lock = threading.Lock()
 
     @property
@@ -232,7 +232,7 @@ class AuditInterceptor(BehaviorInterceptor):
         principal = current_principal()
         client_id, via = (principal.client_id, principal.via) if principal else ("unknown", "none")
         code = status_of(context, error)
-        entry.kb_version = entry.kb_version or _kb_version()
+        entry.kb_version = entry.kb_version or self._kb_version
         self.trail.append(entry.fields(client_id, via, code.name))
         log.info("audited", extra={"rpc": entry.rpc, "client_id": client_id, "code": code.name,
                                    "request_hash": entry.request_sha256[:16]})

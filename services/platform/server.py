@@ -69,12 +69,14 @@ class RunningServer:
         self.server.wait_for_termination()
 
 
-def trust_interceptors(cfg: Settings) -> list[grpc.ServerInterceptor]:
+def trust_interceptors(cfg: Settings, kb_version: str = "") -> list[grpc.ServerInterceptor]:
     """Metrics (outermost: sees refusals too), auth, per-client limits, audit, the call's budget
     (a finite ``time_remaining()`` for every servicer), the rules declared in the protos, then
-    malformed bytes turned into INVALID_ARGUMENT - in that order."""
-    return [MetricsInterceptor(), AuthInterceptor(cfg), ConcurrencyLimit(cfg), AuditInterceptor(cfg),
-            BudgetInterceptor(cfg), ContractInterceptor(), MalformedRequestGuard()]
+    malformed bytes turned into INVALID_ARGUMENT - in that order.  ``kb_version`` goes into the
+    audit records of calls refused before an answer named it."""
+    return [MetricsInterceptor(), AuthInterceptor(cfg), ConcurrencyLimit(cfg),
+            AuditInterceptor(cfg, kb_version=kb_version), BudgetInterceptor(cfg), ContractInterceptor(),
+            MalformedRequestGuard()]
 
 
 class WrapOncePerMethod(grpc.ServerInterceptor):
@@ -122,13 +124,14 @@ def start_server(
     *,
     cfg: Settings | None = None,
     interceptors: Sequence[grpc.ServerInterceptor] = (),
+    kb_version: str = "",
 ) -> RunningServer:
-    """Build, bind and start a server; returns at once."""
+    """Build, bind and start a server; returns at once (``kb_version``: see ``trust_interceptors``)."""
     cfg = cfg or settings()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=cfg.server_workers, thread_name_prefix=name),
         options=server_options(cfg),
-        interceptors=[WrapOncePerMethod(trust_interceptors(cfg)), *interceptors],
+        interceptors=[WrapOncePerMethod(trust_interceptors(cfg, kb_version)), *interceptors],
     )
     register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
@@ -155,17 +158,20 @@ def run_forever(
     service_names: Sequence[str],
     port: int,
     warm_up: Callable[[], object] | None = None,
+    kb_version: str = "",
 ) -> None:
     """Entry point of ``python -m services.<name>``: serve until SIGTERM or SIGINT.
 
     ``warm_up`` runs before the port opens (knowledge base, compiled arrays), so health says
-    SERVING only when the first real call will be as fast as the rest.
+    SERVING only when the first real call will be as fast as the rest.  ``kb_version``: the
+    knowledge base the service answers from, for its audit records (platform code does not
+    load the knowledge base itself).
     """
     cfg = settings()
     configure_logging(name, cfg.log_level)
     if warm_up is not None:
         warm_up()
-    running = start_server(name, register, service_names, port, cfg=cfg)
+    running = start_server(name, register, service_names, port, cfg=cfg, kb_version=kb_version)
     serve_metrics(cfg.metrics_port, cfg.bind_host)
     done = threading.Event()
 
