@@ -25,7 +25,7 @@ def case_from_pb(
 ) -> Case:
     """Validate with the intake rules so a direct caller cannot skip them."""
     return intake_domain.validate(
-        kb, convert.patient_from_pb(patient), evidence_inputs(evidence), prefix=prefix
+        kb, convert.patient_from_pb(patient, prefix), evidence_inputs(evidence), prefix=prefix
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.knowledge.clinical import Case, Patient, RedFlagHit, State
+from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.red_flags import detect_red_flags
@@ -47,6 +47,11 @@ def validate_patient(patient: Patient, prefix: str = "patient") -> list[Violatio
     if patient.age is not None and not 0 <= patient.age <= MAX_AGE_YEARS:
         problems.append(
             Violation(f"{prefix}.age_years", f"must be between 0 and {MAX_AGE_YEARS}, got {patient.age}")
+        )
+    if patient.sex is not None and patient.sex not in SEXES:
+        # The type says so, but a caller building a Patient from a file or a dict is not checked.
+        problems.append(
+            Violation(f"{prefix}.sex", f"must be one of {', '.join(SEXES)} (or left out), got {patient.sex!r}")
         )
     if patient.days_to_competition is not None and patient.days_to_competition < 0:
         problems.append(Violation(f"{prefix}.days_to_competition", "must not be negative"))

@@ -32,7 +32,7 @@ def normalize_intake(
     kb = kb or knowledge_base()
     result = domain.normalize(
         kb,
-        convert.patient_from_pb(request.patient),
+        convert.patient_from_pb(request.patient, prefix),
         evidence_inputs(request.evidence),
         answer_inputs(request.answers),
         prefix=prefix,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import get_args
 
-from services.knowledge.models import TriageLevelId
+from services.knowledge.models import Sex, TriageLevelId
 
 
 class State(StrEnum):
@@ -25,6 +25,10 @@ class State(StrEnum):
 TRIAGE_ORDER: tuple[str, ...] = get_args(TriageLevelId)
 
 
+# The sexes a patient may have recorded (``Patient.sex``; None when not recorded).
+SEXES: tuple[str, ...] = get_args(Sex)
+
+
 def more_urgent(a: str, b: str) -> str:
     """The more urgent of two triage level ids."""
     return a if TRIAGE_ORDER.index(a) <= TRIAGE_ORDER.index(b) else b
@@ -34,7 +38,7 @@ def more_urgent(a: str, b: str) -> str:
 class Patient:
     ref: str = ""
     age: int | None = None
-    sex: str | None = None  # "female" | "male" | "other" | None
+    sex: Sex | None = None  # None: not recorded; intake refuses any other value (validate_patient)
     activity: str = ""
     setting: str = "sports_medicine"  # or "general_adult"
     flags: frozenset[str] = frozenset()

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 TriageLevelId = Literal["emergency", "urgent", "routine", "self_care"]
 FindingGroup = Literal["location", "laterality", "timing", "symptoms", "exam", "history"]
 Setting = Literal["sports_medicine", "general_adult"]
+# The patient's sex as recorded (the wire's Sex enum without "unspecified", which is None).
+# Prior modifiers exist for female and male only; "other" takes none (``priors.sex_factor``).
+Sex = Literal["female", "male", "other"]
 CostTier = Literal["low", "medium", "high"]
 Invasiveness = Literal["none", "minimal", "moderate", "high"]
 PlanStage = Literal["now", "next_2_6_weeks", "escalation"]

@@ -33,7 +33,7 @@ def encoded_plan(inputs: domain.PlanInputs) -> bytes:
 def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> bytes:
     """The serialized ``TreatmentPlan`` for a request, validated, reused when seen before."""
     kb = knowledge_base()
-    patient = convert.patient_from_pb(request.patient)
+    patient = convert.patient_from_pb(request.patient, prefix)
     problems = validate_patient(patient, f"{prefix}patient")
     conditions = request.differential.conditions
     if not conditions:

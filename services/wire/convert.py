@@ -23,7 +23,8 @@ from services.knowledge.clinical import (
     Triage,
     Weight,
 )
-from services.platform.errors import Violation
+from services.knowledge.models import Sex
+from services.platform.errors import InvalidInput, Violation
 
 STATE_TO_PB = {
     State.PRESENT: pb.EVIDENCE_STATE_PRESENT,
@@ -40,8 +41,8 @@ TRIAGE_TO_PB = {
 }
 PB_TO_TRIAGE = {v: k for k, v in TRIAGE_TO_PB.items()}
 
-SEX_TO_PB = {"female": pb.SEX_FEMALE, "male": pb.SEX_MALE, "other": pb.SEX_OTHER}
-PB_TO_SEX = {v: k for k, v in SEX_TO_PB.items()}
+PB_TO_SEX: dict[pb.Sex, Sex] = {pb.SEX_FEMALE: "female", pb.SEX_MALE: "male", pb.SEX_OTHER: "other"}
+SEX_TO_PB: dict[str, pb.Sex] = {v: k for k, v in PB_TO_SEX.items()}
 
 SETTING_TO_PB = {
     "sports_medicine": pb.CLINICAL_SETTING_SPORTS_MEDICINE,
@@ -67,11 +68,23 @@ PB_TO_STAGE = {v: k for k, v in STAGE_TO_PB.items()}
 # --- patient ---------------------------------------------------------------------------
 
 
-def patient_from_pb(msg: pb.PatientContext) -> Patient:
+def sex_from_pb(value: pb.Sex, prefix: str = "") -> Sex | None:
+    """The recorded sex (None: unspecified); a number the enum does not define is refused, naming
+    the field, so a direct in-process caller cannot have it dropped silently."""
+    if value == pb.SEX_UNSPECIFIED:
+        return None
+    if value not in PB_TO_SEX:
+        names = ", ".join(pb.Sex.Name(v) for v in PB_TO_SEX)
+        raise InvalidInput([Violation(f"{prefix}patient.sex", f"{value} is not a value of Sex ({names})")],
+                           "the patient is invalid")
+    return PB_TO_SEX[value]
+
+
+def patient_from_pb(msg: pb.PatientContext, prefix: str = "") -> Patient:
     return Patient(
         ref=msg.patient_ref,
         age=msg.age_years if msg.HasField("age_years") else None,
-        sex=PB_TO_SEX.get(msg.sex),
+        sex=sex_from_pb(msg.sex, prefix),
         activity=msg.activity,
         setting=PB_TO_SETTING.get(msg.setting, "sports_medicine"),
         flags=frozenset(msg.context_flags),
