@@ -9,8 +9,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.wire.convert import PB_TO_STAGE, PB_TO_STATE, PB_TO_TIER, PB_TO_TRIAGE
 
+# Presentation only (the panel's colours per level id); the words are the KB's (``labels.console``).
 TRIAGE_STYLE = {"emergency": "bold white on red", "urgent": "bold red", "routine": "yellow", "self_care": "green"}
 
 
@@ -84,14 +86,16 @@ def assessment_json(a: encounter_pb2.Assessment) -> dict[str, Any]:
     }
 
 
-def print_assessment(a: encounter_pb2.Assessment, console: Console) -> None:
+def print_assessment(a: encounter_pb2.Assessment, console: Console, kb: KnowledgeBase | None = None) -> None:
+    """The assessment for a clinician's terminal; ``kb`` names the triage level (the local KB unless given)."""
+    kb = kb or knowledge_base()
     data = assessment_json(a)
     triage = data["triage"]
     level = triage["level"]
     body = "\n".join(f"• {r}" for r in triage["reasons"])
     if triage["advice"]:
         body += f"\n\n{triage['advice']}"
-    console.print(Panel(body, title=f"TRIAGE: {level.upper().replace('_', ' ')}", style=TRIAGE_STYLE[level]))
+    console.print(Panel(body, title=f"TRIAGE: {kb.triage_label(level, 'console', level)}", style=TRIAGE_STYLE[level]))
 
     table = Table(title="Differential (most likely first)", show_lines=False)
     for col in ("#", "condition", "probability", "ICD-10-CM", "for", "against"):

@@ -13,10 +13,11 @@ from html import escape
 
 from footcds.v1 import encounter_pb2
 
+from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.pipeline.team import TRIAGE_NAMES
 
+# Presentation only (a bar's colour per level id); the words are the KB's (triage.yaml ``labels.report``).
 TRIAGE_COLOURS = {"emergency": "#c62828", "urgent": "#ef6c00", "routine": "#1565c0", "self_care": "#2e7d32"}
-TRIAGE_LABELS = {"emergency": "Emergency", "urgent": "Urgent (24-48 h)", "routine": "Routine", "self_care": "Self-care"}
 MAX_CAUSES = 12
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;max-width:1100px;
@@ -35,8 +36,9 @@ def _level(level: int) -> str:
     return TRIAGE_NAMES.get(level, "unspecified")  # type: ignore[call-overload, no-any-return]
 
 
-def triage_chart(summary: encounter_pb2.TeamSummary) -> str:
+def triage_chart(summary: encounter_pb2.TeamSummary, kb: KnowledgeBase | None = None) -> str:
     """Vertical bars, one per triage level, most urgent first."""
+    kb = kb or knowledge_base()
     counts = [(_level(t.level), t.count) for t in summary.by_triage]
     top = max([c for _, c in counts] + [1])
     width, height, base, bar = 520, 260, 210, 80
@@ -54,7 +56,7 @@ def triage_chart(summary: encounter_pb2.TeamSummary) -> str:
             f'height="{h}" fill="{TRIAGE_COLOURS.get(name, "#777")}"/>'
         )
         parts.append(f'<text x="{x + bar / 2}" y="{base - h - 6}" text-anchor="middle">{count}</text>')
-        label = escape(TRIAGE_LABELS.get(name, name))
+        label = escape(kb.triage_label(name, "report", name))
         parts.append(f'<text x="{x + bar / 2}" y="{base + 20}" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -87,12 +89,12 @@ def causes_chart(summary: encounter_pb2.TeamSummary) -> str:
     return "".join(parts)
 
 
-def _follow_up_table(summary: encounter_pb2.TeamSummary, labels: dict[str, str]) -> str:
+def _follow_up_table(summary: encounter_pb2.TeamSummary, labels: dict[str, str], kb: KnowledgeBase) -> str:
     if not summary.follow_up:
         return "<p>No athlete was triaged urgent or emergency.</p>"
     rows = "".join(
         f'<tr><td>{f.row_number}</td><td>{escape(f.athlete_ref)}</td>'
-        f'<td class="lvl {_level(f.triage)}">{escape(TRIAGE_LABELS.get(_level(f.triage), ""))}</td>'
+        f'<td class="lvl {_level(f.triage)}">{escape(kb.triage_label(_level(f.triage), "report"))}</td>'
         f"<td>{escape(labels.get(f.leading_condition_id, f.leading_condition_id))}</td>"
         f"<td>{escape(f.reason)}</td></tr>"
         for f in summary.follow_up
@@ -125,8 +127,12 @@ def render_report(
     *,
     kb_version: str,
     disclaimer: str,
+    kb: KnowledgeBase | None = None,
 ) -> str:
-    """The whole page as one string; ``problems`` maps a rejected row to its column messages."""
+    """The whole page as one string; ``problems`` maps a rejected row to its column messages.
+
+    ``kb`` names the triage levels (the local knowledge base unless given)."""
+    kb = kb or knowledge_base()
     labels = {c.condition_id: c.label for c in summary.top_conditions}
     title = "Team screening" + (f": {summary.team_label}" if summary.team_label else "")
     advice = (
@@ -152,11 +158,11 @@ def render_report(
 <div class="note"><b>Decision support, not a diagnosis.</b> {escape(disclaimer)}</div>
 <div class="stats">{stats}</div>
 <h2>Athletes by triage</h2>
-{triage_chart(summary)}
+{triage_chart(summary, kb)}
 <h2>Likely causes across the team</h2>
 {causes_chart(summary)}
 <h2>Follow-up (emergencies first)</h2>
-{_follow_up_table(summary, labels)}
+{_follow_up_table(summary, labels, kb)}
 <h2>Team advice</h2>
 {advice}
 <h2>Rows not screened</h2>

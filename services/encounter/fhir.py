@@ -41,8 +41,9 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from footcds.v1 import common_pb2, encounter_pb2
 
-from services.knowledge.loader import knowledge_base
+from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.knowledge.policy import clinical_policy
+from services.wire.convert import PB_TO_TRIAGE
 
 JSON = dict[str, Any]
 
@@ -63,12 +64,6 @@ NAMESPACE = uuid.UUID("6f1c2d4e-8a57-4f0b-9d1e-3c5b7a9e2f10")
 PROVISIONAL_AT = clinical_policy().fhir.provisional_probability.value
 MAX_CONDITIONS = 5
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
-TRIAGE_WORDS = {
-    common_pb2.TRIAGE_LEVEL_EMERGENCY: "emergency",
-    common_pb2.TRIAGE_LEVEL_URGENT: "urgent",
-    common_pb2.TRIAGE_LEVEL_ROUTINE: "routine",
-    common_pb2.TRIAGE_LEVEL_SELF_CARE: "self-care",
-}
 TIER_WORDS = {
     common_pb2.TEST_TIER_IMMEDIATE: "immediate",
     common_pb2.TEST_TIER_FIRST_LINE: "first line",
@@ -160,7 +155,7 @@ def _rationale(score: common_pb2.ConditionScore) -> str | None:
     return "; ".join(parts) or None
 
 
-def _risk_assessment(assessment: encounter_pb2.Assessment, ref: JSON) -> JSON:
+def _risk_assessment(assessment: encounter_pb2.Assessment, ref: JSON, kb: KnowledgeBase) -> JSON:
     triage = assessment.triage
     predictions = []
     for score in sorted(assessment.differential.conditions, key=lambda c: -c.probability):
@@ -172,7 +167,7 @@ def _risk_assessment(assessment: encounter_pb2.Assessment, ref: JSON) -> JSON:
         if rationale:
             prediction["rationale"] = rationale
         predictions.append(prediction)
-    level = TRIAGE_WORDS.get(triage.level, "unknown")
+    level = kb.triage_label(PB_TO_TRIAGE.get(triage.level, ""), "record", "unknown")
     notes = [
         f"Triage: {level}. " + " ".join(triage.reasons),
         f"Knowledge base {assessment.kb_version}. {assessment.disclaimer}",
@@ -275,8 +270,11 @@ def _meta(assessment: encounter_pb2.Assessment) -> JSON:
     }
 
 
-def assessment_bundle(assessment: encounter_pb2.Assessment) -> dict[str, Any]:
-    """The assessment as a FHIR R4B collection Bundle (JSON-ready), validated before return."""
+def assessment_bundle(assessment: encounter_pb2.Assessment, kb: KnowledgeBase | None = None) -> dict[str, Any]:
+    """The assessment as a FHIR R4B collection Bundle (JSON-ready), validated before return.
+
+    ``kb`` names the triage level in the RiskAssessment note (the local KB unless given)."""
+    kb = kb or knowledge_base()
     ids = _Ids(assessment)
     ref = subject(assessment.patient.patient_ref)
     entries: list[JSON] = []
@@ -291,10 +289,10 @@ def assessment_bundle(assessment: encounter_pb2.Assessment) -> dict[str, Any]:
         )
         entries.append({"fullUrl": url, "resource": resource})
     entries.append(
-        {"fullUrl": ids("RiskAssessment"), "resource": _risk_assessment(assessment, ref)}
+        {"fullUrl": ids("RiskAssessment"), "resource": _risk_assessment(assessment, ref, kb)}
     )
     for index, test in enumerate(assessment.tests):
-        if test.test_id == knowledge_base().no_test_id:
+        if test.test_id == kb.no_test_id:
             continue
         entries.append(
             {

@@ -31,6 +31,7 @@ from services.knowledge.models import (
     TreatmentItem,
     TriageLevel,
     TriagePolicy,
+    TriageSurface,
 )
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -67,6 +68,11 @@ class KnowledgeBase:
     disclaimer: str = DISCLAIMER
     condition_ids: tuple[str, ...] = field(default=())
     finding_ids: tuple[str, ...] = field(default=())
+
+    def triage_label(self, level: str, surface: TriageSurface, default: str = "") -> str:
+        """What ``surface`` calls a triage level id (triage.yaml ``labels``); ``default`` if unknown."""
+        found = self.triage_levels.get(level)
+        return str(getattr(found.labels, surface)) if found is not None else default
 
     @cached_property
     def no_test_id(self) -> str:

@@ -156,10 +156,30 @@ class RedFlagRule(Cited):
         return self
 
 
+TriageSurface = Literal["console", "report", "card", "clinician_view", "record"]
+
+
+class TriageLabels(Strict):
+    """How each surface names a triage level: wording, not a clinical figure (so no citation).
+
+    ``console``: the ``footcds assess`` panel title; ``report``: the team report (report.html);
+    ``card``: CDS Hooks card summaries and details; ``clinician_view``: the page a card links to;
+    ``record``: the FHIR RiskAssessment note and the staff intake list.  The surfaces differ in
+    register (a shouted card summary, a lower-case note), so each has its own field.
+    """
+
+    console: str = Field(min_length=1, max_length=40)
+    report: str = Field(min_length=1, max_length=40)
+    card: str = Field(min_length=1, max_length=40)
+    clinician_view: str = Field(min_length=1, max_length=40)
+    record: str = Field(min_length=1, max_length=40)
+
+
 class TriageLevel(Strict):
     id: TriageLevelId
     rank: int  # 0 = most urgent
     label: str
+    labels: TriageLabels
     advice: str
 
 

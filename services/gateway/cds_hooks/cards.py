@@ -14,11 +14,10 @@ from typing import Any
 from footcds.v1 import common_pb2, encounter_pb2
 
 from services.gateway.cds_hooks.mapping import mapping
-from services.knowledge.loader import knowledge_base
+from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.wire.convert import PB_TO_TIER, PB_TO_TRIAGE
 
 INDICATOR: dict[int, str] = {common_pb2.TRIAGE_LEVEL_EMERGENCY: "critical", common_pb2.TRIAGE_LEVEL_URGENT: "warning"}
-TRIAGE_WORD = {"emergency": "EMERGENCY", "urgent": "URGENT", "routine": "Routine", "self_care": "Self-care"}
 PRIORITY: dict[int, str] = {common_pb2.TRIAGE_LEVEL_EMERGENCY: "stat", common_pb2.TRIAGE_LEVEL_URGENT: "urgent"}
 KIND_SYSTEM = "urn:footcds:cds-hooks:card-kind"
 SUMMARY_MAX = 139  # the spec: "<140 characters"
@@ -36,6 +35,11 @@ def indicator_of(level: int) -> str:
 
 def triage_name(level: int) -> str:
     return str(PB_TO_TRIAGE.get(level, "routine"))  # type: ignore[call-overload]
+
+
+def triage_word(level: int, kb: KnowledgeBase | None = None) -> str:
+    """What a card calls the triage level (triage.yaml ``labels.card``)."""
+    return (kb or knowledge_base()).triage_label(triage_name(level), "card")
 
 
 def clip(text: str, limit: int = SUMMARY_MAX) -> str:
@@ -91,9 +95,9 @@ def service_request(test: common_pb2.TestRecommendation, assessment: encounter_p
     return resource
 
 
-def summary(assessment: encounter_pb2.Assessment) -> str:
+def summary(assessment: encounter_pb2.Assessment, kb: KnowledgeBase | None = None) -> str:
     triage = assessment.triage
-    word = TRIAGE_WORD[triage_name(triage.level)]
+    word = triage_word(triage.level, kb)
     leading = assessment.differential.conditions[0].label if assessment.differential.conditions else "no clear cause"
     if triage.red_flags:
         flag = triage.red_flags[0].description.rstrip(".")
@@ -102,9 +106,9 @@ def summary(assessment: encounter_pb2.Assessment) -> str:
     return clip(f"{word}: {leading} most likely" + (f"; first test {first}" if first else ""))
 
 
-def detail(assessment: encounter_pb2.Assessment) -> str:
+def detail(assessment: encounter_pb2.Assessment, kb: KnowledgeBase | None = None) -> str:
     triage = assessment.triage
-    lines = [f"**Triage: {TRIAGE_WORD[triage_name(triage.level)]}**" + (f" - {triage.advice}" if triage.advice else "")]
+    lines = [f"**Triage: {triage_word(triage.level, kb)}**" + (f" - {triage.advice}" if triage.advice else "")]
     lines += [f"- {reason}" for reason in triage.reasons]
     if triage.red_flags:
         lines += ["", "**Red flags**"] + [f"- {flag.description}" for flag in triage.red_flags]

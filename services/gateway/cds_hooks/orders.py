@@ -17,13 +17,12 @@ from typing import Any
 from footcds.v1 import common_pb2, encounter_pb2
 
 from services.gateway.cds_hooks.cards import (
-    TRIAGE_WORD,
     clip,
     new_uuid,
     override_reasons,
     service_request,
     source,
-    triage_name,
+    triage_word,
 )
 from services.gateway.cds_hooks.mapping import entries, mapping
 from services.knowledge import knowledge_base
@@ -78,7 +77,7 @@ def order_card(order: dict[str, Any], test_id: str, assessment: encounter_pb2.As
         return None
     best = tests[0]
     level = assessment.triage.level
-    word = TRIAGE_WORD[triage_name(level)]
+    word = triage_word(level)
     leading = assessment.differential.conditions[0].label if assessment.differential.conditions else "the picture"
     order_ref = f"ServiceRequest/{order.get('id', '')}"
     same_tier = [t.test_id for t in tests if t.tier == best.tier]

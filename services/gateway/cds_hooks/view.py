@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from services.gateway.tablet.staff_render import e, page
-
-TRIAGE_TEXT = {"emergency": "EMERGENCY", "urgent": "Urgent (24-48 h)", "routine": "Routine", "self_care": "Self-care"}
+from services.knowledge.loader import KnowledgeBase, knowledge_base
 
 
 def _weights(items: list[dict[str, Any]]) -> str:
     return ", ".join(f"{e(w['label'] or w['finding'])} ({w['log_likelihood_ratio']:+.2f})" for w in items[:6]) or "-"
 
 
-def assessment_html(ref: str, a: dict[str, Any]) -> str:
+def assessment_html(ref: str, a: dict[str, Any], kb: KnowledgeBase | None = None) -> str:
+    """The page; ``kb`` names the triage level (``labels.clinician_view``; the local KB unless given)."""
+    kb = kb or knowledge_base()
     triage = a["triage"]
     flags = "".join(f"<li><strong>{e(f['description'])}</strong></li>" for f in triage["red_flags"])
     reasons = "".join(f"<li>{e(r)}</li>" for r in triage["reasons"]) or "<li>-</li>"
@@ -33,7 +34,7 @@ def assessment_html(ref: str, a: dict[str, Any]) -> str:
     safety = "".join(f"<li>{e(s)}</li>" for s in plan["safety_net"])
     body = f"""<h1>FootCDS assessment</h1>
 <p class="note">{e(a['disclaimer'])} Knowledge base {e(a['kb_version'])}. Reference {e(ref)}.</p>
-<h2>Triage: {e(TRIAGE_TEXT.get(triage['level'], triage['level']))}</h2><p>{e(triage['advice'])}</p>
+<h2>Triage: {e(kb.triage_label(triage['level'], 'clinician_view', triage['level']))}</h2><p>{e(triage['advice'])}</p>
 {f'<h3>Red flags</h3><ul>{flags}</ul>' if flags else ''}<ul>{reasons}</ul>
 <h2>Differential</h2><table><thead><tr><th scope="col">Condition</th><th scope="col">Probability</th>
 <th scope="col">Evidence for</th><th scope="col">Evidence against</th></tr></thead><tbody>{rows}</tbody></table>

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.gateway.tablet.store import IntakeRecord
-
-TRIAGE = {1: "emergency", 2: "urgent", 3: "routine", 4: "self-care"}
+from services.knowledge.loader import KnowledgeBase, knowledge_base
+from services.wire.convert import PB_TO_TRIAGE
 
 
 def e(value: Any) -> str:
@@ -27,10 +27,14 @@ def page(title: str, body: str) -> str:
             f'<link rel="stylesheet" href="/intake/static/staff.css"></head><body><main>{body}</main></body></html>')
 
 
-def badge(record: IntakeRecord) -> str:
-    level = TRIAGE.get(record.triage, "not assessed")
+def badge(record: IntakeRecord, kb: KnowledgeBase | None = None) -> str:
+    """The record's triage in the KB's words (``labels.record``); an emergency alert shouts."""
+    level_id = str(PB_TO_TRIAGE.get(record.triage, ""))  # type: ignore[call-overload]
+    kb = kb or knowledge_base()
+    level = kb.triage_label(level_id, "record", "not assessed")
     css = "emergency" if record.emergency else level
-    return f'<span class="badge {e(css)}">{e("EMERGENCY" if record.emergency else level)}</span>'
+    shown = kb.triage_label("emergency", "record").upper() if record.emergency else level
+    return f'<span class="badge {e(css)}">{e(shown)}</span>'
 
 
 def login(message: str = "") -> str:
@@ -42,13 +46,13 @@ def login(message: str = "") -> str:
 <button type="submit">Sign in</button></form>""")
 
 
-def intake_list(records: list[IntakeRecord], day: str) -> str:
+def intake_list(records: list[IntakeRecord], day: str, kb: KnowledgeBase | None = None) -> str:
     rows = []
     for r in records:
         when = datetime.fromtimestamp(r.completed_at, UTC).strftime("%H:%M:%S UTC")
         flags = "; ".join(r.red_flags) or "—"
         rows.append(f'<tr class="{"emergency" if r.emergency else ""}"><td><a href="/staff/intakes/{e(r.ref)}">'
-                    f'{e(r.ref)}</a></td><td>{badge(r)}</td><td>{e(flags)}</td><td>{e(when)}</td>'
+                    f'{e(r.ref)}</a></td><td>{badge(r, kb)}</td><td>{e(flags)}</td><td>{e(when)}</td>'
                     f'<td>{e(r.questions)}</td><td>{e(r.device)}</td></tr>')
     table = ("<table><caption>Completed intakes, emergencies first</caption><thead><tr><th scope=\"col\">Intake"
              "</th><th scope=\"col\">Triage</th><th scope=\"col\">Red flags</th><th scope=\"col\">Completed</th>"
@@ -65,7 +69,7 @@ def _evidence(weights: list[dict[str, Any]]) -> str:
                      for w in weights[:6]) or "—"
 
 
-def intake_detail(record: IntakeRecord) -> str:
+def intake_detail(record: IntakeRecord, kb: KnowledgeBase | None = None) -> str:
     a = record.assessment
     triage = a.get("triage", {})
     reasons = "".join(f"<li>{e(x)}</li>" for x in triage.get("reasons", [])) or "<li>—</li>"
@@ -88,7 +92,7 @@ def intake_detail(record: IntakeRecord) -> str:
     if not a:
         body = "<p>No answer was given (every question answered “I don’t know”): nothing to assess.</p>"
     else:
-        body = f"""<h2>Triage</h2><p>{badge(record)} {e(triage.get('advice', ''))}</p><ul>{reasons}</ul>
+        body = f"""<h2>Triage</h2><p>{badge(record, kb)} {e(triage.get('advice', ''))}</p><ul>{reasons}</ul>
 <h2>Differential</h2><table><thead><tr><th scope="col">Condition</th><th scope="col">Probability</th>
 <th scope="col">Evidence for</th><th scope="col">Evidence against</th></tr></thead><tbody>{diff_rows}</tbody></table>
 <h2>Tests</h2>{tests_html}
