@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from footcds.v1 import encounter_pb2
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
@@ -52,7 +53,7 @@ def load_vignettes(
     return out
 
 
-def request_for(vignette: dict[str, Any]):  # type: ignore[no-untyped-def]
+def request_for(vignette: dict[str, Any]) -> encounter_pb2.AssessRequest:
     return case_from_json({"patient": vignette["patient"], "evidence": vignette["evidence"]})
 
 
@@ -176,8 +177,8 @@ def _print_real(report: RealCaseReport, heading: str) -> None:
               f" correct {row['leader_correct']:.3f}")
     for title, rows in report.misses().items():
         print(f"\n{title}: {len(rows)}")
-        for row in rows:
-            print(f"  {row}")
+        for miss in rows:
+            print(f"  {miss}")
 
 
 def run_locked(rerun_reason: str | None) -> int:
