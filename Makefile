@@ -85,7 +85,7 @@ bench-quick: $(STAMP) redis-check
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check services devtools tests bench scripts
-	$(BIN)/mypy services devtools scripts/compose_scale_check.py
+	$(BIN)/mypy services devtools scripts/compose_scale_check.py tests bench
 	$(BUF) lint
 	$(BUF) breaking --against '$(BUF_AGAINST)'
 

@@ -188,4 +188,6 @@ def test_a_classic_picture_fits() -> None:
     classic = intake("loc_toes_3_4_web", "loc_ball_of_foot", "ex_mulder_click", "sx_pebble_or_lump_sensation")
     fit = assess_fit(default_model(), classic, posterior(classic))
     assert not fit.poor and fit.best_log_lr > 2
-    assert knowledge_base().evidence_model.fit.advice not in rank(classic).triage.reasons  # type: ignore[union-attr]
+    model = knowledge_base().evidence_model
+    assert model is not None
+    assert model.fit.advice not in rank(classic).triage.reasons

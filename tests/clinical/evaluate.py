@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from footcds.v1 import encounter_pb2
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
@@ -62,7 +63,7 @@ def load_vignettes(
     return out
 
 
-def request_for(vignette: dict[str, Any]):  # type: ignore[no-untyped-def]
+def request_for(vignette: dict[str, Any]) -> encounter_pb2.AssessRequest:
     return case_from_json({"patient": vignette["patient"], "evidence": vignette["evidence"]})
 
 
@@ -186,8 +187,8 @@ def _print_real(report: RealCaseReport, heading: str) -> None:
               f" correct {row['leader_correct']:.3f}")
     for title, rows in report.misses().items():
         print(f"\n{title}: {len(rows)}")
-        for row in rows:
-            print(f"  {row}")
+        for miss in rows:
+            print(f"  {miss}")
 
 
 LOCKED_HEADINGS: dict[Split, str] = {
