@@ -85,3 +85,9 @@ def test_episodic_colour_change_after_cold_is_raynauds_not_frostbite() -> None:
 def test_a_chronic_hereditary_areflexic_weakness_is_not_the_gbs_emergency() -> None:
     flags, _ = assess("bilateral", "sx_weakness", "ex_absent_reflexes", "onset_gradual", "ex_high_arches_hammer_toes")
     assert "rf_bilateral_areflexic_weakness" not in flags
+
+
+def test_a_progressive_one_sided_radicular_weakness_gets_an_early_spinal_opinion() -> None:
+    flags, level = assess("sx_weakness", "progressive", "sx_back_pain", "unilateral", "onset_gradual")
+    assert "rf_radicular_progressive_weakness" in flags and "rf_ces_bilateral_deficit" not in flags
+    assert level in ("urgent", "emergency")  # never below same-day; CES by probability may still raise it

@@ -26,6 +26,7 @@ from services.knowledge.clinical import (
     TestRecommendation,
 )
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.policy import clinical_policy
 from services.platform.errors import InvalidInput, Violation
 from services.workup.rationale import (
     leading_condition,
@@ -58,6 +59,8 @@ from services.workup.value import (
     compiled_tests,
     expected_uncertainty,
 )
+
+NO_TEST_DONT_MISS_CEILING = clinical_policy().workup.no_test_dont_miss_ceiling.value  # policy.yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +98,18 @@ def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> Wor
 
 
 def _self_care_without_dont_miss(kb: KnowledgeBase, differential: Differential) -> str | None:
-    """Why no test is needed, when triage is self-care and nothing dangerous is open."""
-    if differential.triage.level != "self_care" or differential.dont_miss:
+    """Why no test is needed, when triage is self-care and nothing dangerous is open.
+
+    Self-care triage already means no red flag and no emergency cause at the don't-miss
+    threshold; a non-emergency don't-miss cause below the policy ceiling is left to the
+    self-care safety net (see a clinician if it persists) rather than tested now.
+    """
+    if differential.triage.level != "self_care":
         return None
-    threshold = kb.triage_policy.dont_miss_threshold
-    return (
-        f"triage is self-care with no don't-miss condition at or above {pct(threshold)}"
-    )
+    ceiling = NO_TEST_DONT_MISS_CEILING
+    if any(c.emergency or c.probability >= ceiling for c in differential.dont_miss):
+        return None
+    return f"triage is self-care with no don't-miss condition at or above {pct(ceiling)}"
 
 
 def recommend_tests(
