@@ -5,6 +5,7 @@ the self-care causes are more likely than not, and then no test unless a don't-m
 from __future__ import annotations
 
 from services.cli.casefile import case_from_json
+from services.cli.render import assessment_json
 from services.differential.ranking import default_model, triage_for
 from services.knowledge.loader import knowledge_base
 from services.knowledge.policy import clinical_policy
@@ -42,3 +43,26 @@ def test_a_self_care_picture_needs_no_test_now() -> None:
         {"id": "loc_leg_below_knee", "state": "present"}, {"id": "hx_new_or_tight_shoes", "state": "present"}]})
     assessment = assess_local(case)
     assert [t.test_id for t in assessment.tests] == [knowledge_base().no_test_id]
+
+
+def _assess(*present: str, age: int = 20) -> tuple[str, list[str], str]:
+    case = case_from_json({"patient": {"age": age, "activity": "soccer"},
+                           "evidence": [{"id": f, "state": "present"} for f in present]})
+    a = assessment_json(assess_local(case))
+    return a["differential"][0]["condition"], [t["test"] for t in a["tests"]], a["triage"]["level"]
+
+
+def test_outside_an_emergency_the_first_test_bears_on_the_leading_cause() -> None:
+    """Burning feet in heavy drinking: the value search's top pick (a B12 level) does not test the
+    leading cause, so the planned test that does goes first and the B12 level stays in the plan."""
+    leader, tests, level = _assess("hx_alcohol_excess", "bilateral", "sx_burning", "onset_gradual", age=50)
+    assert leader == "alcoholic_neuropathy" and level != "emergency"
+    assert leader in knowledge_base().tests[tests[0]].detects
+    assert "vitamin_b12" in tests
+
+
+def test_an_emergency_keeps_its_immediate_test_first() -> None:
+    """A sudden isolated foot drop: the stroke pathway's immediate imaging comes before any nerve test."""
+    _, tests, level = _assess("onset_sudden", "sx_foot_drop", "unilateral", age=70)
+    assert level == "emergency"
+    assert tests[0] in ("ct_head", "mri_brain_spine")
