@@ -91,3 +91,8 @@ def test_a_progressive_one_sided_radicular_weakness_gets_an_early_spinal_opinion
     flags, level = assess("sx_weakness", "progressive", "sx_back_pain", "unilateral", "onset_gradual")
     assert "rf_radicular_progressive_weakness" in flags and "rf_ces_bilateral_deficit" not in flags
     assert level in ("urgent", "emergency")  # never below same-day; CES by probability may still raise it
+
+
+def test_the_explained_weakness_rule_is_the_exception_of_the_stroke_rule_not_a_duplicate() -> None:
+    flags, _ = assess("onset_sudden", "sx_foot_drop", "unilateral")
+    assert "rf_sudden_weakness_explained" not in flags
