@@ -66,3 +66,15 @@ def test_an_emergency_keeps_its_immediate_test_first() -> None:
     _, tests, level = _assess("onset_sudden", "sx_foot_drop", "unilateral", age=70)
     assert level == "emergency"
     assert tests[0] in ("ct_head", "mri_brain_spine")
+
+
+def test_an_emergency_no_catalogue_test_answers_sends_to_the_emergency_department_first() -> None:
+    """Waxy, blistered toes after cold exposure: deep frostbite is judged on examination, so no
+    outpatient test is listed before the emergency department."""
+    case = case_from_json({"patient": {"age": 35, "activity": "mountaineering"}, "evidence": [
+        {"id": f, "state": "present"}
+        for f in ("hx_cold_exposure", "ex_skin_changes_waxy_blisters", "loc_toes", "bilateral", "loc_hands_too")]})
+    a = assessment_json(assess_local(case))
+    assert a["triage"]["level"] == "emergency"
+    assert [t["test"] for t in a["tests"]] == [knowledge_base().no_test_id]
+    assert "emergency department" in a["tests"][0]["rationale"]

@@ -69,7 +69,9 @@ class WorkupResult:
     note: str
 
 
-def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> WorkupResult:
+def _none_needed(
+    kb: KnowledgeBase, differential: Differential, why: str, *, emergency: bool = False
+) -> WorkupResult:
     """A single "no test now" entry, with the safety net as the note."""
     leader = leading_condition(differential)
     test = kb.tests.get(kb.no_test_id)
@@ -77,7 +79,9 @@ def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> Wor
         tuple(CitationRef(k, kb.sources[k].title) for k in test.citations) if test else ()
     )
     rationale = (
-        f"No test is needed now: {leader.label} ({pct(leader.probability)}) explains the "
+        f"No test before the emergency assessment: {why}."
+        if emergency
+        else f"No test is needed now: {leader.label} ({pct(leader.probability)}) explains the "
         f"picture and {why}."
     )
     rec = TestRecommendation(
@@ -130,6 +134,18 @@ def recommend_tests(
         return _none_needed(kb, differential, why)
     ctx = build_context(kb, case, differential, exclude, prefix)
     picks = plan(ctx)
+    if ctx.emergency_triage and not ctx.emergencies and not any(p.tier == "immediate" for p in picks):
+        # An emergency red flag whose suspected cause is no emergency condition with a catalogue
+        # test (deep frostbite is judged on examination): the emergency department comes first,
+        # outpatient tests do not.  (With an emergency condition open, e.g. after its immediate
+        # test has resulted, the plan goes on as usual.)
+        flags = ", ".join(f.description for f in differential.triage.red_flags[:1])
+        return _none_needed(
+            kb, differential,
+            "go to the emergency department now; no test in this catalogue answers the suspected "
+            f"emergency{f' ({flags})' if flags else ''}, and further tests are chosen there",
+            emergency=True,
+        )
     if not picks:
         return _none_needed(
             kb, differential, "no test in the catalogue would change the differential usefully"
