@@ -48,9 +48,9 @@ URGENT_NOT_EMERGENCY = [
     # known recurrent pressure palsies (HNPP): a new painless foot drop is a pressure palsy, seen the same day
     ("rf_sudden_weakness_explained",
      ("onset_sudden", "sx_foot_drop", "unilateral", "hx_recurrent_pressure_palsies", "loc_lateral_leg")),
-    # a foot drop after hours of leg crossing
+    # a sudden one-sided weakness with sciatica: a root lesion
     ("rf_sudden_weakness_explained",
-     ("onset_sudden", "sx_foot_drop", "unilateral", "hx_leg_crossing_kneeling_or_weight_loss", "loc_lateral_leg")),
+     ("onset_sudden", "sx_weakness", "unilateral", "sx_radiating_leg_pain", "loc_thigh")),
     # a gradual bladder change in a central (MS-like) picture, no back pain or sciatica: MRI within 24 h (NICE NG234)
     ("rf_bladder_bowel_gradual",
      ("sx_bladder_bowel_dysfunction", "onset_gradual", "sx_fatigue", "sx_tingling", "sx_balance_problems")),
@@ -96,3 +96,9 @@ def test_a_progressive_one_sided_radicular_weakness_gets_an_early_spinal_opinion
 def test_the_explained_weakness_rule_is_the_exception_of_the_stroke_rule_not_a_duplicate() -> None:
     flags, _ = assess("onset_sudden", "sx_foot_drop", "unilateral")
     assert "rf_sudden_weakness_explained" not in flags
+
+
+def test_leg_crossing_or_weight_loss_does_not_take_a_sudden_weakness_off_the_emergency_pathway() -> None:
+    """The finding also records recent weight loss (a cancer red flag), so it explains nothing away."""
+    flags, level = assess("onset_sudden", "sx_foot_drop", "unilateral", "hx_leg_crossing_kneeling_or_weight_loss")
+    assert "rf_sudden_weakness" in flags and level == "emergency"
