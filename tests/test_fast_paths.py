@@ -137,6 +137,8 @@ def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> 
             if pick is not None and pick.test_id not in {p.test_id for p in seeds}:
                 seeds.append(pick)
         ideal = workup_selection.greedy(ctx, seeds, avoid_flags=False)
+        if not ctx.emergency_triage:  # plan() puts a test of the leading cause first (round 2)
+            ideal = workup_selection.leader_confirmation_first(ctx, ideal)
         assert [p.test_id for p in workup_selection.plan(ctx)] == [
             p.test_id for tier in workup_domain.TIERS for p in ideal if p.tier == tier
         ]

@@ -35,6 +35,7 @@ from services.knowledge.clinical import (
     Triage,
     more_urgent,
 )
+from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
 __all__ = [
@@ -43,6 +44,9 @@ __all__ = [
     "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
     "rank", "rank_batch", "triage_for",
 ]
+
+# Self-care is advised only when the self-care causes together reach this (policy.yaml).
+SELF_CARE_MIN_PROBABILITY = clinical_policy().triage.self_care_min_probability.value
 
 
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
@@ -183,7 +187,8 @@ def triage_for(
     poor_fit: bool = False,
 ) -> Triage:
     """Red-flag rules first, then probability thresholds, then the leader's usual level; a
-    poor fit (``fit.py``) adds what to do next and is never left at self-care."""
+    poor fit (``fit.py``) adds what to do next and is never left at self-care, and neither is
+    a self-care leader whose self-care causes together are not more likely than not."""
     kb = model.kb
     policy = kb.triage_policy
     leader = max(probs, key=probs.__getitem__)
@@ -192,6 +197,13 @@ def triage_for(
         f"Most likely: {kb.conditions[leader].label} ({probs[leader]:.0%}), usually "
         f"{kb.triage_levels[kb.conditions[leader].default_triage].label.lower()}."
     ]
+    self_care = sum(p for cid, p in probs.items() if kb.conditions[cid].default_triage == "self_care")
+    if level == "self_care" and self_care < SELF_CARE_MIN_PROBABILITY:
+        level = "routine"
+        reasons.append(
+            f"The self-care causes together are only {self_care:.0%} likely: a clinician should "
+            "confirm the cause."
+        )
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
         if condition.emergency and prob >= policy.emergency_condition_threshold:
