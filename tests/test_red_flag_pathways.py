@@ -25,9 +25,9 @@ def assess(*present: str, absent: tuple[str, ...] = ()) -> tuple[set[str], str]:
 FIRES = [
     # GIRFT national suspected CES pathway: bilateral radicular symptoms
     ("rf_bilateral_sciatica", ("bilateral", "sx_radiating_leg_pain")),
-    # ... a bilateral deficit before any sphincter symptom (foot drop implies weakness)
-    ("rf_ces_bilateral_deficit", ("sx_foot_drop", "bilateral", "sx_radiating_leg_pain")),
-    ("rf_ces_bilateral_deficit", ("sx_weakness", "bilateral", "sx_back_pain")),
+    # ... progressive deficit before any sphincter symptom (foot drop implies weakness)
+    ("rf_ces_progressive_or_bilateral_deficit", ("sx_foot_drop", "progressive", "sx_radiating_leg_pain", "unilateral")),
+    ("rf_ces_progressive_or_bilateral_deficit", ("sx_weakness", "bilateral", "sx_back_pain")),
     ("rf_sexual_dysfunction_back_pain", ("sx_sexual_dysfunction", "sx_radiating_leg_pain")),
     ("rf_saddle_anaesthesia", ("loc_saddle_area",)),
     # BE-FAST / AHA: sudden isolated foot drop is sudden focal weakness
@@ -63,9 +63,7 @@ DOES_NOT_FIRE = [
     # neurogenic claudication of stenosis: bilateral leg pain relieved by sitting is not suspected CES
     ("rf_bilateral_sciatica", ("bilateral", "sx_radiating_leg_pain", "relieved_by_sitting_or_flexion")),
     # one-sided sciatica without a deficit
-    ("rf_ces_bilateral_deficit", ("unilateral", "sx_radiating_leg_pain", "sx_back_pain")),
-    # a progressive one-sided foot drop with sciatica is a major motor radiculopathy, not suspected CES (round 2)
-    ("rf_ces_bilateral_deficit", ("sx_foot_drop", "progressive", "sx_radiating_leg_pain", "unilateral")),
+    ("rf_ces_progressive_or_bilateral_deficit", ("unilateral", "sx_radiating_leg_pain", "sx_back_pain")),
     # slowly progressive hereditary weakness, no back pain, no infection
     ("rf_bilateral_weakness_after_infection",
      ("sx_weakness", "bilateral", "progressive", "ex_high_arches_hammer_toes")),
