@@ -189,3 +189,26 @@ def test_a_classic_picture_fits() -> None:
     fit = assess_fit(default_model(), classic, posterior(classic))
     assert not fit.poor and fit.best_log_lr > 2
     assert knowledge_base().evidence_model.fit.advice not in rank(classic).triage.reasons  # type: ignore[union-attr]
+
+
+# --- "other" as a leak: mimics of listed conditions (docs/ranking.md, section 7) ----------
+
+
+def test_other_stays_a_live_possibility_when_a_listed_condition_fits() -> None:
+    """A classic fibular palsy still leaves room for a cause outside the list that mimics it
+    (pressure-palsy neuropathy, an intraneural ganglion): "other" keeps a few per cent instead
+    of vanishing, and the one-case and batch paths agree."""
+    import dataclasses
+
+    model = default_model()
+    other = model.condition_ids.index("other")
+    case = intake("sx_foot_drop", "loc_lateral_leg", "loc_dorsum_foot", "hx_leg_crossing_kneeling_or_weight_loss",
+                  patient=Patient(age=35, sex="male"))
+    probs = posterior(case, model)
+    assert model.condition_ids[int(np.argmax(probs))] == "common_fibular_neuropathy"
+    assert 0.02 < probs[other] < 0.2
+    assert np.allclose(posterior_batch([case], model)[0], probs)
+    without = posterior(case, dataclasses.replace(model, other_mimic=0.0))
+    assert without[other] < 0.005  # the background model alone: "other" had all but vanished
+    assert probs.sum() == pytest.approx(1.0)
+

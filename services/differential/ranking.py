@@ -24,6 +24,7 @@ from services.differential.model import (  # re-exported: the ranking's public n
     compile_model,
     counted_evidence,
     default_model,
+    with_other_mimic,
 )
 from services.knowledge.clinical import (
     TRIAGE_ORDER,
@@ -53,7 +54,8 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
     """
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
-    return _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+    base = _log_base(model, case.patient)
+    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
 
 
 def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
@@ -91,7 +93,8 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
     """
     model = model or default_model()
     base, counted, full = case_arrays(cases, model)
-    return _softmax(base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full))
+    scores = base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full)
+    return _softmax(with_other_mimic(model, base, scores))
 
 
 def case_arrays(
@@ -300,7 +303,8 @@ def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True)
     """The ranked, explained, triaged differential for one case."""
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
-    probs = _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+    base = _log_base(model, case.patient)
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
     return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
@@ -311,7 +315,7 @@ def rank_batch(
     model = model or default_model()
     base, counted, full = case_arrays(cases, model)
     log_lr = evidence_log_lr(model, *counted)
-    probs = _softmax(base + log_lr + hallmark_log_factor(model, *full))
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark_log_factor(model, *full)))
     return [
         differential_from_probabilities(case, row, model, explain=explain, log_lr=lr)
         for case, row, lr in zip(cases, probs, log_lr, strict=True)
