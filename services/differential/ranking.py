@@ -71,7 +71,7 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
             members = [f for f in group if f in chosen]
             if len(members) >= 2:
                 rows = model.log_p_t[members]
-                log_lr = log_lr + rows.max(axis=0) - rows.sum(axis=0)
+                log_lr = log_lr + rows.mean(axis=0) - rows.sum(axis=0)
     if absent:
         log_lr = log_lr + model.log_q_t[absent].sum(axis=0)
     hallmark: Array = np.zeros(c)
@@ -150,7 +150,7 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
     """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
 
     Findings of a correlation group that are present together count once per condition: the
-    strongest of them (max instead of sum; docs/ranking.md).
+    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md).
     """
     out: Array = present @ model.log_p_t + absent @ model.log_q_t
     for group in model.groups:
@@ -160,8 +160,8 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
         if rows.size == 0:
             continue
         lr = model.log_p_t[cols]  # [g, C]
-        chosen = np.where(mask[rows][:, :, None], lr[None, :, :], -np.inf)
-        out[rows] += chosen.max(axis=1) - (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
+        summed = (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
+        out[rows] += summed / mask[rows].sum(axis=1)[:, None] - summed
     return out
 
 

@@ -284,7 +284,7 @@ class Implication(Strict):
 
 class CorrelationGroup(Strict):
     """Findings that travel together without one entailing the other (metformin is taken for
-    diabetes): when several are present, a condition is credited with the strongest one only."""
+    diabetes): when several are present, a condition is credited with their mean log-likelihood ratio."""
 
     id: str
     findings: list[str] = Field(min_length=2)
