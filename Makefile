@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -18,6 +18,7 @@ help:
 	@echo "make demo           run the example cases against a suite it starts and stops"
 	@echo "make eval           real published cases (dev split) + regression vignettes"
 	@echo "make eval-locked    the locked third of the real cases, once (recorded)"
+	@echo "make eval-locked-round2  round 2 of the real cases (written blind later), once (recorded)"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy + buf lint + buf breaking (against the first v1)"
@@ -73,6 +74,9 @@ eval: $(STAMP)
 eval-locked: $(STAMP)
 	$(PY) -m tests.clinical.evaluate --split locked
 
+eval-locked-round2: $(STAMP)
+	$(PY) -m tests.clinical.evaluate --split locked2
+
 bench: $(STAMP) redis-check
 	$(PY) -m bench
 
@@ -81,7 +85,7 @@ bench-quick: $(STAMP) redis-check
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check services devtools tests bench scripts
-	$(BIN)/mypy services devtools scripts/compose_scale_check.py
+	$(BIN)/mypy services devtools scripts/compose_scale_check.py tests bench
 	$(BUF) lint
 	$(BUF) breaking --against '$(BUF_AGAINST)'
 

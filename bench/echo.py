@@ -12,6 +12,7 @@ import asyncio
 import signal
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent import futures
 
 import grpc
@@ -31,9 +32,9 @@ async def _echo_async(request: bytes, _context: object) -> bytes:
     return request
 
 
-def _handler(fn: object) -> grpc.GenericRpcHandler:
+def _handler(fn: Callable[[bytes, object], bytes | Awaitable[bytes]]) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(
-        "footcds.bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(fn)}  # type: ignore[arg-type]
+        "footcds.bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(fn)}
     )
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -57,7 +57,8 @@ def worker_peak_rss_mb(suite: LocalSuite) -> tuple[float, float]:
 def redis_used_bytes(url: str) -> int:
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
-        return int(client.info("memory")["used_memory"])
+        # redis-py types sync replies as Awaitable[Any] | Any (ResponseT, shared with its asyncio client)
+        return int(cast(dict[str, Any], client.info("memory"))["used_memory"])
     finally:
         client.close()
 

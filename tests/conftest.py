@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from footcds.v1 import encounter_pb2_grpc
+from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
@@ -36,7 +36,7 @@ def encounter(suite: LocalSuite) -> Iterator[encounter_pb2_grpc.EncounterService
         yield encounter_pb2_grpc.EncounterServiceStub(channel)
 
 
-def example_request(name: str):  # type: ignore[no-untyped-def]
+def example_request(name: str) -> encounter_pb2.AssessRequest:
     return case_from_json(json.loads((EXAMPLES / f"{name}.json").read_text()))
 
 

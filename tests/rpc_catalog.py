@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from footcds.v1 import (
     audit_pb2,
@@ -94,4 +95,12 @@ def _valid() -> dict[str, Callable[[str], Message]]:
 
 
 VALID = _valid()
+M = TypeVar("M", bound=Message)
+
+
+def valid(name: str, kind: type[M], argument: str = "") -> M:
+    """``VALID[name](argument)`` as its request type, for a test that edits the request's fields."""
+    request = VALID[name](argument)
+    assert isinstance(request, kind), f"VALID[{name!r}] builds a {type(request).__name__}, not a {kind.__name__}"
+    return request
 NEEDS_SCREENING = {"WatchScreening", "GetScreeningResults", "GetScreeningSummary"}

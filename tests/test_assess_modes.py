@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 import pytest
@@ -94,7 +95,8 @@ def test_direct_mode_gives_up_at_the_callers_deadline(modes: Modes) -> None:
     the failed Assess is written while the service is still hung."""
     trail = redis.Redis.from_url(modes.suite.redis_url, decode_responses=True)
     stream = Settings().audit_stream
-    last = trail.xrevrange(stream, count=1)
+    # redis-py types sync replies as Awaitable[Any] | Any (ResponseT, shared with its asyncio client)
+    last = cast(list[tuple[str, dict[str, str]]], trail.xrevrange(stream, count=1))
     after = last[0][0] if last else "0-0"
     workup = modes.suite.processes["workup"]
     os.kill(workup.pid, signal.SIGSTOP)  # the workup call hangs: only the deadline can end it
@@ -105,7 +107,7 @@ def test_direct_mode_gives_up_at_the_callers_deadline(modes: Modes) -> None:
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         record: dict[str, str] = {}
         while not record and time.monotonic() - started < 2.0:
-            entries = trail.xrange(stream, min=f"({after}")
+            entries = cast(list[tuple[str, dict[str, str]]], trail.xrange(stream, min=f"({after}"))
             record = next((fields for _, fields in entries if fields["rpc"].endswith("/Assess")), {})
             time.sleep(0.02)
         gave_up_after = time.monotonic() - started

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -54,7 +54,9 @@ def trail(suite: LocalSuite, rpc: str) -> list[dict[str, str]]:
     """The newest audit records of one operation, straight from the stream."""
     client = redis.Redis.from_url(suite.redis_url, decode_responses=True)
     try:
-        return [fields for _, fields in client.xrevrange("footcds:audit", count=500) if fields["rpc"] == rpc]
+        # redis-py types sync replies as Awaitable[Any] | Any (ResponseT, shared with its asyncio client)
+        records = cast(list[tuple[str, dict[str, str]]], client.xrevrange("footcds:audit", count=500))
+        return [fields for _, fields in records if fields["rpc"] == rpc]
     finally:
         client.close()
 
@@ -98,6 +100,7 @@ def test_red_flag_patient_gets_a_critical_card_with_stat_mri_and_a_clinician_lin
         assert (resource.intent, resource.status) == ("proposal", "draft")
         assert resource.subject.reference == "Patient/p-ces"
     mri = ServiceRequest.model_validate(first["actions"][0]["resource"])
+    assert mri.code is not None and mri.code.coding, "the suggested ServiceRequest has no code"
     assert mri.priority == "stat" and mri.code.coding[0].code == "72148"  # MRI lumbar spine (CPT)
     (link,) = card["links"]
     assert link["type"] == "absolute" and "/staff/assessments/" in link["url"]
@@ -194,7 +197,8 @@ def test_order_select_suggests_ncs_before_a_foot_mri_for_tarsal_tunnel(gateway: 
     delete, create = suggestion["actions"]
     assert (delete["type"], delete["resourceId"]) == ("delete", "ServiceRequest/mri1")
     ncs = ServiceRequest.model_validate(create["resource"])
-    assert create["type"] == "create" and ncs.intent == "proposal" and ncs.code.coding[0].code.startswith("959")
+    assert ncs.code is not None and ncs.code.coding, "the suggested ServiceRequest has no code"
+    assert create["type"] == "create" and ncs.intent == "proposal" and (ncs.code.coding[0].code or "").startswith("959")
 
 
 def test_order_select_confirms_the_right_test(gateway: str, ehr: DevIssuer) -> None:

@@ -73,12 +73,19 @@ def test_fhir_output_is_a_valid_r4b_bundle() -> None:
     import json
 
     from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.condition import Condition
+    from fhir.resources.R4B.servicerequest import ServiceRequest
+
+    from tests.fhir_support import resources_of
 
     run = run_cli("assess", str(ROOT / "examples" / "mortons_neuroma.json"), "--local", "--fhir")
     assert run.returncode == 0, run.stderr
     bundle = Bundle.model_validate(json.loads(run.stdout))
-    conditions = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "Condition"]
-    codes = {c.code for cond in conditions for c in cond.code.coding}
+    conditions = resources_of(bundle, Condition)
+    codes: set[str] = set()
+    for cond in conditions:
+        assert cond.code is not None and cond.code.coding is not None, "a Condition without a coded diagnosis"
+        codes |= {c.code or "" for c in cond.code.coding}
     assert any(code.startswith("G57.6") for code in codes)
-    requests = [e.resource for e in bundle.entry if e.resource.get_resource_type() == "ServiceRequest"]
+    requests = resources_of(bundle, ServiceRequest)
     assert requests and requests[0].intent == "proposal"

@@ -39,8 +39,8 @@ def exported(rpcs: dict[tuple[str, str, str], int], tasks: dict[tuple[str, str],
     done = Counter("footcds_celery_tasks_total", "", ["task", "state"], registry=registry)
     for labels, n in rpcs.items():
         handled.labels(*labels).inc(n)
-    for labels, n in tasks.items():
-        done.labels(*labels).inc(n)
+    for task_labels, n in tasks.items():
+        done.labels(*task_labels).inc(n)
     return generate_latest(registry).decode()
 
 

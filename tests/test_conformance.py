@@ -18,7 +18,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,7 @@ class Answer:
     body: str
 
 
-def grpcurl(address: str, method: str, data: str | None, *, token: str | None, protosets: list[Path] = (),  # type: ignore[assignment]
+def grpcurl(address: str, method: str, data: str | None, *, token: str | None, protosets: Sequence[Path] = (),
             max_time: float | None = None) -> Answer:
     """One call; the status comes from grpcurl's exit code (64 + code) and -format-error JSON."""
     args = [str(GRPCURL), "-plaintext", "-format-error"]
@@ -225,7 +225,7 @@ def enum_paths(desc: descriptor.Descriptor, message: Message, prefix: str = "",
 def with_number(body: dict[str, Any], desc: descriptor.Descriptor, steps: list[tuple[str, int | None]],
                 number: int) -> dict[str, Any]:
     """``body`` (proto JSON) with the enum at ``steps`` set to ``number`` ("sex": 99)."""
-    copy = json.loads(json.dumps(body))
+    copy: dict[str, Any] = json.loads(json.dumps(body))
     node: Any = copy
     for i, (name, index) in enumerate(steps):
         field = desc.fields_by_name[name]
@@ -236,6 +236,7 @@ def with_number(body: dict[str, Any], desc: descriptor.Descriptor, steps: list[t
         node = node.setdefault(key, [{}] if index is not None else {})
         if index is not None:
             node = node[index]
+        assert field.message_type is not None, f"{field.full_name} is a step of an enum's path but no message"
         desc = field.message_type
     return copy
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
+from google.protobuf.message import Message
 
 from devtools.suite import LocalSuite
 from services.platform.config import Settings
@@ -41,9 +42,9 @@ def test_a_budget_is_always_finite_and_bounded() -> None:
     assert budget_seconds(-1, streaming=False, cfg=cfg) == 0
 
 
-def call(channel: grpc.Channel, rpc: Rpc, request: object, timeout: float | None) -> list[object]:
+def call(channel: grpc.Channel, rpc: Rpc, request: Message, timeout: float | None) -> list[object]:
     """The responses of one call, made with the given timeout (None = no deadline)."""
-    serialize = type(request).SerializeToString  # type: ignore[attr-defined]
+    serialize = type(request).SerializeToString
     if rpc.streaming:
         stream = channel.unary_stream(rpc.method, request_serializer=serialize, response_deserializer=None)
         return list(stream(request, timeout=timeout))
@@ -133,7 +134,7 @@ def test_the_readme_service_config_is_accepted_and_retries_unavailable(suite: Lo
 
     config = (ROOT / "examples" / "grpc" / "service_config.json").read_text()
     json.loads(config)
-    options = [("grpc.service_config", config), ("grpc.enable_retries", 1)]
+    options: list[tuple[str, int | str]] = [("grpc.service_config", config), ("grpc.enable_retries", 1)]
     with dial(suite.address("encounter"), token=suite.token, options=options) as channel:
         reply = encounter_pb2_grpc.EncounterServiceStub(channel).Assess(VALID["Assess"](""))  # the config's 10 s
         assert reply.assessment.triage.level

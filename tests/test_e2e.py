@@ -97,14 +97,13 @@ def test_health_and_reflection_answer(suite: LocalSuite, service: str) -> None:
         assert proto.package == "footcds.v1"
 
 
-def _bad(**changes: object) -> encounter_pb2.AssessRequest:
+def _bad(age: int | None = None, evidence: list[common_pb2.Evidence] | None = None) -> encounter_pb2.AssessRequest:
     request = example_request("tight_laces_runner")
-    for key, value in changes.items():
-        if key == "age":
-            request.patient.age_years = value  # type: ignore[assignment]
-        elif key == "evidence":
-            del request.evidence[:]
-            request.evidence.extend(value)  # type: ignore[arg-type]
+    if age is not None:
+        request.patient.age_years = age
+    if evidence is not None:
+        del request.evidence[:]
+        request.evidence.extend(evidence)
     return request
 
 

@@ -120,7 +120,7 @@ def test_an_unlisted_child_inherits_its_parents_likelihood() -> None:
 
 
 def test_correlated_findings_count_once() -> None:
-    """Diabetes and metformin together weigh like the stronger of the two, per condition."""
+    """Diabetes and metformin together weigh no more than the stronger of the two, per condition."""
     model = default_model()
     dn = model.condition_ids.index("diabetic_neuropathy")
     base = {"loc_stocking_distribution": P, "sx_burning": P}
@@ -136,6 +136,23 @@ def test_correlated_findings_count_once() -> None:
     batch = posterior_batch([Case(Patient(), {**base, "hx_diabetes": P, "hx_metformin": P})])[0]
     assert np.allclose(batch, posterior(Case(Patient(), {**base, "hx_diabetes": P, "hx_metformin": P})))
 
+
+
+def test_a_condition_contradicted_by_one_finding_of_a_group_keeps_that_evidence() -> None:
+    """A group counts once as the mean of its present findings' log-likelihood ratios, so a
+    positive straight-leg raise (rare in a fibular palsy) still counts against fibular
+    neuropathy when radiating pain is also reported; the former per-condition maximum let
+    it pick the radiating pain alone and drop the contradiction."""
+    from services.differential.ranking import case_terms
+
+    model = default_model()
+    cfn = model.condition_ids.index("common_fibular_neuropathy")
+    lr = model.condition_ids.index("lumbar_radiculopathy")
+    pain_only = case_terms(model, Case(Patient(), {"sx_radiating_leg_pain": P}))[0]
+    both = case_terms(model, Case(Patient(), {"sx_radiating_leg_pain": P, "ex_positive_slr": P}))[0]
+    assert both[cfn] < pain_only[cfn] - 0.3
+    slr_only = case_terms(model, Case(Patient(), {"ex_positive_slr": P}))[0]
+    assert both[lr] <= max(pain_only[lr], slr_only[lr]) + 1e-9  # still counted once, not twice
 
 def test_a_common_condition_does_not_lead_on_its_prior_when_its_hallmarks_are_unknown() -> None:
     model = default_model()
@@ -188,4 +205,29 @@ def test_a_classic_picture_fits() -> None:
     classic = intake("loc_toes_3_4_web", "loc_ball_of_foot", "ex_mulder_click", "sx_pebble_or_lump_sensation")
     fit = assess_fit(default_model(), classic, posterior(classic))
     assert not fit.poor and fit.best_log_lr > 2
-    assert knowledge_base().evidence_model.fit.advice not in rank(classic).triage.reasons  # type: ignore[union-attr]
+    model = knowledge_base().evidence_model
+    assert model is not None
+    assert model.fit.advice not in rank(classic).triage.reasons
+
+
+# --- "other" as a leak: mimics of listed conditions (docs/ranking.md, section 7) ----------
+
+
+def test_other_stays_a_live_possibility_when_a_listed_condition_fits() -> None:
+    """A classic fibular palsy still leaves room for a cause outside the list that mimics it
+    (pressure-palsy neuropathy, an intraneural ganglion): "other" keeps a few per cent instead
+    of vanishing, and the one-case and batch paths agree."""
+    import dataclasses
+
+    model = default_model()
+    other = model.condition_ids.index("other")
+    case = intake("sx_foot_drop", "loc_lateral_leg", "loc_dorsum_foot", "hx_leg_crossing_kneeling_or_weight_loss",
+                  patient=Patient(age=35, sex="male"))
+    probs = posterior(case, model)
+    assert model.condition_ids[int(np.argmax(probs))] == "common_fibular_neuropathy"
+    assert 0.02 < probs[other] < 0.2
+    assert np.allclose(posterior_batch([case], model)[0], probs)
+    without = posterior(case, dataclasses.replace(model, other_mimic=0.0))
+    assert without[other] < 0.005  # the background model alone: "other" had all but vanished
+    assert probs.sum() == pytest.approx(1.0)
+

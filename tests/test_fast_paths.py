@@ -17,7 +17,12 @@ from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, workup_pb2
 from services.cli.roster import parse_roster, synthesize, write_roster
 from services.differential import explain
 from services.differential.handlers import case_from_pb, rank_differential_batch
-from services.differential.model import RankingModel
+from services.differential.model import (
+    DECISIVE_PER_CONDITION,
+    EXPLAINED_PER_CONDITION,
+    RankingModel,
+    counted_evidence,
+)
 from services.intake.handlers import normalize_intake
 from services.knowledge.clinical import Case, State, Weight
 from services.knowledge.loader import knowledge_base
@@ -132,6 +137,8 @@ def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> 
             if pick is not None and pick.test_id not in {p.test_id for p in seeds}:
                 seeds.append(pick)
         ideal = workup_selection.greedy(ctx, seeds, avoid_flags=False)
+        if not ctx.emergency_triage:  # plan() puts a test of the leading cause first (round 2)
+            ideal = workup_selection.leader_confirmation_first(ctx, ideal)
         assert [p.test_id for p in workup_selection.plan(ctx)] == [
             p.test_id for tier in workup_domain.TIERS for p in ideal if p.tier == tier
         ]
@@ -161,7 +168,7 @@ def plain_weights(
     """One condition's evidence for and against, computed plainly: the oracle for ``_explanations``."""
     kb = model.kb
     weights: list[Weight] = []
-    for fid, state in explain.counted_evidence(model, case).items():
+    for fid, state in counted_evidence(model, case).items():
         if state is State.UNKNOWN:
             continue
         fi = model.finding_index[fid]
@@ -171,7 +178,7 @@ def plain_weights(
             weights.append(Weight(fid, kb.findings[fid].label, state, round(llr, 3)))
     supporting = sorted((w for w in weights if w.llr > 0), key=lambda w: -w.llr)
     against = sorted((w for w in weights if w.llr < 0), key=lambda w: w.llr)
-    return tuple(supporting[:explain.EXPLAINED_PER_CONDITION]), tuple(against[:explain.EXPLAINED_PER_CONDITION])
+    return tuple(supporting[:EXPLAINED_PER_CONDITION]), tuple(against[:EXPLAINED_PER_CONDITION])
 
 
 def plain_decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tuple[str, ...]:
@@ -182,7 +189,7 @@ def plain_decisive(model: RankingModel, ci: int, case: Case, setting: str) -> tu
         known += [model.finding_index[f] for f in model.age_stand_ins]
     swing = swing.copy()
     swing[known] = -1.0
-    top = np.argsort(-swing)[:explain.DECISIVE_PER_CONDITION]
+    top = np.argsort(-swing)[:DECISIVE_PER_CONDITION]
     return tuple(model.finding_ids[i] for i in top if swing[i] > 0)
 
 

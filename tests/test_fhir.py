@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -17,12 +17,13 @@ from services.knowledge.loader import knowledge_base
 from services.treatment.domain import plan_treatment
 from services.wire import convert, encoding
 from services.workup.domain import recommend_tests
+from tests.patients import PatientFields
 
 P, A = State.PRESENT, State.ABSENT
 
 
-def case(*present: str, **patient: object) -> Case:
-    return Case(Patient(**patient), {f: P for f in present})  # type: ignore[arg-type]
+def case(*present: str, **patient: Unpack[PatientFields]) -> Case:
+    return Case(Patient(**patient), {f: P for f in present})
 
 
 TARSAL = case("loc_sole", "loc_heel", "sx_burning", "worse_at_night", "unilateral", age=45, ref="pt-7f3a")

@@ -101,6 +101,7 @@ def _scalar(field: descriptor.FieldDescriptor) -> st.SearchStrategy[Any]:
     if kind in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
         return st.floats(width=32 if kind == field.TYPE_FLOAT else 64)
     if kind == field.TYPE_ENUM:  # proto3 enums are open: unknown numbers arrive too
+        assert field.enum_type is not None, f"{field.full_name} is an enum field without its enum"
         return st.one_of(st.sampled_from([v.number for v in field.enum_type.values]), st.integers(-3, 99))
     low, high = _INT_BOUNDS[kind]
     return st.one_of(st.integers(-2, 130), st.integers(low, high))
@@ -123,7 +124,8 @@ def messages(desc: descriptor.Descriptor, depth: int = 0, wide: int = 4) -> st.S
         message = cls()
         for name, value in values.items():
             field = desc.fields_by_name[name]
-            target = getattr(message, name) if field.is_repeated or field.message_type else None
+            # a repeated container or sub-message, found by name: its type depends on the field
+            target: Any = getattr(message, name) if field.is_repeated or field.message_type else None
             if field.is_repeated:
                 if field.message_type is not None:
                     for item in value:

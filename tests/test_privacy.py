@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import grpc
 import pytest
@@ -45,17 +46,21 @@ def _failing_cases(marker: str) -> list[tuple[encounter_pb2.AssessRequest, str]]
             (answer, "answers[0].question_id")]
 
 
+# redis-py types every sync reply as ResponseT = Awaitable[Any] | Any (one signature shared with
+# its asyncio client); a sync client returns the value, so the casts below state what RESP returns.
 def _redis_values(client: redis.Redis) -> Iterator[tuple[bytes, bytes]]:
     for key in client.scan_iter(count=500):
         kind = client.type(key)
         if kind == b"string":
-            yield key, client.get(key) or b""
+            yield key, cast(bytes | None, client.get(key)) or b""
         elif kind == b"hash":
-            yield key, b" ".join(k + b"=" + v for k, v in client.hgetall(key).items())
+            pairs = cast(dict[bytes, bytes], client.hgetall(key))
+            yield key, b" ".join(k + b"=" + v for k, v in pairs.items())
         elif kind == b"list":
-            yield key, b" ".join(client.lrange(key, 0, -1))
+            yield key, b" ".join(cast(list[bytes], client.lrange(key, 0, -1)))
         elif kind == b"stream":
-            yield key, b" ".join(v for _, fields in client.xrange(key) for v in fields.values())
+            entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key))
+            yield key, b" ".join(v for _, fields in entries for v in fields.values())
 
 
 def test_a_marker_in_case_fields_reaches_no_log_line(chatty: LocalSuite) -> None:
@@ -100,4 +105,4 @@ def test_a_marker_in_case_fields_reaches_no_log_line(chatty: LocalSuite) -> None
     assert holders, "the results were expected in Redis (with a TTL)"
     for key in holders:
         assert not key.startswith(b"footcds:audit"), "the audit trail must hold hashes, not case data"
-        assert 0 < client.ttl(key) <= 3600, f"{key!r} holds case data and does not expire"
+        assert 0 < cast(int, client.ttl(key)) <= 3600, f"{key!r} holds case data and does not expire"

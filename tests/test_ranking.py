@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 import numpy as np
 
 from services.differential.interview import next_question
@@ -13,13 +15,14 @@ from services.differential.ranking import (
     rank_batch,
 )
 from services.knowledge.clinical import Case, Patient, State
+from tests.patients import PatientFields
 
 P, A = State.PRESENT, State.ABSENT
 
 
-def case(*present: str, absent: tuple[str, ...] = (), **patient: object) -> Case:
+def case(*present: str, absent: tuple[str, ...] = (), **patient: Unpack[PatientFields]) -> Case:
     evidence = {f: P for f in present} | {f: A for f in absent}
-    return Case(Patient(**patient), evidence)  # type: ignore[arg-type]
+    return Case(Patient(**patient), evidence)
 
 
 LACES = case("loc_dorsum_foot", "during_running_only", "hx_tight_lacing", "relieved_by_removing_shoes", age=29)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -22,9 +23,13 @@ from footcds.v1 import (
 from devtools.suite import LocalSuite
 from services.platform.errors import violations_of
 from tests.conftest import example_request
+from tests.fhir_support import bundle_resources
 
 pytestmark = pytest.mark.e2e
 PRESENT = common_pb2.EVIDENCE_STATE_PRESENT
+Stubs = tuple[
+    intake_pb2_grpc.IntakeServiceStub, differential_pb2_grpc.DifferentialServiceStub, workup_pb2_grpc.WorkupServiceStub
+]
 
 
 def ev(*ids: str) -> list[common_pb2.Evidence]:
@@ -32,7 +37,7 @@ def ev(*ids: str) -> list[common_pb2.Evidence]:
 
 
 @pytest.fixture(scope="module")
-def stubs(suite: LocalSuite):  # type: ignore[no-untyped-def]
+def stubs(suite: LocalSuite) -> Iterator[Stubs]:
     channels = {name: suite.channel(name) for name in ("intake", "differential", "workup")}  # with the dev token
     yield (
         intake_pb2_grpc.IntakeServiceStub(channels["intake"]),
@@ -43,12 +48,13 @@ def stubs(suite: LocalSuite):  # type: ignore[no-untyped-def]
         channel.close()
 
 
-def test_intake_form_renders_and_exports_as_fhir_questionnaire(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_intake_form_renders_and_exports_as_fhir_questionnaire(stubs: Stubs) -> None:
     intake, _, _ = stubs
     form = intake.GetIntakeForm(intake_pb2.GetIntakeFormRequest(audience=intake_pb2.FORM_AUDIENCE_PATIENT), timeout=5)
     assert len(form.questions) >= 10
     assert any(q.kind == "body_map" for q in form.questions)
     questionnaire = Questionnaire.model_validate(json.loads(form.fhir_questionnaire_json))
+    assert questionnaire.item is not None, "the FHIR Questionnaire has no items"
     assert [i.linkId for i in questionnaire.item] == [q.question_id for q in form.questions]
     # An answer built from the form normalizes to the findings its option sets.
     question = next(q for q in form.questions if q.kind == "body_map")
@@ -63,7 +69,7 @@ def test_intake_form_renders_and_exports_as_fhir_questionnaire(stubs) -> None:  
     assert set(option.sets_present) <= present
 
 
-def test_contradictory_intake_is_rejected_naming_the_field(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_contradictory_intake_is_rejected_naming_the_field(stubs: Stubs) -> None:
     intake, _, _ = stubs
     with pytest.raises(grpc.RpcError) as raised:
         intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=ev("unilateral", "bilateral")), timeout=5)
@@ -71,7 +77,7 @@ def test_contradictory_intake_is_rejected_naming_the_field(stubs) -> None:  # ty
     assert [v.field for v in violations_of(raised.value)] == ["evidence[1]"]
 
 
-def test_intake_batch_reports_bad_items_and_keeps_good_ones(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_intake_batch_reports_bad_items_and_keeps_good_ones(stubs: Stubs) -> None:
     intake, _, _ = stubs
     reply = intake.NormalizeIntakeBatch(
         intake_pb2.NormalizeIntakeBatchRequest(
@@ -86,7 +92,7 @@ def test_intake_batch_reports_bad_items_and_keeps_good_ones(stubs) -> None:  # t
     assert reply.results[1].error.violations[0].field == "items[1].evidence[0].finding_id"
 
 
-def test_next_question_drives_an_interview_to_a_stop(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_next_question_drives_an_interview_to_a_stop(stubs: Stubs) -> None:
     _, differential, _ = stubs
     truth = {"loc_toes_3_4_web", "loc_ball_of_foot", "sx_burning", "sx_pebble_or_lump_sensation",
              "ex_mulder_click", "ex_web_space_tenderness", "unilateral", "relieved_by_removing_shoes"}
@@ -105,7 +111,7 @@ def test_next_question_drives_an_interview_to_a_stop(stubs) -> None:  # type: ig
     assert len(evidence) < 30
 
 
-def test_rank_batch_matches_single_ranking(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_rank_batch_matches_single_ranking(stubs: Stubs) -> None:
     _, differential, _ = stubs
     items = [differential_pb2.RankDifferentialRequest(evidence=ev(*ids)) for ids in
              (("loc_dorsum_foot", "hx_tight_lacing"), ("loc_saddle_area", "sx_bladder_bowel_dysfunction"))]
@@ -116,7 +122,7 @@ def test_rank_batch_matches_single_ranking(stubs) -> None:  # type: ignore[no-un
         assert result.differential.triage.level == single.triage.level
 
 
-def test_submit_test_results_re_ranks_and_says_why(stubs) -> None:  # type: ignore[no-untyped-def]
+def test_submit_test_results_re_ranks_and_says_why(stubs: Stubs) -> None:
     _, differential, workup = stubs
     evidence = ev("loc_calf", "sx_cramping_calf", "relieved_by_rest", "hx_smoking", "hx_age_over_50")
     patient = common_pb2.PatientContext(age_years=66, setting=common_pb2.CLINICAL_SETTING_GENERAL_ADULT)
@@ -144,7 +150,7 @@ def test_submit_test_results_re_ranks_and_says_why(stubs) -> None:  # type: igno
     ],
     ids=["unknown-test", "impossible-value"],
 )
-def test_bad_test_results_are_invalid_argument(stubs, result: common_pb2.TestResult, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_test_results_are_invalid_argument(stubs: Stubs, result: common_pb2.TestResult, field: str) -> None:
     _, _, workup = stubs
     with pytest.raises(grpc.RpcError) as raised:
         workup.SubmitTestResults(workup_pb2.SubmitTestResultsRequest(evidence=ev("loc_calf"), results=[result]),
@@ -158,5 +164,5 @@ def test_assess_can_return_a_valid_fhir_bundle(encounter: encounter_pb2_grpc.Enc
     request.include_fhir_bundle = True
     reply = encounter.Assess(request, timeout=15)
     bundle = Bundle.model_validate(json.loads(reply.fhir_bundle_json))
-    kinds = {e.resource.get_resource_type() for e in bundle.entry}
+    kinds = {resource.get_resource_type() for resource in bundle_resources(bundle)}
     assert {"Condition", "RiskAssessment", "ServiceRequest", "CarePlan"} <= kinds

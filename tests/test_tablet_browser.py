@@ -107,7 +107,8 @@ class Tablet:
     def current(self) -> dict[str, Any]:
         qr = self.replies[-1]
         questionnaire = next(r for r in qr["contained"] if r["resourceType"] == "Questionnaire")
-        return [i for i in questionnaire["item"] if i["type"] != "display"][-1]  # type: ignore[no-any-return]
+        item: dict[str, Any] = [i for i in questionnaire["item"] if i["type"] != "display"][-1]
+        return item
 
     def answer(self, codes: list[str], item: dict[str, Any] | None = None) -> None:
         """Tap the answers (body-map regions or buttons) and Next, as a patient would."""

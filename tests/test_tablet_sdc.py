@@ -38,6 +38,7 @@ def poster(gateway: str, token: str) -> simulate.Post:
         assert status == 200, reply
         assert headers["Cache-Control"] == "no-store"
         QuestionnaireResponse.model_validate(reply)
+        assert isinstance(reply, dict), reply
         return reply
     return post
 

@@ -7,6 +7,7 @@ conditions side by side) ``differential_from_probabilities`` on a probability ve
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Unpack
 
 import numpy as np
 
@@ -15,13 +16,14 @@ from services.knowledge.clinical import Case, Differential, Patient, State, Trea
 from services.knowledge.loader import knowledge_base
 from services.knowledge.validate import vocabulary
 from services.treatment.domain import AGE_FLAG, RUNNING_FAMILIES, plan_treatment
+from tests.patients import PatientFields
 
 P, A = State.PRESENT, State.ABSENT
 
 
-def case(*present: str, absent: tuple[str, ...] = (), **patient: object) -> Case:
+def case(*present: str, absent: tuple[str, ...] = (), **patient: Unpack[PatientFields]) -> Case:
     evidence = {f: P for f in present} | {f: A for f in absent}
-    return Case(Patient(**patient), evidence)  # type: ignore[arg-type]
+    return Case(Patient(**patient), evidence)
 
 
 LACES = case(
@@ -47,8 +49,8 @@ def mix(c: Case, **probabilities: float) -> Differential:
     return differential_from_probabilities(c, probs / probs.sum(), model)
 
 
-def plan_for(c: Case, differential: Differential | None = None, **patient: object) -> TreatmentPlan:
-    p = replace(c.patient, **patient)  # type: ignore[arg-type]
+def plan_for(c: Case, differential: Differential | None = None, **patient: Unpack[PatientFields]) -> TreatmentPlan:
+    p = replace(c.patient, **patient)
     return plan_treatment(knowledge_base(), p, differential or rank(replace(c, patient=p)))
 
 

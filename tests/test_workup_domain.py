@@ -7,6 +7,7 @@ what a clinician would notice (which test comes first, in which tier, what moved
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Unpack
 
 import numpy as np
 import pytest
@@ -20,18 +21,21 @@ from services.platform.errors import InvalidInput
 from services.workup.domain import (
     TIERS,
     ResultInput,
+    WorkupResult,
     apply_results,
     compiled_tests,
     expected_uncertainty,
     recommend_tests,
 )
+from services.workup.results import PostTestResult, ProbabilityChange
+from tests.patients import PatientFields
 
 P, A = State.PRESENT, State.ABSENT
 
 
-def case(*present: str, absent: tuple[str, ...] = (), **patient: object) -> Case:
+def case(*present: str, absent: tuple[str, ...] = (), **patient: Unpack[PatientFields]) -> Case:
     evidence = {f: P for f in present} | {f: A for f in absent}
-    return Case(Patient(**patient), evidence)  # type: ignore[arg-type]
+    return Case(Patient(**patient), evidence)
 
 
 LACES = case(
@@ -73,11 +77,11 @@ GBS = case(
 )
 
 
-def plan(c: Case):  # type: ignore[no-untyped-def]
+def plan(c: Case) -> WorkupResult:
     return recommend_tests(knowledge_base(), c, rank(c))
 
 
-def ids(result) -> list[str]:  # type: ignore[no-untyped-def]
+def ids(result: WorkupResult) -> list[str]:
     return [t.test_id for t in result.tests]
 
 
@@ -251,15 +255,15 @@ def test_a_test_never_adds_uncertainty(weights: list[float], test_index: int) ->
 # --- results -------------------------------------------------------------------------------
 
 
-def apply(c: Case, *results: ResultInput):  # type: ignore[no-untyped-def]
+def apply(c: Case, *results: ResultInput) -> PostTestResult:
     return apply_results(knowledge_base(), c, results)
 
 
-def change_of(post, condition_id: str):  # type: ignore[no-untyped-def]
+def change_of(post: PostTestResult, condition_id: str) -> ProbabilityChange:
     return next(ch for ch in post.changes if ch.condition_id == condition_id)
 
 
-def prob(post, condition_id: str) -> float:  # type: ignore[no-untyped-def]
+def prob(post: PostTestResult, condition_id: str) -> float:
     return float(post.differential.probabilities()[condition_id])
 
 

@@ -28,6 +28,7 @@ Array = npt.NDArray[np.float64]
 
 SETTINGS: tuple[Setting, ...] = ("sports_medicine", "general_adult")
 MAX_AGE = 130
+OTHER = "other"  # the vocabulary's catch-all
 EXPLAINED_PER_CONDITION = 6
 DECISIVE_PER_CONDITION = 3
 
@@ -62,6 +63,9 @@ class RankingModel:
     hallmark: Array | None = None
     hallmark_count: Array | None = None
     hallmark_log_discount: Array | None = None
+    # "Other" as a leak (``fit.other_mimic_share``): its index and the share scored as a mimic.
+    other_index: int = -1
+    other_mimic: float = 0.0
 
 
 def compile_model(kb: KnowledgeBase) -> RankingModel:
@@ -120,6 +124,8 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         hallmark=hallmark,
         hallmark_count=hallmark.sum(axis=0),
         hallmark_log_discount=log_discount,
+        other_index=conditions.index(OTHER) if OTHER in conditions else -1,
+        other_mimic=kb.evidence_model.fit.other_mimic_share if kb.evidence_model is not None else 0.0,
     )
 
 
@@ -176,6 +182,40 @@ def _log_base(model: RankingModel, patient: Patient) -> Array:
     if patient.sex in model.log_sex:
         base = base + model.log_sex[patient.sex]
     return base
+
+
+def with_other_mimic(model: RankingModel, base: Array, log_scores: Array) -> Array:
+    """Log scores [.., C] with "other" scored as a leak (docs/ranking.md, section 7).
+
+    A cause outside the list usually presents like a listed one (a mimic), so with share
+    ``m = other_mimic`` its likelihood is the prior-weighted mean of the listed conditions'
+    likelihoods, and with ``1 - m`` the background model's:
+
+        score(other) = base(other) + log((1 - m) exp(lr(other)) + m sum_c pi_c exp(lr(c)))
+
+    with ``pi_c`` the listed conditions' priors (``base``: setting, age, sex) renormalized
+    and ``lr`` each condition's evidence and hallmark terms.  Without it "other" (every
+    finding at its background rate) vanished whenever a listed condition fitted at all,
+    although mimics present exactly that way.
+    """
+    o, m = model.other_index, model.other_mimic
+    if o < 0 or m <= 0:
+        return log_scores
+    # sum_c pi_c exp(lr(c)) = sum_c exp(score(c)) / sum_c exp(base(c)) over the listed c.
+    listed_scores = log_scores.copy()
+    listed_scores[..., o] = -np.inf
+    listed_base = base.copy()
+    listed_base[..., o] = -np.inf
+    mimic = _logsumexp(listed_scores) - _logsumexp(listed_base)
+    own = log_scores[..., o] - base[..., o]
+    listed_scores[..., o] = base[..., o] + np.logaddexp(np.log1p(-m) + own, np.log(m) + mimic)
+    return listed_scores
+
+
+def _logsumexp(x: Array) -> Array:
+    top = x.max(axis=-1)
+    out: Array = top + np.log(np.exp(x - top[..., None]).sum(axis=-1))
+    return out
 
 
 def _softmax(log_scores: Array) -> Array:

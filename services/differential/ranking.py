@@ -24,6 +24,7 @@ from services.differential.model import (  # re-exported: the ranking's public n
     compile_model,
     counted_evidence,
     default_model,
+    with_other_mimic,
 )
 from services.knowledge.clinical import (
     TRIAGE_ORDER,
@@ -35,6 +36,7 @@ from services.knowledge.clinical import (
     Triage,
     more_urgent,
 )
+from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
 __all__ = [
@@ -43,6 +45,9 @@ __all__ = [
     "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
     "rank", "rank_batch", "triage_for",
 ]
+
+# Self-care is advised only when the self-care causes together reach this (policy.yaml).
+SELF_CARE_MIN_PROBABILITY = clinical_policy().triage.self_care_min_probability.value
 
 
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
@@ -53,7 +58,8 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
     """
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
-    return _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+    base = _log_base(model, case.patient)
+    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
 
 
 def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
@@ -69,7 +75,7 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
             members = [f for f in group if f in chosen]
             if len(members) >= 2:
                 rows = model.log_p_t[members]
-                log_lr = log_lr + rows.max(axis=0) - rows.sum(axis=0)
+                log_lr = log_lr + rows.mean(axis=0) - rows.sum(axis=0)
     if absent:
         log_lr = log_lr + model.log_q_t[absent].sum(axis=0)
     hallmark: Array = np.zeros(c)
@@ -91,7 +97,8 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
     """
     model = model or default_model()
     base, counted, full = case_arrays(cases, model)
-    return _softmax(base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full))
+    scores = base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full)
+    return _softmax(with_other_mimic(model, base, scores))
 
 
 def case_arrays(
@@ -147,7 +154,7 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
     """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
 
     Findings of a correlation group that are present together count once per condition: the
-    strongest of them (max instead of sum; docs/ranking.md).
+    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md).
     """
     out: Array = present @ model.log_p_t + absent @ model.log_q_t
     for group in model.groups:
@@ -157,8 +164,8 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
         if rows.size == 0:
             continue
         lr = model.log_p_t[cols]  # [g, C]
-        chosen = np.where(mask[rows][:, :, None], lr[None, :, :], -np.inf)
-        out[rows] += chosen.max(axis=1) - (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
+        summed = (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
+        out[rows] += summed / mask[rows].sum(axis=1)[:, None] - summed
     return out
 
 
@@ -183,7 +190,8 @@ def triage_for(
     poor_fit: bool = False,
 ) -> Triage:
     """Red-flag rules first, then probability thresholds, then the leader's usual level; a
-    poor fit (``fit.py``) adds what to do next and is never left at self-care."""
+    poor fit (``fit.py``) adds what to do next and is never left at self-care, and neither is
+    a self-care leader whose self-care causes together are not more likely than not."""
     kb = model.kb
     policy = kb.triage_policy
     leader = max(probs, key=probs.__getitem__)
@@ -192,6 +200,13 @@ def triage_for(
         f"Most likely: {kb.conditions[leader].label} ({probs[leader]:.0%}), usually "
         f"{kb.triage_levels[kb.conditions[leader].default_triage].label.lower()}."
     ]
+    self_care = sum(p for cid, p in probs.items() if kb.conditions[cid].default_triage == "self_care")
+    if level == "self_care" and self_care < SELF_CARE_MIN_PROBABILITY:
+        level = "routine"
+        reasons.append(
+            f"The self-care causes together are only {self_care:.0%} likely: a clinician should "
+            "confirm the cause."
+        )
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
         if condition.emergency and prob >= policy.emergency_condition_threshold:
@@ -300,7 +315,8 @@ def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True)
     """The ranked, explained, triaged differential for one case."""
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
-    probs = _softmax(_log_base(model, case.patient) + log_lr + hallmark)
+    base = _log_base(model, case.patient)
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
     return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
@@ -311,7 +327,7 @@ def rank_batch(
     model = model or default_model()
     base, counted, full = case_arrays(cases, model)
     log_lr = evidence_log_lr(model, *counted)
-    probs = _softmax(base + log_lr + hallmark_log_factor(model, *full))
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark_log_factor(model, *full)))
     return [
         differential_from_probabilities(case, row, model, explain=explain, log_lr=lr)
         for case, row, lr in zip(cases, probs, log_lr, strict=True)

@@ -307,7 +307,7 @@ class Implication(Strict):
 
 class CorrelationGroup(Strict):
     """Findings that travel together without one entailing the other (metformin is taken for
-    diabetes): when several are present, a condition is credited with the strongest one only."""
+    diabetes): when several are present, a condition is credited with their mean log-likelihood ratio."""
 
     id: str
     findings: list[str] = Field(min_length=2)
@@ -342,6 +342,9 @@ class FitPolicy(Cited):
     min_present: int = Field(ge=1, le=50)
     min_log_lr: float = Field(ge=0, le=20)
     max_unexplained_share: float = Field(gt=0, le=1)
+    # "Other" as a leak: the share of unlisted causes that present like a listed condition
+    # (a mimic); the rest look like the background model (docs/ranking.md, section 7).
+    other_mimic_share: float = Field(default=0.0, ge=0, lt=1)
     advice: str
 
 

@@ -47,6 +47,16 @@ class DontMissPolicy(Strict):
     dont_miss_weight: PolicyNumber
 
 
+class TriageRules(Strict):
+    """Triage cut-offs outside triage.yaml's probability thresholds (which carry one citation block)."""
+
+    self_care_min_probability: PolicyNumber  # below this the self-care causes together do not make it self-care
+
+
+class WorkupRules(DontMissPolicy):
+    no_test_dont_miss_ceiling: PolicyNumber  # self-care triage: no test unless a don't-miss cause reaches this
+
+
 class FhirPolicy(Strict):
     provisional_probability: PolicyNumber  # a leader this probable is "provisional"
 
@@ -54,7 +64,8 @@ class FhirPolicy(Strict):
 class ClinicalPolicy(Strict):
     treatment: TreatmentPolicy
     interview: DontMissPolicy
-    workup: DontMissPolicy
+    workup: WorkupRules
+    triage: TriageRules
     fhir: FhirPolicy
 
     def numbers(self) -> dict[str, PolicyNumber]:

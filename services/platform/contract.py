@@ -180,11 +180,19 @@ def _scalar(rules: validate_pb2.FieldRules, field: descriptor.FieldDescriptor, v
     elif kind == "timestamp":
         t = rules.timestamp
         at = (value.seconds, value.nanos)
+        if not TIMESTAMP_MIN_SECONDS <= value.seconds <= TIMESTAMP_MAX_SECONDS:
+            # Outside google.protobuf.Timestamp's own range: protovalidate raises on such a value
+            # instead of reporting it; a client still gets INVALID_ARGUMENT naming the field.
+            return [("", "timestamp.valid", "is not a valid time (0001-01-01 to 9999-12-31 UTC)")]
         if t.HasField("gte") and at < (t.gte.seconds, t.gte.nanos):
             out.append(("", "timestamp.gte", f"must not be before {t.gte.ToJsonString()}"))
         if t.HasField("lte") and at > (t.lte.seconds, t.lte.nanos):
             out.append(("", "timestamp.lte", f"must not be after {t.lte.ToJsonString()}"))
     return out
+
+
+TIMESTAMP_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, google/protobuf/timestamp.proto
+TIMESTAMP_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 @cache

@@ -26,6 +26,7 @@ from services.knowledge.clinical import (
     TestRecommendation,
 )
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.policy import clinical_policy
 from services.platform.errors import InvalidInput, Violation
 from services.workup.rationale import (
     leading_condition,
@@ -59,6 +60,8 @@ from services.workup.value import (
     expected_uncertainty,
 )
 
+NO_TEST_DONT_MISS_CEILING = clinical_policy().workup.no_test_dont_miss_ceiling.value  # policy.yaml
+
 
 @dataclass(frozen=True, slots=True)
 class WorkupResult:
@@ -66,7 +69,9 @@ class WorkupResult:
     note: str
 
 
-def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> WorkupResult:
+def _none_needed(
+    kb: KnowledgeBase, differential: Differential, why: str, *, emergency: bool = False
+) -> WorkupResult:
     """A single "no test now" entry, with the safety net as the note."""
     leader = leading_condition(differential)
     test = kb.tests.get(kb.no_test_id)
@@ -74,7 +79,9 @@ def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> Wor
         tuple(CitationRef(k, kb.sources[k].title) for k in test.citations) if test else ()
     )
     rationale = (
-        f"No test is needed now: {leader.label} ({pct(leader.probability)}) explains the "
+        f"No test before the emergency assessment: {why}."
+        if emergency
+        else f"No test is needed now: {leader.label} ({pct(leader.probability)}) explains the "
         f"picture and {why}."
     )
     rec = TestRecommendation(
@@ -95,13 +102,18 @@ def _none_needed(kb: KnowledgeBase, differential: Differential, why: str) -> Wor
 
 
 def _self_care_without_dont_miss(kb: KnowledgeBase, differential: Differential) -> str | None:
-    """Why no test is needed, when triage is self-care and nothing dangerous is open."""
-    if differential.triage.level != "self_care" or differential.dont_miss:
+    """Why no test is needed, when triage is self-care and nothing dangerous is open.
+
+    Self-care triage already means no red flag and no emergency cause at the don't-miss
+    threshold; a non-emergency don't-miss cause below the policy ceiling is left to the
+    self-care safety net (see a clinician if it persists) rather than tested now.
+    """
+    if differential.triage.level != "self_care":
         return None
-    threshold = kb.triage_policy.dont_miss_threshold
-    return (
-        f"triage is self-care with no don't-miss condition at or above {pct(threshold)}"
-    )
+    ceiling = NO_TEST_DONT_MISS_CEILING
+    if any(c.emergency or c.probability >= ceiling for c in differential.dont_miss):
+        return None
+    return f"triage is self-care with no don't-miss condition at or above {pct(ceiling)}"
 
 
 def recommend_tests(
@@ -122,6 +134,18 @@ def recommend_tests(
         return _none_needed(kb, differential, why)
     ctx = build_context(kb, case, differential, exclude, prefix)
     picks = plan(ctx)
+    if ctx.emergency_triage and not ctx.emergencies and not any(p.tier == "immediate" for p in picks):
+        # An emergency red flag whose suspected cause is no emergency condition with a catalogue
+        # test (deep frostbite is judged on examination): the emergency department comes first,
+        # outpatient tests do not.  (With an emergency condition open, e.g. after its immediate
+        # test has resulted, the plan goes on as usual.)
+        flags = ", ".join(f.description for f in differential.triage.red_flags[:1])
+        return _none_needed(
+            kb, differential,
+            "go to the emergency department now; no test in this catalogue answers the suspected "
+            f"emergency{f' ({flags})' if flags else ''}, and further tests are chosen there",
+            emergency=True,
+        )
     if not picks:
         return _none_needed(
             kb, differential, "no test in the catalogue would change the differential usefully"

@@ -291,8 +291,49 @@ def plan(ctx: Context) -> list[Pick]:
         )
         for p in safe
     ]
+    if not ctx.emergency_triage:
+        safe = leader_confirmation_first(ctx, safe)
     ordered: list[Pick] = []
     for tier in TIERS:
         ordered += [p for p in safe if p.tier == tier]
         ordered += [p for p in flagged if p.tier == tier]
     return ordered
+
+
+def leader_confirmation_first(ctx: Context, picks: list[Pick]) -> list[Pick]:
+    """Outside an emergency, the first test bears on the leading cause.
+
+    The greedy search chooses *which* tests are worth doing, valued over the whole differential;
+    its top pick can be a cheap test for a second cause (a B12 level while exertional compartment
+    syndrome leads) - but a clinician orders first a test that confirms or refutes the working
+    diagnosis.  So when the first planned test does not detect the leader at all, the planned
+    test that settles the leader best goes first: the most information about it at equipoise
+    (as ``immediate_pick`` values an emergency) per unit of burden.  Only a test already in the plan moves, so
+    nothing the value search left out is added; it becomes first line, and if that makes one
+    first-line test too many, the last of them becomes "if unclear".  Emergencies keep their
+    immediate tests first (``plan``).
+    """
+    leader = ctx.table.condition_ids[int(np.argmax(ctx.shown))]
+
+    def settles(p: Pick) -> float:
+        test = ctx.kb.tests[p.test_id]
+        accuracy = test.detects.get(leader)
+        if accuracy is None:
+            return 0.0
+        info = equipoise_information(accuracy.sensitivity, 1.0 - accuracy.specificity)
+        return info / burden(test)
+
+    planned = [p for p in picks if p.tier in ("first_line", "if_unclear")]
+    if not planned or settles(planned[0]) > 0:
+        return picks  # the first planned test already bears on the leader
+    candidates = [p for p in planned if settles(p) > 0]
+    if not candidates:
+        return picks
+    best = max(candidates, key=settles)
+    rest = [p for p in picks if p is not best]
+    first_line = [i for i, p in enumerate(rest) if p.tier == "first_line"]
+    if best.tier != "first_line" and len(first_line) >= MAX_FIRST_LINE:
+        last = first_line[-1]
+        rest[last] = replace(rest[last], tier="if_unclear")
+    head = [p for p in rest if p.tier == "immediate"]
+    return [*head, replace(best, tier="first_line"), *(p for p in rest if p.tier != "immediate")]

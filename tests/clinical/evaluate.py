@@ -6,6 +6,8 @@ acceptable alternative, top-3, triage exact, under-triage, emergency sensitivity
 raised from non-emergencies, first-test match, Brier score and a reliability table, and a
 tablet-style NextQuestion interview ("I don't know" for what the source does not report).
 Tune on the dev split only; `make eval-locked` runs the locked third once and records it.
+Round 2 (tests/clinical/cases/round2/, written blind after round 1's locked run) is locked as a
+whole: `make eval-locked-round2` runs it once on the engine tuned on round 1.
 
 The team's own vignettes (tests/clinical/vignettes) were written in the knowledge base's own
 terms: their figures are regression results for the engine's logic, not accuracy.
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from footcds.v1 import encounter_pb2
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
@@ -31,7 +34,15 @@ from services.intake.domain import age_findings
 from services.knowledge.clinical import Case, Patient, State
 from services.pipeline.local import assess_local
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
-from tests.clinical.realcases import LOCKED_LEDGER, cases_in, corpus_digest, locked_runs
+from tests.clinical.realcases import (
+    CASE_DIR,
+    LOCKED_LEDGER,
+    ROUND2_DIR,
+    Split,
+    cases_in,
+    corpus_digest,
+    locked_runs,
+)
 
 VIGNETTE_DIR = Path(__file__).parent / "vignettes"
 TRIAGE = ("emergency", "urgent", "routine", "self_care")
@@ -52,7 +63,7 @@ def load_vignettes(
     return out
 
 
-def request_for(vignette: dict[str, Any]):  # type: ignore[no-untyped-def]
+def request_for(vignette: dict[str, Any]) -> encounter_pb2.AssessRequest:
     return case_from_json({"patient": vignette["patient"], "evidence": vignette["evidence"]})
 
 
@@ -176,26 +187,37 @@ def _print_real(report: RealCaseReport, heading: str) -> None:
               f" correct {row['leader_correct']:.3f}")
     for title, rows in report.misses().items():
         print(f"\n{title}: {len(rows)}")
-        for row in rows:
-            print(f"  {row}")
+        for miss in rows:
+            print(f"  {miss}")
 
 
-def run_locked(rerun_reason: str | None) -> int:
-    """The locked split, once: the figures are recorded in the ledger as they come out."""
-    digest = corpus_digest()
+LOCKED_HEADINGS: dict[Split, str] = {
+    "locked": "real cases, round 1 LOCKED split (run once; no knowledge change after it)",
+    "locked2": "real cases, round 2, LOCKED as a whole (written blind after round 1; run once)",
+}
+
+
+def run_locked(split: Split, rerun_reason: str | None) -> int:
+    """A locked set, once: the figures are recorded in the ledger as they come out."""
+    digest = corpus_digest(ROUND2_DIR if split == "locked2" else CASE_DIR)
     earlier = [r for r in locked_runs() if r["corpus_digest"] == digest]
     if earlier and not rerun_reason:
-        print(f"the locked split of corpus {digest} was already run on {earlier[0]['date']}: "
-              "its figures are in tests/clinical/locked_runs.jsonl; pass --rerun-reason to run it again",
+        print(f"the {split} cases of corpus {digest} were already run on {earlier[0]['date']}: "
+              "the figures are in tests/clinical/locked_runs.jsonl; pass --rerun-reason to run again",
               file=sys.stderr)
+        return 2
+    cases = cases_in(split)
+    if not cases:
+        print(f"no cases in the {split} set", file=sys.stderr)
         return 2
     from services.knowledge.loader import knowledge_base
 
-    report = evaluate_cases(cases_in("locked"))
-    _print_real(report, "real cases, LOCKED split (run once; no knowledge change after it)")
-    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "corpus_digest": digest,
-              "kb_version": knowledge_base().version, "figures": report.figures(),
-              "reliability": report.reliability(), "rerun_reason": rerun_reason}
+    report = evaluate_cases(cases)
+    _print_real(report, LOCKED_HEADINGS[split])
+    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "split": split,
+              "corpus_digest": digest, "kb_version": knowledge_base().version,
+              "figures": report.figures(), "reliability": report.reliability(),
+              "rerun_reason": rerun_reason}
     with LOCKED_LEDGER.open("a") as ledger:
         ledger.write(json.dumps(record) + "\n")
     return 0
@@ -203,12 +225,12 @@ def run_locked(rerun_reason: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "locked"), default="dev")
+    parser.add_argument("--split", choices=("dev", "locked", "locked2"), default="dev")
     parser.add_argument("--rerun-reason", help="run the locked split again, recording why")
     parser.add_argument("--no-vignettes", action="store_true", help="skip the regression vignettes")
     args = parser.parse_args(argv)
-    if args.split == "locked":
-        return run_locked(args.rerun_reason)
+    if args.split != "dev":
+        return run_locked(args.split, args.rerun_reason)
     _print_real(evaluate_cases(cases_in("dev")), "real cases, DEV split (tune on these only)")
     if not args.no_vignettes:
         _print(evaluate(load_vignettes()), "regression: the team's own vignettes (consistency, not accuracy)")

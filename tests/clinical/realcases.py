@@ -1,5 +1,10 @@
 """The real-case corpus: published patients encoded blind, split by source into dev and locked.
 
+Round 1 (``cases/real_*.yaml``) is split by source into dev and locked; its locked third was
+run once. Round 2 (``cases/round2/real_*.yaml``) was written blind later, by new writers, on new
+sources, while the knowledge was tuned on round 1; all of it is the locked set ``locked2``,
+run once on the tuned engine (``make eval-locked-round2``).
+
 Why a split by a hash of the *source* (not of the case id): two patients of one case series
 share their authors' way of reporting, so they land on the same side and the locked third
 stays unseen as a whole. The locked split is run once (``make eval-locked``), and the run is
@@ -20,8 +25,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
+ROUND2_DIR = CASE_DIR / "round2"
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
-Split = Literal["dev", "locked"]
+Split = Literal["dev", "locked", "locked2"]
 TriageLevel = Literal["emergency", "urgent", "routine", "self_care"]
 TRIAGE_ORDER: tuple[TriageLevel, ...] = ("emergency", "urgent", "routine", "self_care")
 
@@ -62,6 +68,7 @@ class RealCase(_Strict):
     evidence: tuple[CaseFinding, ...]
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
+    corpus_round: Literal[1, 2] = 1  # set by the loader from the folder, never written in a case
 
     @property
     def source_key(self) -> str:
@@ -70,6 +77,8 @@ class RealCase(_Strict):
 
     @property
     def split(self) -> Split:
+        if self.corpus_round == 2:
+            return "locked2"
         digest = hashlib.sha256(self.source_key.encode()).digest()
         return "locked" if digest[0] % 3 == 0 else "dev"
 
@@ -94,26 +103,33 @@ class CorpusFile(_Strict):
     cases: tuple[RealCase, ...]
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def load_corpus(directory: Path = CASE_DIR) -> tuple[RealCase, ...]:
     """Every case of every file, validated; a bad file fails with its name and the field."""
+    corpus_round = 2 if directory == ROUND2_DIR else 1
     cases: list[RealCase] = []
     for path in sorted(directory.glob("real_*.yaml")):
         try:
-            cases.extend(CorpusFile.model_validate(yaml.safe_load(path.read_text())).cases)
-        except ValueError as exc:
+            raw = yaml.safe_load(path.read_text())
+            for case in raw["cases"]:
+                case["corpus_round"] = corpus_round
+            cases.extend(CorpusFile.model_validate(raw).cases)
+        except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path.name}: {exc}") from exc
     return tuple(cases)
 
 
 def cases_in(split: Split | None) -> list[RealCase]:
+    """The cases of one split; ``None`` means all of round 1 (round 2 is asked for by name)."""
+    if split == "locked2":
+        return list(load_corpus(ROUND2_DIR))
     return [c for c in load_corpus() if split is None or c.split == split]
 
 
-def corpus_digest() -> str:
+def corpus_digest(directory: Path = CASE_DIR) -> str:
     """A hash of the corpus files, so a locked run names exactly what it ran on."""
     h = hashlib.sha256()
-    for path in sorted(CASE_DIR.glob("real_*.yaml")):
+    for path in sorted(directory.glob("real_*.yaml")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
