@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from services.knowledge.models import Sex
+
 
 class PatientFields(TypedDict, total=False):
     """The fields of ``services.knowledge.clinical.Patient``, all optional."""
 
     ref: str
     age: int | None
-    sex: str | None
+    sex: Sex | None
     activity: str
     setting: str
     flags: frozenset[str]

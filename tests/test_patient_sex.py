@@ -45,7 +45,7 @@ def test_a_patient_built_with_a_bad_sex_is_refused_naming_the_field() -> None:
 
 def test_the_in_process_runner_refuses_an_undefined_sex_number_instead_of_dropping_it() -> None:
     request = example_request("tight_laces_runner")
-    request.patient.sex = 7
+    request.patient.sex = 7  # type: ignore[assignment]  # a number the enum does not define
     with pytest.raises(InvalidInput) as raised:
         assess_local(request)
     assert [v.field for v in raised.value.violations] == ["patient.sex"]
