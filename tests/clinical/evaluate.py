@@ -6,8 +6,9 @@ acceptable alternative, top-3, triage exact, under-triage, emergency sensitivity
 raised from non-emergencies, first-test match, Brier score and a reliability table, and a
 tablet-style NextQuestion interview ("I don't know" for what the source does not report).
 Tune on the dev split only; `make eval-locked` runs the locked third once and records it.
-Round 2 (tests/clinical/cases/round2/, written blind after round 1's locked run) is locked as a
-whole: `make eval-locked-round2` runs it once on the engine tuned on round 1.
+Later rounds (tests/clinical/cases/roundN/, written blind after the previous locked run) are
+locked as a whole: `make eval-locked-roundN` runs one once on the engine tuned on what came
+before. `--split tuning` scores dev plus every spent locked set (nothing recorded).
 
 The team's own vignettes (tests/clinical/vignettes) were written in the knowledge base's own
 terms: their figures are regression results for the engine's logic, not accuracy.
@@ -37,7 +38,7 @@ from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import (
     CASE_DIR,
     LOCKED_LEDGER,
-    ROUND2_DIR,
+    LOCKED_SETS,
     Split,
     cases_in,
     corpus_digest,
@@ -194,12 +195,13 @@ def _print_real(report: RealCaseReport, heading: str) -> None:
 LOCKED_HEADINGS: dict[Split, str] = {
     "locked": "real cases, round 1 LOCKED split (run once; no knowledge change after it)",
     "locked2": "real cases, round 2, LOCKED as a whole (written blind after round 1; run once)",
+    "locked3": "real cases, round 3, LOCKED as a whole (written blind after round 2; run once)",
 }
 
 
 def run_locked(split: Split, rerun_reason: str | None) -> int:
     """A locked set, once: the figures are recorded in the ledger as they come out."""
-    digest = corpus_digest(ROUND2_DIR if split == "locked2" else CASE_DIR)
+    digest = corpus_digest(LOCKED_SETS.get(split, CASE_DIR))
     earlier = [r for r in locked_runs() if r["corpus_digest"] == digest]
     if earlier and not rerun_reason:
         print(f"the {split} cases of corpus {digest} were already run on {earlier[0]['date']}: "
@@ -225,10 +227,13 @@ def run_locked(split: Split, rerun_reason: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "locked", "locked2"), default="dev")
+    parser.add_argument("--split", choices=("dev", "tuning", "locked", "locked2", "locked3"), default="dev")
     parser.add_argument("--rerun-reason", help="run the locked split again, recording why")
     parser.add_argument("--no-vignettes", action="store_true", help="skip the regression vignettes")
     args = parser.parse_args(argv)
+    if args.split == "tuning":
+        _print_real(evaluate_cases(cases_in("tuning")), "real cases, TUNING (dev + every spent locked set)")
+        return 0
     if args.split != "dev":
         return run_locked(args.split, args.rerun_reason)
     _print_real(evaluate_cases(cases_in("dev")), "real cases, DEV split (tune on these only)")

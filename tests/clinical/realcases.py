@@ -1,9 +1,11 @@
 """The real-case corpus: published patients encoded blind, split by source into dev and locked.
 
 Round 1 (``cases/real_*.yaml``) is split by source into dev and locked; its locked third was
-run once. Round 2 (``cases/round2/real_*.yaml``) was written blind later, by new writers, on new
-sources, while the knowledge was tuned on round 1; all of it is the locked set ``locked2``,
-run once on the tuned engine (``make eval-locked-round2``).
+run once. Each later round (``cases/roundN/real_*.yaml``) was written blind, by new writers, on
+new sources, while the knowledge was tuned on the earlier rounds; all of it is the locked set
+``lockedN``, run once on the tuned engine (``make eval-locked-roundN``). Once a locked set's run
+is recorded its cases are spent: the ``tuning`` split (dev plus every spent set) is what the
+next round tunes on.
 
 Why a split by a hash of the *source* (not of the case id): two patients of one case series
 share their authors' way of reporting, so they land on the same side and the locked third
@@ -25,9 +27,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
-ROUND2_DIR = CASE_DIR / "round2"
+ROUND_DIRS = {2: CASE_DIR / "round2", 3: CASE_DIR / "round3"}
+ROUND2_DIR = ROUND_DIRS[2]
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
-Split = Literal["dev", "locked", "locked2"]
+Split = Literal["dev", "locked", "locked2", "locked3", "tuning"]
+LOCKED_SETS: dict[Split, Path] = {"locked2": ROUND_DIRS[2], "locked3": ROUND_DIRS[3]}
 TriageLevel = Literal["emergency", "urgent", "routine", "self_care"]
 TRIAGE_ORDER: tuple[TriageLevel, ...] = ("emergency", "urgent", "routine", "self_care")
 
@@ -68,7 +72,7 @@ class RealCase(_Strict):
     evidence: tuple[CaseFinding, ...]
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
-    corpus_round: Literal[1, 2] = 1  # set by the loader from the folder, never written in a case
+    corpus_round: Literal[1, 2, 3] = 1  # set by the loader from the folder, never written in a case
 
     @property
     def source_key(self) -> str:
@@ -79,6 +83,8 @@ class RealCase(_Strict):
     def split(self) -> Split:
         if self.corpus_round == 2:
             return "locked2"
+        if self.corpus_round == 3:
+            return "locked3"
         digest = hashlib.sha256(self.source_key.encode()).digest()
         return "locked" if digest[0] % 3 == 0 else "dev"
 
@@ -103,10 +109,10 @@ class CorpusFile(_Strict):
     cases: tuple[RealCase, ...]
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def load_corpus(directory: Path = CASE_DIR) -> tuple[RealCase, ...]:
     """Every case of every file, validated; a bad file fails with its name and the field."""
-    corpus_round = 2 if directory == ROUND2_DIR else 1
+    corpus_round = next((n for n, d in ROUND_DIRS.items() if d == directory), 1)
     cases: list[RealCase] = []
     for path in sorted(directory.glob("real_*.yaml")):
         try:
@@ -120,10 +126,27 @@ def load_corpus(directory: Path = CASE_DIR) -> tuple[RealCase, ...]:
 
 
 def cases_in(split: Split | None) -> list[RealCase]:
-    """The cases of one split; ``None`` means all of round 1 (round 2 is asked for by name)."""
-    if split == "locked2":
-        return list(load_corpus(ROUND2_DIR))
+    """The cases of one split; ``None`` means all of round 1 (later rounds are asked for by name)."""
+    if split in LOCKED_SETS:
+        return list(load_corpus(LOCKED_SETS[split]))
+    if split == "tuning":
+        return spent_cases()
     return [c for c in load_corpus() if split is None or c.split == split]
+
+
+def was_run(directory: Path) -> bool:
+    """Whether the locked run of the corpus in ``directory`` is recorded in the ledger."""
+    digest = corpus_digest(directory)
+    return any(r["corpus_digest"] == digest for r in locked_runs())
+
+
+def spent_cases() -> list[RealCase]:
+    """Dev, plus every locked set whose one run is recorded: no longer unseen, so tunable."""
+    cases = cases_in(None) if was_run(CASE_DIR) else cases_in("dev")
+    for split, directory in LOCKED_SETS.items():
+        if was_run(directory):
+            cases += cases_in(split)
+    return cases
 
 
 def corpus_digest(directory: Path = CASE_DIR) -> str:

@@ -16,26 +16,18 @@ import yaml
 from services.knowledge.validate import vocabulary
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import (
-    ROUND2_DIR,
     RealCase,
+    Split,
     cases_in,
-    corpus_digest,
     load_corpus,
-    locked_runs,
+    spent_cases,
     under_triage_steps,
 )
 
 
-def _was_run(digest: str) -> bool:
-    return any(r["corpus_digest"] == digest for r in locked_runs())
-
-
 def _gated_cases() -> list[RealCase]:
     """Dev always; each locked set once its single recorded run exists (not before: unblinding)."""
-    gated = cases_in(None) if _was_run(corpus_digest()) else cases_in("dev")
-    if _was_run(corpus_digest(ROUND2_DIR)):
-        gated += cases_in("locked2")
-    return gated
+    return spent_cases()
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +51,19 @@ def test_corpus_is_broad_real_and_uses_known_ids() -> None:
         assert set(c.expected.first_tests) <= vocab["tests"], c.id
 
 
-def test_round2_is_new_sources_with_known_ids() -> None:
-    """Round 2 repeats no round-1 source (else it would not be unseen) and uses only known ids."""
-    round2 = cases_in("locked2")
-    if not round2:
-        pytest.skip("round 2 not committed yet")
+@pytest.mark.parametrize("split", ["locked2", "locked3"])
+def test_a_later_round_is_new_sources_with_known_ids(split: Split) -> None:
+    """A later round repeats no earlier source (else it would not be unseen) and uses only known ids."""
+    later = cases_in(split)
+    if not later:
+        pytest.skip(f"{split} not committed yet")
     vocab = vocabulary()
-    round1_sources = {c.source_key for c in load_corpus()}
-    assert not {c.source_key for c in round2} & round1_sources
-    assert len({c.id for c in round2} | {c.id for c in load_corpus()}) == len(round2) + len(load_corpus())
-    assert sum(c.is_emergency for c in round2) >= 15
-    for c in round2:
+    earlier = list(load_corpus()) + [c for s in ("locked2", "locked3") if s < split for c in cases_in(s)]
+    assert not {c.source_key for c in later} & {c.source_key for c in earlier}
+    assert not {c.id for c in later} & {c.id for c in earlier}
+    assert len({c.id for c in later}) == len(later)
+    assert sum(c.is_emergency for c in later) >= 15
+    for c in later:
         assert {f.id for f in c.evidence} <= vocab["findings"], c.id
         assert {c.expected.condition, *c.expected.acceptable} <= vocab["conditions"], c.id
         assert set(c.expected.first_tests) <= vocab["tests"], c.id
