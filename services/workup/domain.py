@@ -47,6 +47,8 @@ from services.workup.results import (
 )
 from services.workup.selection import (
     TIERS,
+    Context,
+    Pick,
     build_context,
     open_emergencies,
     plan,
@@ -113,6 +115,30 @@ def recommend_tests(
     prefix: str = "",
 ) -> WorkupResult:
     """The tiered test plan for a differential (``exclude``: tests already resulted)."""
+    start = plan_context(kb, case, differential, exclude=exclude, prefix=prefix)
+    if isinstance(start, WorkupResult):
+        return start
+    return finish_plan(start, plan(start.ctx))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A work-up whose tests are still to be chosen (``plan`` or ``batch_search.plan_batch``)."""
+
+    differential: Differential
+    ctx: Context
+
+
+def plan_context(
+    kb: KnowledgeBase,
+    case: Case,
+    differential: Differential,
+    *,
+    exclude: Iterable[str] = (),
+    prefix: str = "",
+) -> WorkupResult | Pending:
+    """``recommend_tests`` up to the search: its answer when no test is needed, else what
+    the search needs (so a batch can run all its searches together)."""
     if not differential.conditions:
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
@@ -120,11 +146,15 @@ def recommend_tests(
     why = _self_care_without_dont_miss(kb, differential)
     if why is not None:
         return _none_needed(kb, differential, why)
-    ctx = build_context(kb, case, differential, exclude, prefix)
-    picks = plan(ctx)
+    return Pending(differential, build_context(kb, case, differential, exclude, prefix))
+
+
+def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
+    """The chosen tests in words, with the plan's note."""
+    ctx = pending.ctx
     if not picks:
         return _none_needed(
-            kb, differential, "no test in the catalogue would change the differential usefully"
+            ctx.kb, pending.differential, "no test in the catalogue would change the differential usefully"
         )
     tests = tuple(recommendation(ctx, p) for p in picks)
     return WorkupResult(tests=tests, note=plan_note(ctx, tests))
