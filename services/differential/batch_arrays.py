@@ -80,8 +80,10 @@ def known_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask]
     rows = np.repeat(np.arange(n, dtype=np.intp), counts)
     code = (cell & 3).astype(np.int8)
     known = code != 0  # unknowns written nowhere (an unknown id has no column of its own)
+    if not known.all():
+        rows, cell, code = rows[known], cell[known], code[known]
     cells = np.zeros((n, f), dtype=np.int8)
-    cells[rows[known], cell[known] >> 2] = code[known]
+    cells[rows, cell >> 2] = code
     return cells == 1, cells == 2
 
 
