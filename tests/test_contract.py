@@ -15,7 +15,7 @@ import pytest
 from footcds.v1 import audit_pb2, common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 
 from devtools.suite import LocalSuite
 from services.platform import contract
@@ -41,7 +41,11 @@ def test_the_compiled_rules_find_what_protovalidate_finds(desc) -> None:  # type
     @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(message=messages(desc, depth=1, wide=3))
     def run(message: Message) -> None:
-        assert compiled(message) == reference(message)
+        try:
+            expected = reference(message)
+        except (OverflowError, ValueError):  # protovalidate's CEL cannot hold a timestamp out of range
+            reject()
+        assert compiled(message) == expected
 
     run()
 
