@@ -157,12 +157,20 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
             checks.append(scalar_field_ok)
     if plan.nested is not None:
         nested = plan.nested
+        resolved: list[Callable[[Message], bool]] = []  # on first use: a recursive type compiles lazily
 
-        def nested_ok(m: Message) -> bool:  # looked up per call: a recursive type compiles lazily
-            return message_valid(nested, plans)(m)
+        def nested_ok(m: Message) -> bool:
+            if not resolved:
+                resolved.append(message_valid(nested, plans))
+            return resolved[0](m)
+
+        def nested_list_ok(m: Message) -> bool:
+            if not resolved:
+                resolved.append(message_valid(nested, plans))
+            return all(map(resolved[0], getattr(m, name)))
 
         if repeated:
-            checks.append(lambda m: all(nested_ok(v) for v in getattr(m, name)))
+            checks.append(nested_list_ok)
         else:
             checks.append(lambda m: not m.HasField(name) or nested_ok(getattr(m, name)))
     if len(checks) == 1:
@@ -192,4 +200,13 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
     fields = tuple(_field_valid(p, plans) for p in plan)
     if not fields:
         return _always
-    return lambda m: all(f(m) for f in fields)
+    if len(fields) == 1:
+        return fields[0]
+
+    def valid(m: Message) -> bool:
+        for f in fields:  # noqa: SIM110 (a loop: no generator object per message checked)
+            if not f(m):
+                return False
+        return True
+
+    return valid
