@@ -155,3 +155,12 @@ def test_roster_rows_breaking_a_rule_are_rejected_one_by_one() -> None:
     assert position == 1 and [v.field for v in result.violations] == ["athletes[1].patient.sex"]
 
 
+
+
+def test_a_timestamp_with_nanos_out_of_range_is_judged_as_protovalidate_judges_it() -> None:
+    """(seconds 1, nanos -1.000000001 s) is before the epoch: found by hypothesis, the checker
+    compared (seconds, nanos) pairs and let it through."""
+    early = audit_pb2.ListAuditRecordsRequest(since=timestamp_pb2.Timestamp(seconds=1, nanos=-1_000_000_001))
+    assert compiled(early) == reference(early) == {("since", "timestamp.gte")}
+    fine = audit_pb2.ListAuditRecordsRequest(since=timestamp_pb2.Timestamp(seconds=1, nanos=-999_999_999))
+    assert compiled(fine) == reference(fine) == set()

@@ -180,12 +180,17 @@ def _scalar(rules: validate_pb2.FieldRules, field: descriptor.FieldDescriptor, v
             out.append(("", "string.pattern", f"must match {s.pattern}"))
     elif kind == "timestamp":
         t = rules.timestamp
-        at = (value.seconds, value.nanos)
-        if t.HasField("gte") and at < (t.gte.seconds, t.gte.nanos):
+        at = instant(value)  # nanos out of [0, 1e9) still count, as protovalidate counts them
+        if t.HasField("gte") and at < instant(t.gte):
             out.append(("", "timestamp.gte", f"must not be before {t.gte.ToJsonString()}"))
-        if t.HasField("lte") and at > (t.lte.seconds, t.lte.nanos):
+        if t.HasField("lte") and at > instant(t.lte):
             out.append(("", "timestamp.lte", f"must not be after {t.lte.ToJsonString()}"))
     return out
+
+
+def instant(value: Any) -> int:
+    """A timestamp as nanoseconds since the epoch (seconds and nanos as given, not normalized)."""
+    return int(value.seconds) * 1_000_000_000 + int(value.nanos)
 
 
 @cache

@@ -75,9 +75,9 @@ def scalar_valid(rules: validate_pb2.FieldRules, field: descriptor.FieldDescript
     elif kind == "timestamp":
         t = rules.timestamp
         if t.HasField("gte"):
-            checks.append(partial(_not_before, (t.gte.seconds, t.gte.nanos)))
+            checks.append(partial(_not_before, _instant(t.gte)))
         if t.HasField("lte"):
-            checks.append(partial(_not_after, (t.lte.seconds, t.lte.nanos)))
+            checks.append(partial(_not_after, _instant(t.lte)))
     elif kind is not None:
         return _never  # not a kind the walk words: let it decide
     if not checks:
@@ -107,12 +107,17 @@ def _matches(pattern: re.Pattern[str], value: Any) -> bool:
     return pattern.search(value) is not None
 
 
-def _not_before(bound: tuple[int, int], value: Any) -> bool:
-    return (value.seconds, value.nanos) >= bound
+def _instant(value: Any) -> int:
+    """As ``contract.instant``: nanoseconds since the epoch, seconds and nanos as given."""
+    return int(value.seconds) * 1_000_000_000 + int(value.nanos)
 
 
-def _not_after(bound: tuple[int, int], value: Any) -> bool:
-    return (value.seconds, value.nanos) <= bound
+def _not_before(bound: int, value: Any) -> bool:
+    return _instant(value) >= bound
+
+
+def _not_after(bound: int, value: Any) -> bool:
+    return _instant(value) <= bound
 
 
 def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
