@@ -75,3 +75,28 @@ def assess_fit(model: RankingModel, case: Case, probs: Array, log_lr: Array | No
         share = len(unexplained) / len(present)
         poor = poor or best < policy.min_log_lr or share > policy.max_unexplained_share
     return Fit(best, len(present), unexplained, poor, other_leads)
+
+
+def poor_fit_batch(model: RankingModel, probs: Array, log_lr: Array, counted_present: Mask) -> Mask:
+    """``assess_fit(...).poor`` for every row at once (the batch ranking, issue 15).
+
+    ``counted_present`` [N, F] is each case's counted present findings (``counted_evidence``);
+    the maxima, arg-maxima, counts and the share are the same numbers ``assess_fit`` computes
+    per case (``tests/test_batch_arrays.py`` compares them), so the verdicts are identical.
+    """
+    kb = model.kb
+    policy = kb.evidence_model.fit if kb.evidence_model is not None else None
+    listed, explains = _tables(model)
+    n = probs.shape[0]
+    best = np.max(np.where(listed, log_lr, -np.inf), axis=1)
+    top = np.argmax(probs, axis=1)
+    other_leads = ~listed[top]
+    leader = np.where(other_leads, np.argmax(np.where(listed, probs, -1.0), axis=1), top)
+    present = counted_present.sum(axis=1)
+    unexplained = (counted_present & ~explains[leader]).sum(axis=1)
+    poor: Mask = other_leads.copy()
+    if policy is not None and n:
+        judged = present >= policy.min_present
+        share = unexplained / np.maximum(present, 1)
+        poor |= judged & ((best < policy.min_log_lr) | (share > policy.max_unexplained_share))
+    return poor

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
+from services.differential.batch_arrays import as_float, case_masks, hallmark_applies
 from services.differential.explain import ExplainTables, _explanations, explain_tables
 from services.differential.model import (  # re-exported: the ranking's public names
     MAX_AGE,
@@ -32,7 +34,6 @@ from services.knowledge.clinical import (
     Differential,
     RedFlagHit,
     ScoredCondition,
-    State,
     Triage,
     more_urgent,
 )
@@ -96,8 +97,8 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
     see docs/performance.md).  ``posterior`` is this with one case.
     """
     model = model or default_model()
-    base, counted, full = case_arrays(cases, model)
-    scores = base + evidence_log_lr(model, *counted) + hallmark_log_factor(model, *full)
+    base, counted, known = case_masks(cases, model)
+    scores = base + evidence_log_lr(model, *as_float(counted)) + hallmark_log_factor(model, *known)
     return _softmax(with_other_mimic(model, base, scores))
 
 
@@ -105,49 +106,13 @@ def case_arrays(
     cases: Sequence[Case], model: RankingModel
 ) -> tuple[Array, tuple[Array, Array], tuple[Array, Array]]:
     """Per case: the log prior (setting, age, sex) [N, C]; the present / absent indicators of
-    the counted findings [N, F] each; and of every known finding (hallmarks read those)."""
-    n, f, c = len(cases), len(model.finding_ids), len(model.condition_ids)
-    index = model.finding_index
-    setting_row = {s: i for i, s in enumerate(model.log_prior)}
-    sex_row = {s: i for i, s in enumerate(model.log_sex)}
-    no_age, no_sex = MAX_AGE + 1, len(sex_row)  # the all-zero rows appended below
-    rows: list[int] = []  # per case: its setting, age and sex table rows
-    cells: tuple[list[int], list[int], list[int], list[int], list[int], list[int], list[int], list[int]] = (
-        [], [], [], [], [], [], [], []
-    )
-    p_rows, p_cols, a_rows, a_cols, kp_rows, kp_cols, ka_rows, ka_cols = cells
-    for row, case in enumerate(cases):
-        patient = case.patient
-        age = patient.age
-        rows.append(setting_row[patient.setting])
-        rows.append(no_age if age is None else min(max(age, 0), MAX_AGE))
-        rows.append(no_sex if patient.sex is None else sex_row.get(patient.sex, no_sex))
-        for fid, state in counted_evidence(model, case).items():
-            if state is State.PRESENT:
-                p_rows.append(row)
-                p_cols.append(index[fid])
-            elif state is State.ABSENT:
-                a_rows.append(row)
-                a_cols.append(index[fid])
-        for fid, state in case.evidence.items():
-            if state is State.PRESENT:
-                kp_rows.append(row)
-                kp_cols.append(index[fid])
-            elif state is State.ABSENT:
-                ka_rows.append(row)
-                ka_cols.append(index[fid])
-    table = np.array(rows, dtype=np.intp).reshape(n, 3)
-    zero = np.zeros((1, c))
-    base = (
-        np.stack(list(model.log_prior.values()))[table[:, 0]]
-        + np.vstack([model.log_age, zero])[table[:, 1]]
-        + np.vstack([*model.log_sex.values(), zero])[table[:, 2]]
-    )
-    mats = [np.zeros((n, f)) for _ in range(4)]
-    pairs = ((p_rows, p_cols), (a_rows, a_cols), (kp_rows, kp_cols), (ka_rows, ka_cols))
-    for mat, (r, col) in zip(mats, pairs, strict=True):
-        mat[r, col] = 1.0
-    return base, (mats[0], mats[1]), (mats[2], mats[3])
+    the counted findings [N, F] each; and of every known finding (hallmarks read those).
+
+    Built across the batch at once (``batch_arrays.case_masks``); the same matrices as a
+    case-by-case ``counted_evidence`` pass (``tests/test_batch_arrays.py`` compares them).
+    """
+    base, counted, known = case_masks(cases, model)
+    return base, as_float(counted), as_float(known)
 
 
 def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array:
@@ -169,13 +134,20 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
     return out
 
 
-def hallmark_log_factor(model: RankingModel, present: Array, absent: Array) -> Array:
-    """[N, C] log discount for conditions none of whose hallmarks is present and one unknown."""
+def hallmark_log_factor(
+    model: RankingModel, present: Array | npt.NDArray[np.bool_], absent: Array | npt.NDArray[np.bool_]
+) -> Array:
+    """[N, C] log discount for conditions none of whose hallmarks is present and one unknown
+    (``present`` / ``absent``: every known finding, 0/1 or masks)."""
     if model.hallmark is None or model.hallmark_count is None or model.hallmark_log_discount is None:
         return np.zeros((present.shape[0], len(model.condition_ids)))
-    hits = present @ model.hallmark
-    ruled_out = absent @ model.hallmark
-    applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
+    if present.dtype == np.bool_ and absent.dtype == np.bool_:
+        # the same booleans, as bit tests (asarray: no copy of a mask)
+        applies = hallmark_applies(model, np.asarray(present, dtype=np.bool_), np.asarray(absent, dtype=np.bool_))
+    else:
+        hits = present @ model.hallmark
+        ruled_out = absent @ model.hallmark
+        applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
     out: Array = applies * model.hallmark_log_discount
     return out
 
@@ -241,11 +213,13 @@ def differential_from_probabilities(
     *,
     explain: bool = True,
     log_lr: Array | None = None,
+    poor_fit: bool | None = None,
 ) -> Differential:
     """Turn a probability vector into the ranked, explained, triaged differential.
 
     ``log_lr`` is the case's evidence log-likelihood ratio (``case_terms``) when the caller
-    has it already; the fit is computed from it.
+    has it already; the fit is computed from it.  ``poor_fit``: the fit's verdict when the
+    caller judged it already (``rank_batch``, for all its cases at once).
     """
     model = model or default_model()
     kb = model.kb
@@ -301,7 +275,9 @@ def differential_from_probabilities(
     return Differential(
         conditions=tuple(scored),
         dont_miss=dont_miss,
-        triage=triage_for(model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr)),
+        triage=triage_for(
+            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit
+        ),
     )
 
 
@@ -324,13 +300,16 @@ def rank_batch(
     cases: Sequence[Case], model: RankingModel | None = None, *, explain: bool = False
 ) -> list[Differential]:
     """Differentials for many cases; probabilities vectorized, explanations optional."""
+    from services.differential.fit import poor_fit_batch  # fit reads this module's arrays
+
     model = model or default_model()
-    base, counted, full = case_arrays(cases, model)
-    log_lr = evidence_log_lr(model, *counted)
-    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark_log_factor(model, *full)))
+    base, counted, known = case_masks(cases, model)
+    log_lr = evidence_log_lr(model, *as_float(counted))
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark_log_factor(model, *known)))
+    poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
     return [
-        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr)
-        for case, row, lr in zip(cases, probs, log_lr, strict=True)
+        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad)
+        for case, row, lr, bad in zip(cases, probs, log_lr, poor, strict=True)
     ]
 
 

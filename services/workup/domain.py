@@ -48,6 +48,8 @@ from services.workup.results import (
 )
 from services.workup.selection import (
     TIERS,
+    Context,
+    Pick,
     build_context,
     open_emergencies,
     plan,
@@ -125,6 +127,30 @@ def recommend_tests(
     prefix: str = "",
 ) -> WorkupResult:
     """The tiered test plan for a differential (``exclude``: tests already resulted)."""
+    start = plan_context(kb, case, differential, exclude=exclude, prefix=prefix)
+    if isinstance(start, WorkupResult):
+        return start
+    return finish_plan(start, plan(start.ctx))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A work-up whose tests are still to be chosen (``plan`` or ``batch_search.plan_batch``)."""
+
+    differential: Differential
+    ctx: Context
+
+
+def plan_context(
+    kb: KnowledgeBase,
+    case: Case,
+    differential: Differential,
+    *,
+    exclude: Iterable[str] = (),
+    prefix: str = "",
+) -> WorkupResult | Pending:
+    """``recommend_tests`` up to the search: its answer when no test is needed, else what
+    the search needs (so a batch can run all its searches together)."""
     if not differential.conditions:
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
@@ -132,23 +158,27 @@ def recommend_tests(
     why = _self_care_without_dont_miss(kb, differential)
     if why is not None:
         return _none_needed(kb, differential, why)
-    ctx = build_context(kb, case, differential, exclude, prefix)
-    picks = plan(ctx)
+    return Pending(differential, build_context(kb, case, differential, exclude, prefix))
+
+
+def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
+    """The chosen tests in words, with the plan's note."""
+    ctx = pending.ctx
     if ctx.emergency_triage and not ctx.emergencies and not any(p.tier == "immediate" for p in picks):
         # An emergency red flag whose suspected cause is no emergency condition with a catalogue
         # test (deep frostbite is judged on examination): the emergency department comes first,
         # outpatient tests do not.  (With an emergency condition open, e.g. after its immediate
         # test has resulted, the plan goes on as usual.)
-        flags = ", ".join(f.description for f in differential.triage.red_flags[:1])
+        flags = ", ".join(f.description for f in pending.differential.triage.red_flags[:1])
         return _none_needed(
-            kb, differential,
+            ctx.kb, pending.differential,
             "go to the emergency department now; no test in this catalogue answers the suspected "
             f"emergency{f' ({flags})' if flags else ''}, and further tests are chosen there",
             emergency=True,
         )
     if not picks:
         return _none_needed(
-            kb, differential, "no test in the catalogue would change the differential usefully"
+            ctx.kb, pending.differential, "no test in the catalogue would change the differential usefully"
         )
     tests = tuple(recommendation(ctx, p) for p in picks)
     return WorkupResult(tests=tests, note=plan_note(ctx, tests))

@@ -13,6 +13,8 @@ from services.platform.errors import InvalidInput, Violation
 from services.wire import convert, encoding
 from services.wire.batch import each_item
 from services.workup import domain
+from services.workup.batch_search import plan_batch
+from services.workup.selection import plan
 
 OUTCOMES = {
     common_pb2.TEST_OUTCOME_NORMAL: "normal",
@@ -23,13 +25,24 @@ OUTCOMES = {
 def recommend_tests(
     request: workup_pb2.RecommendTestsRequest, prefix: str = ""
 ) -> workup_pb2.RecommendTestsResponse:
+    start = _start(request, prefix)
+    result = start if isinstance(start, domain.WorkupResult) else domain.finish_plan(start, plan(start.ctx))
+    return _response(result)
+
+
+def _start(request: workup_pb2.RecommendTestsRequest, prefix: str) -> domain.WorkupResult | domain.Pending:
+    """The request checked and read, up to the test search."""
     kb = knowledge_base()
     case = case_from_pb(kb, request.patient, list(request.evidence), prefix)
     if not request.differential.conditions:
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
-    result = domain.recommend_tests(kb, case, convert.lean_differential_from_pb(request.differential))
+    return domain.plan_context(kb, case, convert.lean_differential_from_pb(request.differential), prefix=prefix)
+
+
+def _response(result: domain.WorkupResult) -> workup_pb2.RecommendTestsResponse:
+    kb = knowledge_base()
     return workup_pb2.RecommendTestsResponse(
         tests=[convert.test_to_pb(t) for t in result.tests],
         note=result.note,
@@ -41,13 +54,19 @@ def recommend_tests(
 def recommend_tests_batch(
     request: workup_pb2.RecommendTestsBatchRequest,
 ) -> workup_pb2.RecommendTestsBatchResponse:
+    """Each item checked and read on its own (``each_item``); the test searches of all items
+    then run together (``batch_search.plan_batch``: the same plans, valued in array passes)."""
     kb = knowledge_base()
-    results = [
-        workup_pb2.RecommendTestsBatchResult(index=index, error=outcome)
-        if isinstance(outcome, common_pb2.BatchItemError)
-        else workup_pb2.RecommendTestsBatchResult(index=index, response=outcome)
-        for index, outcome in each_item(request.items, recommend_tests)
-    ]
+    started = list(each_item(request.items, _start))
+    pending = [o for _, o in started if isinstance(o, domain.Pending)]
+    plans = iter(plan_batch([p.ctx for p in pending]))
+    results: list[workup_pb2.RecommendTestsBatchResult] = []
+    for index, outcome in started:
+        if isinstance(outcome, common_pb2.BatchItemError):
+            results.append(workup_pb2.RecommendTestsBatchResult(index=index, error=outcome))
+            continue
+        result = domain.finish_plan(outcome, next(plans)) if isinstance(outcome, domain.Pending) else outcome
+        results.append(workup_pb2.RecommendTestsBatchResult(index=index, response=_response(result)))
     return workup_pb2.RecommendTestsBatchResponse(
         results=results, kb_version=kb.version, disclaimer=kb.disclaimer
     )

@@ -214,62 +214,89 @@ def immediate_pick(
 
 def greedy(ctx: Context, seeded: Sequence[Pick], *, avoid_flags: bool) -> list[Pick]:
     """Add tests one at a time by marginal value (information given the tests before it)."""
-    kb, table = ctx.kb, ctx.table
-    picks = list(seeded)
-    chosen = [table.test_index[p.test_id] for p in picks]
-    burdens = table.burdens
-    allowed = np.array(
-        [
-            t not in ctx.exclude
-            and not (avoid_flags and contraindications_found(kb.tests[t], ctx.flags))
-            for t in table.test_ids
-        ]
-    )
-    first_score: float | None = None
-    first_line = 0
-    while len(picks) < MAX_TESTS:
-        base, each = expected_uncertainties(table, ctx.prior, chosen, ctx.watched)
+    search = Search(ctx, seeded, avoid_flags=avoid_flags)
+    while search.wants_more():
+        search.step(*expected_uncertainties(ctx.table, ctx.prior, search.chosen, ctx.watched))
+    return search.picks
+
+
+class Search:
+    """One greedy search's state; each round is valued outside (``step`` takes the expected
+    uncertainty now and after each test), so a batch can value many searches' rounds in one
+    array pass (``batch_search``) and every search still decides exactly as ``greedy``."""
+
+    def __init__(self, ctx: Context, seeded: Sequence[Pick], *, avoid_flags: bool) -> None:
+        kb, table = ctx.kb, ctx.table
+        self.ctx = ctx
+        self.picks = list(seeded)
+        self.chosen = [table.test_index[p.test_id] for p in self.picks]
+        self.allowed = np.array(
+            [
+                t not in ctx.exclude
+                and not (avoid_flags and contraindications_found(kb.tests[t], ctx.flags))
+                for t in table.test_ids
+            ]
+        )
+        self.first_score: float | None = None
+        self.first_line = 0
+        self.done = False
+
+    def wants_more(self) -> bool:
+        return not self.done and len(self.picks) < MAX_TESTS
+
+    def step(self, base: float, each: Array) -> None:
+        """Pick the next test from this round's values, or stop."""
+        ctx, table = self.ctx, self.ctx.table
         info = base - each
-        score = np.where(allowed, info / burdens, -np.inf)
-        score[chosen] = -np.inf
+        score = np.where(self.allowed, info / table.burdens, -np.inf)
+        score[self.chosen] = -np.inf
         ti = int(np.argmax(score))
         if not np.isfinite(score[ti]) or info[ti] < MIN_INFORMATION:
-            break
-        if first_score is None:
-            first_score = float(score[ti])
-        elif score[ti] < IF_UNCLEAR_RELATIVE * first_score:
-            break
-        worth_first = score[ti] >= FIRST_LINE_RELATIVE * first_score
-        if ctx.emergency_triage or not worth_first or first_line >= MAX_FIRST_LINE:
+            self.done = True
+            return
+        if self.first_score is None:
+            self.first_score = float(score[ti])
+        elif score[ti] < IF_UNCLEAR_RELATIVE * self.first_score:
+            self.done = True
+            return
+        worth_first = score[ti] >= FIRST_LINE_RELATIVE * self.first_score
+        if ctx.emergency_triage or not worth_first or self.first_line >= MAX_FIRST_LINE:
             tier = "if_unclear"
         else:
             tier = "first_line"
-            first_line += 1
-        picks.append(Pick(table.test_ids[ti], tier, float(score[ti]), float(info[ti])))
-        chosen.append(ti)
-    return picks
+            self.first_line += 1
+        self.picks.append(Pick(table.test_ids[ti], tier, float(score[ti]), float(info[ti])))
+        self.chosen.append(ti)
 
 
 def plan(ctx: Context) -> list[Pick]:
     """Immediate tests for open emergencies, then the greedy plan; contraindicated tests that
     the unconstrained plan would have used are listed after, flagged, with what replaced them.
     """
-    def immediate(allow: bool) -> list[Pick]:
-        out: list[Pick] = []
-        for cid in ctx.emergencies:
-            pick = immediate_pick(ctx, cid, allow_contraindicated=allow)
-            if pick is not None and pick.test_id not in {p.test_id for p in out}:
-                out.append(pick)
-        return out
-
-    safe = greedy(ctx, immediate(False), avoid_flags=True)
+    safe = greedy(ctx, immediate_picks(ctx, False), avoid_flags=True)
     # No test contraindicated for this patient: the unconstrained plan is the same search
     # with the same inputs, so it is the same plan (and nothing below gets flagged).
-    ideal = (
-        safe
-        if ctx.flags.isdisjoint(ctx.table.contraindicating)
-        else greedy(ctx, immediate(True), avoid_flags=False)
-    )
+    ideal = safe if not needs_unconstrained(ctx) else greedy(ctx, immediate_picks(ctx, True), avoid_flags=False)
+    return tiered(ctx, safe, ideal)
+
+
+def immediate_picks(ctx: Context, allow: bool) -> list[Pick]:
+    """One immediate test per open emergency (a test answering two is listed once)."""
+    out: list[Pick] = []
+    for cid in ctx.emergencies:
+        pick = immediate_pick(ctx, cid, allow_contraindicated=allow)
+        if pick is not None and pick.test_id not in {p.test_id for p in out}:
+            out.append(pick)
+    return out
+
+
+def needs_unconstrained(ctx: Context) -> bool:
+    """Whether some test is contraindicated for this patient (else both searches agree)."""
+    return not ctx.flags.isdisjoint(ctx.table.contraindicating)
+
+
+def tiered(ctx: Context, safe: list[Pick], ideal: list[Pick]) -> list[Pick]:
+    """The plan in tier order, the contraindicated tests of ``ideal`` flagged beside ``safe``."""
     used = {p.test_id for p in safe}
     flagged: list[Pick] = []
     for pick in ideal:

@@ -1,0 +1,226 @@
+"""A yes/no answer to "does this message keep every declared rule?", compiled per message type.
+
+Why: ``contract.problems`` walks each field's ``FieldRules`` message on every call (``HasField``,
+``WhichOneof``, ``getattr`` on the rules, a generator per field): ~1 ms of CPU per athlete of a
+team screening across the four batch stages, a third of their handlers' CPU (issue 15,
+docs/performance.md).  Almost every message keeps the rules, so the rules are read once per
+message type into plain Python values and closures here; a message that passes is answered
+"no problems" at once, and anything else goes to ``contract.problems``' own walk, which finds,
+words and orders the problems exactly as before.  So this may only say "valid" when the walk
+would find nothing (``tests/test_contract.py`` checks both agree on random messages of every
+request type); a type the walk hands to protovalidate is never answered here.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
+
+from buf.validate import validate_pb2
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+
+if TYPE_CHECKING:
+    from services.platform.contract import FieldPlan
+
+Plans = Callable[[str], "tuple[FieldPlan, ...] | None"]
+Valid = Callable[[Any], bool]
+NUMBER_KINDS = frozenset({"int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64",
+                          "sfixed32", "sfixed64"})
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def scalar_valid(rules: validate_pb2.FieldRules, field: descriptor.FieldDescriptor) -> Valid:
+    """``contract._scalar(rules, field, value) == []`` as a closure on the value."""
+    kind = rules.WhichOneof("type")
+    checks: list[Valid] = []
+    if kind in NUMBER_KINDS:
+        r = getattr(rules, kind)
+        if r.HasField("gte"):
+            checks.append(partial(operator.le, r.gte))  # gte <= v
+        elif r.HasField("gt"):
+            checks.append(partial(operator.lt, r.gt))  # gt < v
+        if r.HasField("lte"):
+            checks.append(partial(operator.ge, r.lte))  # lte >= v
+        elif r.HasField("lt"):
+            checks.append(partial(operator.gt, r.lt))  # lt > v
+    elif kind == "enum":
+        e, enum = rules.enum, field.enum_type
+        if e.defined_only and enum is not None:
+            checks.append(frozenset(enum.values_by_number).__contains__)
+        allowed = frozenset(getattr(e, "in"))
+        if allowed:
+            checks.append(allowed.__contains__)
+        refused = frozenset(e.not_in)
+        if refused:
+            checks.append(partial(_outside, refused))
+    elif kind == "string":
+        s = rules.string
+        if s.HasField("min_len"):
+            checks.append(partial(_long_enough, s.min_len))
+        if s.HasField("max_len"):
+            checks.append(partial(_short_enough, s.max_len))
+        if s.HasField("pattern"):
+            checks.append(partial(_matches, re.compile(s.pattern)))
+    elif kind == "timestamp":
+        t = rules.timestamp
+        checks.append(_representable)
+        if t.HasField("gte"):
+            checks.append(partial(_not_before, _instant(t.gte)))
+        if t.HasField("lte"):
+            checks.append(partial(_not_after, _instant(t.lte)))
+    elif kind is not None:
+        return _never  # not a kind the walk words: let it decide
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+    return partial(_all_of, tuple(checks))
+
+
+def _all_of(checks: tuple[Valid, ...], value: Any) -> bool:
+    return all(c(value) for c in checks)
+
+
+def _outside(refused: frozenset[Any], value: Any) -> bool:
+    return value not in refused
+
+
+def _long_enough(n: int, value: Any) -> bool:
+    return len(value) >= n
+
+
+def _short_enough(n: int, value: Any) -> bool:
+    return len(value) <= n
+
+
+def _matches(pattern: re.Pattern[str], value: Any) -> bool:
+    return pattern.search(value) is not None
+
+
+TIMESTAMP_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, google/protobuf/timestamp.proto
+TIMESTAMP_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _representable(value: Any) -> bool:
+    return bool(TIMESTAMP_MIN_SECONDS <= value.seconds <= TIMESTAMP_MAX_SECONDS)
+
+
+def _instant(value: Any) -> int:
+    """As ``contract.instant``: nanoseconds since the epoch, seconds and nanos as given."""
+    return int(value.seconds) * 1_000_000_000 + int(value.nanos)
+
+
+def _not_before(bound: int, value: Any) -> bool:
+    return _instant(value) >= bound
+
+
+def _not_after(bound: int, value: Any) -> bool:
+    return _instant(value) <= bound
+
+
+def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
+    """``contract._check_field`` finds nothing, for one field."""
+    field, rules = plan.field, plan.rules
+    name = field.name
+    repeated = field.is_repeated
+    presence = field.has_presence and not repeated
+    checks: list[Callable[[Message], bool]] = []
+    if rules is not None:
+        required = rules.required
+        ignore_empty = rules.ignore == validate_pb2.IGNORE_IF_ZERO_VALUE or presence
+        if repeated:
+            r = rules.repeated
+            low = r.min_items if r.HasField("min_items") else None
+            high = r.max_items if r.HasField("max_items") else None
+            items = r.items if r.HasField("items") and r.items.WhichOneof("type") is not None else None
+            item_ok = scalar_valid(items, field) if items is not None else _always
+            skip_zero = items is not None and items.ignore == validate_pb2.IGNORE_IF_ZERO_VALUE
+
+            def list_ok(message: Message) -> bool:
+                value = getattr(message, name)
+                n = len(value)
+                if n == 0 and (required or ignore_empty):
+                    return not required
+                if (low is not None and n < low) or (high is not None and n > high):
+                    return False
+                if items is None:
+                    return True
+                return all(item_ok(v) for v in value if not (skip_zero and not v))
+
+            checks.append(list_ok)
+        else:
+            value_ok = scalar_valid(rules, field) if rules.WhichOneof("type") is not None else _always
+
+            def scalar_field_ok(message: Message) -> bool:
+                present = message.HasField(name) if field.has_presence else bool(getattr(message, name))
+                if not present and (required or ignore_empty):
+                    return not required
+                return value_ok(getattr(message, name))
+
+            checks.append(scalar_field_ok)
+    if plan.nested is not None:
+        nested = plan.nested
+        resolved: list[Callable[[Message], bool]] = []  # on first use: a recursive type compiles lazily
+
+        def nested_ok(m: Message) -> bool:
+            if not resolved:
+                resolved.append(message_valid(nested, plans))
+            return resolved[0](m)
+
+        def nested_list_ok(m: Message) -> bool:
+            if not resolved:
+                resolved.append(message_valid(nested, plans))
+            return all(map(resolved[0], getattr(m, name)))
+
+        if repeated:
+            checks.append(nested_list_ok)
+        else:
+            checks.append(lambda m: not m.HasField(name) or nested_ok(getattr(m, name)))
+    if len(checks) == 1:
+        return checks[0]
+    first, second = checks
+    return lambda m: first(m) and second(m)
+
+
+_VALID: dict[str, Callable[[Message], bool]] = {}
+
+
+def message_valid(full_name: str, plans: Plans) -> Callable[[Message], bool]:
+    """The message type's compiled yes/no check (``plans``: ``contract._plan``)."""
+    found = _VALID.get(full_name)
+    if found is not None:
+        return found
+    compiled = _compile(full_name, plans)
+    _VALID[full_name] = compiled
+    return compiled
+
+
+@cache
+def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
+    plan = plans(full_name)
+    if plan is None:  # protovalidate's type: never answered here
+        return _never
+    fields = tuple(_field_valid(p, plans) for p in plan)
+    if not fields:
+        return _always
+    if len(fields) == 1:
+        return fields[0]
+
+    def valid(m: Message) -> bool:
+        for f in fields:  # noqa: SIM110 (a loop: no generator object per message checked)
+            if not f(m):
+                return False
+        return True
+
+    return valid
