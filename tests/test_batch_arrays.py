@@ -14,9 +14,16 @@ import pytest
 
 from bench.ranking import cases as drawn_cases
 from services.differential import ranking
-from services.differential.batch_arrays import as_float, case_masks, known_masks
+from services.differential.batch_arrays import as_float, base_parts, case_masks, known_masks
 from services.differential.fit import assess_fit, poor_fit_batch
-from services.differential.model import MAX_AGE, RankingModel, counted_evidence, default_model
+from services.differential.model import (
+    MAX_AGE,
+    RankingModel,
+    _softmax,
+    counted_evidence,
+    default_model,
+    with_other_mimic,
+)
 from services.knowledge.clinical import Case, Patient, State
 
 Arrays = tuple[np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -110,3 +117,19 @@ def test_batch_fit_verdicts_equal_assess_fit_per_case() -> None:
     poor = [c for c, bad in zip(cases, single, strict=True) if bad][:20]
     for one, case in zip(ranking.rank_batch(poor, model), poor, strict=True):
         assert one.triage == ranking.rank(case, model, explain=False).triage
+
+
+def test_prior_rows_per_distinct_patient_give_the_same_bits_as_per_case() -> None:
+    """``posterior_batch`` computes the prior rows and the "other" leak's normalizer once per
+    distinct (setting, age, sex); the posteriors equal the per-row computation bit for bit."""
+    model = default_model()
+    cases = varied_cases(model)
+    base, counted, known = case_masks(cases, model)
+    scores = base + ranking.evidence_log_lr(model, *as_float(counted)) + ranking.hallmark_log_factor(model, *known)
+    per_row = _softmax(with_other_mimic(model, base, scores))  # every row's normalizer computed
+    batch = ranking.posterior_batch(cases, model)
+    assert model.other_index >= 0 and model.other_mimic > 0  # the shared normalizer is exercised
+    assert np.array_equal(batch, per_row)
+    distinct, which = base_parts(model, [c.patient for c in cases])
+    assert len(distinct) < len(cases) // 4  # few distinct rows, so the sharing pays
+    assert np.array_equal(distinct[which], case_by_case(cases, model)[0])

@@ -36,9 +36,18 @@ _STATE_CODE: dict[str, int] = {State.UNKNOWN: 0, State.PRESENT: 1, State.ABSENT:
 def case_masks(cases: Sequence[Case], model: RankingModel) -> tuple[Array, tuple[Mask, Mask], tuple[Mask, Mask]]:
     """The log prior rows [N, C]; counted present / absent [N, F]; known present / absent
     [N, F] (every known finding: hallmarks read those)."""
+    (distinct, which), counted, known = case_parts(cases, model)
+    out: Array = distinct[which]
+    return out, counted, known
+
+
+def case_parts(
+    cases: Sequence[Case], model: RankingModel
+) -> tuple[tuple[Array, npt.NDArray[np.intp]], tuple[Mask, Mask], tuple[Mask, Mask]]:
+    """``case_masks`` with the prior rows as ``base_parts`` (distinct rows, each case's row)."""
     patients: list[Patient] = list(map(_PATIENT, cases))
     known = known_masks(model, cases)
-    return base_rows(model, patients), counted_masks(model, patients, *known), known
+    return base_parts(model, patients), counted_masks(model, patients, *known), known
 
 
 def as_float(masks: tuple[Mask, Mask]) -> tuple[Array, Array]:
@@ -49,6 +58,19 @@ def as_float(masks: tuple[Mask, Mask]) -> tuple[Array, Array]:
 def base_rows(model: RankingModel, patients: Sequence[Patient]) -> Array:
     """[N, C] log prior + age + sex modifier: per row what ``model._log_base`` adds, in the
     same order (prior, then age, then sex; an unknown age or sex adds an all-zero row)."""
+    distinct, which = base_parts(model, patients)
+    out: Array = distinct[which]
+    return out
+
+
+def base_parts(model: RankingModel, patients: Sequence[Patient]) -> tuple[Array, npt.NDArray[np.intp]]:
+    """``base_rows`` as its distinct rows [U, C] and each case's row among them [N].
+
+    Why: a batch has few (setting, age, sex) triples (a few hundred at most), so the rows and
+    anything computed per row from them alone (the "other" leak's listed-prior normalizer,
+    ``model.base_listed_lse``) are computed once per triple; each row is the same sum as
+    computed for every case (elementwise, in the same order), so the values are the same.
+    """
     n, c = len(patients), len(model.condition_ids)
     setting_row = {s: i for i, s in enumerate(model.log_prior)}
     sex_row: dict[str | None, int] = {s: i for i, s in enumerate(model.log_sex)}
@@ -62,12 +84,22 @@ def base_rows(model: RankingModel, patients: Sequence[Patient]) -> Array:
     default = [no_sex] * n
     sexes = np.fromiter(map(sex_row.get, map(_SEX, patients), default), np.intp, n)
     zero = np.zeros((1, c))
-    out: Array = (
-        np.stack(list(model.log_prior.values()))[settings]
-        + np.vstack([model.log_age, zero])[age_rows]
-        + np.vstack([*model.log_sex.values(), zero])[sexes]
+    ages_n, sexes_n = MAX_AGE + 2, no_sex + 1
+    key = (settings * ages_n + age_rows) * sexes_n + sexes
+    seen = np.zeros(len(setting_row) * ages_n * sexes_n, dtype=np.bool_)
+    seen[key] = True
+    keys = np.flatnonzero(seen)
+    position = np.zeros(seen.shape[0], dtype=np.intp)
+    position[keys] = np.arange(keys.shape[0], dtype=np.intp)
+    key_sex = keys % sexes_n
+    key_age = (keys // sexes_n) % ages_n
+    key_setting = keys // (sexes_n * ages_n)
+    distinct: Array = (
+        np.stack(list(model.log_prior.values()))[key_setting]
+        + np.vstack([model.log_age, zero])[key_age]
+        + np.vstack([*model.log_sex.values(), zero])[key_sex]
     )
-    return out
+    return distinct, position[key]
 
 
 def known_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask]:

@@ -184,7 +184,9 @@ def _log_base(model: RankingModel, patient: Patient) -> Array:
     return base
 
 
-def with_other_mimic(model: RankingModel, base: Array, log_scores: Array) -> Array:
+def with_other_mimic(
+    model: RankingModel, base: Array, log_scores: Array, listed_base_lse: Array | None = None
+) -> Array:
     """Log scores [.., C] with "other" scored as a leak (docs/ranking.md, section 7).
 
     A cause outside the list usually presents like a listed one (a mimic), so with share
@@ -197,6 +199,9 @@ def with_other_mimic(model: RankingModel, base: Array, log_scores: Array) -> Arr
     and ``lr`` each condition's evidence and hallmark terms.  Without it "other" (every
     finding at its background rate) vanished whenever a listed condition fitted at all,
     although mimics present exactly that way.
+
+    ``listed_base_lse``: ``listed_base_lse(model, base)`` computed beforehand (a batch has few
+    distinct base rows: ``batch_arrays.base_parts``); the same values row by row.
     """
     o, m = model.other_index, model.other_mimic
     if o < 0 or m <= 0:
@@ -204,12 +209,19 @@ def with_other_mimic(model: RankingModel, base: Array, log_scores: Array) -> Arr
     # sum_c pi_c exp(lr(c)) = sum_c exp(score(c)) / sum_c exp(base(c)) over the listed c.
     listed_scores = log_scores.copy()
     listed_scores[..., o] = -np.inf
-    listed_base = base.copy()
-    listed_base[..., o] = -np.inf
-    mimic = _logsumexp(listed_scores) - _logsumexp(listed_base)
+    if listed_base_lse is None:
+        listed_base_lse = base_listed_lse(model, base)
+    mimic = _logsumexp(listed_scores) - listed_base_lse
     own = log_scores[..., o] - base[..., o]
     listed_scores[..., o] = base[..., o] + np.logaddexp(np.log1p(-m) + own, np.log(m) + mimic)
     return listed_scores
+
+
+def base_listed_lse(model: RankingModel, base: Array) -> Array:
+    """log sum_c exp(base(c)) over the listed conditions (every one but "other"), per row."""
+    listed_base = base.copy()
+    listed_base[..., model.other_index] = -np.inf
+    return _logsumexp(listed_base)
 
 
 def _logsumexp(x: Array) -> Array:

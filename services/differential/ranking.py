@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from services.differential.batch_arrays import as_float, case_masks, hallmark_applies
+from services.differential.batch_arrays import as_float, case_masks, case_parts, hallmark_applies
 from services.differential.explain import ExplainTables, _explanations, explain_tables
 from services.differential.model import (  # re-exported: the ranking's public names
     MAX_AGE,
@@ -23,6 +23,7 @@ from services.differential.model import (  # re-exported: the ranking's public n
     _indices,
     _log_base,
     _softmax,
+    base_listed_lse,
     compile_model,
     counted_evidence,
     default_model,
@@ -97,9 +98,25 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
     see docs/performance.md).  ``posterior`` is this with one case.
     """
     model = model or default_model()
-    base, counted, known = case_masks(cases, model)
-    scores = base + evidence_log_lr(model, *as_float(counted)) + hallmark_log_factor(model, *known)
-    return _softmax(with_other_mimic(model, base, scores))
+    return _batch_probabilities(cases, model)[0]
+
+
+def _batch_probabilities(
+    cases: Sequence[Case], model: RankingModel
+) -> tuple[Array, Array, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]:
+    """Posteriors [N, C], evidence log-LR [N, C] and the counted masks of a batch.
+
+    The prior rows and the "other" leak's listed-prior normalizer are computed once per
+    distinct (setting, age, sex) (``batch_arrays.base_parts``), then gathered per case.
+    """
+    (distinct, which), counted, known = case_parts(cases, model)
+    base = distinct[which]
+    log_lr = evidence_log_lr(model, *as_float(counted))
+    scores = base + log_lr + hallmark_log_factor(model, *known)
+    listed = None
+    if model.other_index >= 0 and model.other_mimic > 0:
+        listed = base_listed_lse(model, distinct)[which]
+    return _softmax(with_other_mimic(model, base, scores, listed)), log_lr, counted
 
 
 def case_arrays(
@@ -303,9 +320,7 @@ def rank_batch(
     from services.differential.fit import poor_fit_batch  # fit reads this module's arrays
 
     model = model or default_model()
-    base, counted, known = case_masks(cases, model)
-    log_lr = evidence_log_lr(model, *as_float(counted))
-    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark_log_factor(model, *known)))
+    probs, log_lr, counted = _batch_probabilities(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
     return [
         differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad)

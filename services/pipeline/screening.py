@@ -177,11 +177,11 @@ def condense(
 def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]:
     """Screen a chunk: one batch call per service, bad rows turned into rejected results."""
     out: list[Result] = []
-    intake = calls.normalize(
-        intake_pb2.NormalizeIntakeBatchRequest(
-            items=[stages.intake_request(e) for _, e in athletes]
-        )
-    )
+    # Batch items filled in place (``items.add``): one copy of each field, not two.
+    intake_batch = intake_pb2.NormalizeIntakeBatchRequest()
+    for _, e in athletes:
+        intake_batch.items.add(**stages.intake_fields(e))
+    intake = calls.normalize(intake_batch)
     normalized: list[tuple[int, encounter_pb2.RosterEntry, intake_pb2.NormalizeIntakeResponse]] = []
     for i, ((position, entry), result) in enumerate(zip(athletes, intake.results, strict=True)):
         if result.WhichOneof("outcome") == "error":
@@ -191,12 +191,10 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     if not normalized:
         return sorted(out, key=lambda r: r[0])
 
-    ranked = calls.rank(
-        differential_pb2.RankDifferentialBatchRequest(
-            items=[stages.differential_request(n) for _, _, n in normalized],
-            omit_explanations=True,
-        )
-    )
+    rank_batch = differential_pb2.RankDifferentialBatchRequest(omit_explanations=True)
+    for _, _, n in normalized:
+        rank_batch.items.add(**stages.differential_fields(n))
+    ranked = calls.rank(rank_batch)
     cases: list[tuple[int, encounter_pb2.RosterEntry, intake_pb2.NormalizeIntakeResponse, common_pb2.Differential]]
     cases = []
     for i, ((position, entry, n), ranked_one) in enumerate(zip(normalized, ranked.results, strict=True)):
@@ -205,10 +203,11 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
         else:
             cases.append((position, entry, n, ranked_one.differential))
 
-    tests, plans = calls.tests_and_plans(
-        workup_pb2.RecommendTestsBatchRequest(items=[stages.workup_request(n, d) for _, _, n, d in cases]),
-        treatment_pb2.PlanTreatmentBatchRequest(items=[stages.treatment_request(n, d) for _, _, n, d in cases]),
-    )
+    tests_batch, plans_batch = workup_pb2.RecommendTestsBatchRequest(), treatment_pb2.PlanTreatmentBatchRequest()
+    for _, _, n, d in cases:
+        tests_batch.items.add(**stages.workup_fields(n, d))
+        plans_batch.items.add(**stages.treatment_fields(n, d))
+    tests, plans = calls.tests_and_plans(tests_batch, plans_batch)
     for i, ((position, entry, _, differential), t, p) in enumerate(
         zip(cases, tests.results, plans.results, strict=True)
     ):

@@ -6,6 +6,8 @@ Celery stages, the direct path, ``--local`` and the team-screening chunks cannot
 
 from __future__ import annotations
 
+from typing import Any
+
 from footcds.v1 import (
     common_pb2,
     differential_pb2,
@@ -20,29 +22,47 @@ def intake_request(
     request: encounter_pb2.AssessRequest | encounter_pb2.RosterEntry,
 ) -> intake_pb2.NormalizeIntakeRequest:
     """One encounter, or one athlete of a roster: both carry patient, evidence and answers."""
-    return intake_pb2.NormalizeIntakeRequest(
-        patient=request.patient, evidence=request.evidence, answers=request.answers
-    )
+    return intake_pb2.NormalizeIntakeRequest(**intake_fields(request))
+
+
+def intake_fields(request: encounter_pb2.AssessRequest | encounter_pb2.RosterEntry) -> dict[str, Any]:
+    """``intake_request``'s fields, for ``batch.items.add(**...)``: a batch item filled in
+    place, where building the request and appending it copied every field twice."""
+    return {"patient": request.patient, "evidence": request.evidence, "answers": request.answers}
 
 
 def differential_request(
     intake: intake_pb2.NormalizeIntakeResponse,
 ) -> differential_pb2.RankDifferentialRequest:
-    return differential_pb2.RankDifferentialRequest(patient=intake.patient, evidence=intake.evidence)
+    return differential_pb2.RankDifferentialRequest(**differential_fields(intake))
+
+
+def differential_fields(intake: intake_pb2.NormalizeIntakeResponse) -> dict[str, Any]:
+    return {"patient": intake.patient, "evidence": intake.evidence}
 
 
 def workup_request(
     intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> workup_pb2.RecommendTestsRequest:
-    return workup_pb2.RecommendTestsRequest(
-        patient=intake.patient, evidence=intake.evidence, differential=differential
-    )
+    return workup_pb2.RecommendTestsRequest(**workup_fields(intake, differential))
+
+
+def workup_fields(
+    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
+) -> dict[str, Any]:
+    return {"patient": intake.patient, "evidence": intake.evidence, "differential": differential}
 
 
 def treatment_request(
     intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> treatment_pb2.PlanTreatmentRequest:
-    return treatment_pb2.PlanTreatmentRequest(patient=intake.patient, differential=differential)
+    return treatment_pb2.PlanTreatmentRequest(**treatment_fields(intake, differential))
+
+
+def treatment_fields(
+    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
+) -> dict[str, Any]:
+    return {"patient": intake.patient, "differential": differential}
 
 
 def assemble(
