@@ -29,7 +29,7 @@ from buf.validate import validate_pb2
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from services.platform.contract_fast import TIMESTAMP_MAX_SECONDS, TIMESTAMP_MIN_SECONDS, message_valid
+from services.platform.contract_fast import instant, message_valid, representable
 from services.platform.errors import InvalidInput, Violation, bad_request_status
 from services.platform.interceptors import Behavior, BehaviorInterceptor, iterate
 
@@ -180,21 +180,16 @@ def _scalar(rules: validate_pb2.FieldRules, field: descriptor.FieldDescriptor, v
             out.append(("", "string.pattern", f"must match {s.pattern}"))
     elif kind == "timestamp":
         t = rules.timestamp
-        if not TIMESTAMP_MIN_SECONDS <= value.seconds <= TIMESTAMP_MAX_SECONDS:
+        if not representable(value):
             # Outside google.protobuf.Timestamp's own range: protovalidate raises on such a value
             # instead of reporting it; a client still gets INVALID_ARGUMENT naming the field.
             return [("", "timestamp.valid", "is not a valid time (0001-01-01 to 9999-12-31 UTC)")]
-        at = instant(value)  # nanos out of [0, 1e9) still count, as protovalidate counts them
+        at = instant(value)
         if t.HasField("gte") and at < instant(t.gte):
             out.append(("", "timestamp.gte", f"must not be before {t.gte.ToJsonString()}"))
         if t.HasField("lte") and at > instant(t.lte):
             out.append(("", "timestamp.lte", f"must not be after {t.lte.ToJsonString()}"))
     return out
-
-
-def instant(value: Any) -> int:
-    """A timestamp as nanoseconds since the epoch (seconds and nanos as given, not normalized)."""
-    return int(value.seconds) * 1_000_000_000 + int(value.nanos)
 
 
 @cache

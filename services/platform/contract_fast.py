@@ -74,11 +74,11 @@ def scalar_valid(rules: validate_pb2.FieldRules, field: descriptor.FieldDescript
             checks.append(partial(_matches, re.compile(s.pattern)))
     elif kind == "timestamp":
         t = rules.timestamp
-        checks.append(_representable)
+        checks.append(representable)
         if t.HasField("gte"):
-            checks.append(partial(_not_before, _instant(t.gte)))
+            checks.append(partial(_not_before, instant(t.gte)))
         if t.HasField("lte"):
-            checks.append(partial(_not_after, _instant(t.lte)))
+            checks.append(partial(_not_after, instant(t.lte)))
     elif kind is not None:
         return _never  # not a kind the walk words: let it decide
     if not checks:
@@ -112,21 +112,23 @@ TIMESTAMP_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, google/protobuf
 TIMESTAMP_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
-def _representable(value: Any) -> bool:
+def representable(value: Any) -> bool:
+    """Inside google.protobuf.Timestamp's own range (protovalidate raises outside it)."""
     return bool(TIMESTAMP_MIN_SECONDS <= value.seconds <= TIMESTAMP_MAX_SECONDS)
 
 
-def _instant(value: Any) -> int:
-    """As ``contract.instant``: nanoseconds since the epoch, seconds and nanos as given."""
+def instant(value: Any) -> int:
+    """A timestamp as nanoseconds since the epoch, seconds and nanos as given (not normalized:
+    nanos out of [0, 1e9) still count, as protovalidate counts them)."""
     return int(value.seconds) * 1_000_000_000 + int(value.nanos)
 
 
 def _not_before(bound: int, value: Any) -> bool:
-    return _instant(value) >= bound
+    return instant(value) >= bound
 
 
 def _not_after(bound: int, value: Any) -> bool:
-    return _instant(value) <= bound
+    return instant(value) <= bound
 
 
 def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:

@@ -215,7 +215,10 @@ def run_locked(split: Split, rerun_reason: str | None) -> int:
     from services.knowledge.loader import knowledge_base
 
     report = evaluate_cases(cases)
-    _print_real(report, LOCKED_HEADINGS[split])
+    heading = LOCKED_HEADINGS[split]
+    if rerun_reason:
+        heading = f"real cases, {split}: a RE-RUN (no longer unseen), because: {rerun_reason}"
+    _print_real(report, heading)
     record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "split": split,
               "corpus_digest": digest, "kb_version": knowledge_base().version,
               "figures": report.figures(), "reliability": report.reliability(),

@@ -27,11 +27,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
-ROUND_DIRS = {2: CASE_DIR / "round2", 3: CASE_DIR / "round3"}
-ROUND2_DIR = ROUND_DIRS[2]
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
 Split = Literal["dev", "locked", "locked2", "locked3", "tuning"]
-LOCKED_SETS: dict[Split, Path] = {"locked2": ROUND_DIRS[2], "locked3": ROUND_DIRS[3]}
+# Each later round is one locked set, in the order the rounds were written.
+ROUND_SPLITS: dict[int, Split] = {2: "locked2", 3: "locked3"}
+ROUND_DIRS = {n: CASE_DIR / f"round{n}" for n in ROUND_SPLITS}
+LOCKED_SETS: dict[Split, Path] = {ROUND_SPLITS[n]: d for n, d in ROUND_DIRS.items()}
 TriageLevel = Literal["emergency", "urgent", "routine", "self_care"]
 TRIAGE_ORDER: tuple[TriageLevel, ...] = ("emergency", "urgent", "routine", "self_care")
 
@@ -81,10 +82,8 @@ class RealCase(_Strict):
 
     @property
     def split(self) -> Split:
-        if self.corpus_round == 2:
-            return "locked2"
-        if self.corpus_round == 3:
-            return "locked3"
+        if self.corpus_round in ROUND_SPLITS:
+            return ROUND_SPLITS[self.corpus_round]
         digest = hashlib.sha256(self.source_key.encode()).digest()
         return "locked" if digest[0] % 3 == 0 else "dev"
 

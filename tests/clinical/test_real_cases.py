@@ -16,6 +16,7 @@ import yaml
 from services.knowledge.validate import vocabulary
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import (
+    LOCKED_SETS,
     RealCase,
     Split,
     cases_in,
@@ -51,14 +52,15 @@ def test_corpus_is_broad_real_and_uses_known_ids() -> None:
         assert set(c.expected.first_tests) <= vocab["tests"], c.id
 
 
-@pytest.mark.parametrize("split", ["locked2", "locked3"])
+@pytest.mark.parametrize("split", list(LOCKED_SETS))
 def test_a_later_round_is_new_sources_with_known_ids(split: Split) -> None:
     """A later round repeats no earlier source (else it would not be unseen) and uses only known ids."""
     later = cases_in(split)
     if not later:
         pytest.skip(f"{split} not committed yet")
     vocab = vocabulary()
-    earlier = list(load_corpus()) + [c for s in ("locked2", "locked3") if s < split for c in cases_in(s)]
+    rounds = list(LOCKED_SETS)
+    earlier = list(load_corpus()) + [c for s in rounds[: rounds.index(split)] for c in cases_in(s)]
     assert not {c.source_key for c in later} & {c.source_key for c in earlier}
     assert not {c.id for c in later} & {c.id for c in earlier}
     assert len({c.id for c in later}) == len(later)
