@@ -196,6 +196,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked": "real cases, round 1 LOCKED split (run once; no knowledge change after it)",
     "locked2": "real cases, round 2, LOCKED as a whole (written blind after round 1; run once)",
     "locked3": "real cases, round 3, LOCKED as a whole (written blind after round 2; run once)",
+    "locked4": "real cases, round 4, LOCKED as a whole (written blind after round 3; run once)",
 }
 
 
@@ -230,7 +231,7 @@ def run_locked(split: Split, rerun_reason: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "tuning", "locked", "locked2", "locked3"), default="dev")
+    parser.add_argument("--split", choices=("dev", "tuning", "locked", "locked2", "locked3", "locked4"), default="dev")
     parser.add_argument("--rerun-reason", help="run the locked split again, recording why")
     parser.add_argument("--no-vignettes", action="store_true", help="skip the regression vignettes")
     args = parser.parse_args(argv)
