@@ -57,7 +57,9 @@ class CaseExpectation(_Strict):
     final_diagnosis: str
     acceptable: tuple[str, ...] = ()
     triage: TriageLevel
-    first_tests: tuple[str, ...] = Field(min_length=1)
+    # Empty when the right first test is none the vocabulary lists (round 4's deep vein thrombosis:
+    # venous duplex / D-dimer): whatever the engine recommends then counts as a first-test miss.
+    first_tests: tuple[str, ...] = ()
 
 
 class RealCase(_Strict):
