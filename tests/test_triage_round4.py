@@ -102,3 +102,10 @@ def test_leg_weakness_with_back_pain_and_no_sciatica_is_seen_the_same_day() -> N
 def test_sciatica_with_weakness_is_left_to_the_radicular_rules() -> None:
     flags, _ = assess("sx_back_pain", "sx_weakness", "unilateral", "sx_radiating_leg_pain", "ex_positive_slr")
     assert "rf_back_pain_with_leg_weakness" not in flags
+
+
+def test_claudicant_weakness_relieved_by_sitting_is_not_this_rule() -> None:
+    flags, _ = assess(
+        "sx_back_pain", "sx_weakness", "worse_standing_walking_downhill", "relieved_by_sitting_or_flexion", age=75
+    )
+    assert "rf_back_pain_with_leg_weakness" not in flags
