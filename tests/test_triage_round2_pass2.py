@@ -40,7 +40,11 @@ def test_a_motor_deficit_after_an_injury_is_seen_within_48_hours() -> None:
 
 
 def test_numbness_after_surgery_a_cut_or_a_cast_is_seen_within_48_hours() -> None:
-    flags, level, probs = assess("hx_recent_surgery_injection_or_laceration", "unilateral", "loc_toes", "sx_tingling")
+    # round 4: the lesion declares itself acutely (a cut, a compressing cast or haematoma); a stable
+    # sensory-only deficit after surgery is routine (tests/test_triage_round4.py)
+    flags, level, probs = assess(
+        "hx_recent_surgery_injection_or_laceration", "onset_sudden", "unilateral", "loc_toes", "sx_tingling"
+    )
     assert "rf_numbness_after_surgery_injection_cut_or_cast" in flags
     assert level == "urgent"
     assert max(probs, key=probs.__getitem__) == "traumatic_nerve_injury"
