@@ -14,7 +14,7 @@ import argparse
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from devtools.casefit import (
     FitParams,
@@ -96,14 +96,33 @@ def score(kb: KnowledgeBase, cases: Sequence[RealCase], intake: Sequence[Case]) 
     return out
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Evidence-model scalars (evidence_model.yaml ``fit``) to score with; None keeps the file's."""
+
+    hallmark_reporting: float | None = None
+    other_mimic_share: float | None = None
+
+    def apply(self, kb: KnowledgeBase) -> KnowledgeBase:
+        model = kb.evidence_model
+        if model is None or (self.hallmark_reporting is None and self.other_mimic_share is None):
+            return kb
+        update = {k: v for k, v in (("hallmark_reporting", self.hallmark_reporting),
+                                     ("other_mimic_share", self.other_mimic_share)) if v is not None}
+        fit = model.fit.model_copy(update=update)
+        return replace(kb, evidence_model=model.model_copy(update={"fit": fit}))
+
+
 def cross_validate(
     base: KnowledgeBase, cases: Sequence[RealCase], grid: Sequence[FitParams], folds: int = FOLDS,
-    *, by_round: bool = False,
+    *, by_round: bool = False, evidence: Sequence[Evidence] = (Evidence(),),
 ) -> tuple[Scores, list[Scores]]:
     """The engine's held-out scores and each parameter set's, on the same folds.
 
     ``by_round``: one fold per corpus round instead (fit on two rounds, score the third, written
     blind by other writers on other sources): the situation of the next blind round.
+    ``evidence``: each parameter set is scored with each of these evidence-model settings
+    (results in the order grid x evidence); the engine keeps the file's.
     """
     if by_round:
         rounds = sorted({c.corpus_round for c in cases})
@@ -114,13 +133,14 @@ def cross_validate(
     intake = [[intake_case(base, c) for c in fold] for fold in split]
     prior = prior_table(base)
     engine = Scores()
-    results = [Scores() for _ in grid]
+    variants = list(itertools.product(grid, evidence))
+    results = [Scores() for _ in variants]
     for held in range(folds):
         train = [c for i, fold in enumerate(split) if i != held for c in fold]
         _, counts = fit_counts(base, train)
         engine.add(score(base, split[held], intake[held]))
-        for params, result in zip(grid, results, strict=True):
-            fitted = with_fit(base, fitted_pairs(base, counts, params, prior))
+        for (params, setting), result in zip(variants, results, strict=True):
+            fitted = setting.apply(with_fit(base, fitted_pairs(base, counts, params, prior)))
             result.add(score(fitted, split[held], intake[held]))
     return engine, results
 
@@ -143,15 +163,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid", action="store_true", help="score every parameter set of the search")
     parser.add_argument("--folds", type=int, default=FOLDS)
     parser.add_argument("--by-round", action="store_true", help="leave one corpus round out instead")
+    parser.add_argument("--evidence", action="store_true",
+                        help="with the chosen fit, search hallmark_reporting x other_mimic_share")
     args = parser.parse_args(argv)
     base = load_knowledge_base(fitted=False)
     cases = spent_cases()
     grid = parameter_grid() if args.grid else [FitParams()]
-    engine, results = cross_validate(base, cases, grid, args.folds, by_round=args.by_round)
+    evidence = EVIDENCE_GRID if args.evidence else (Evidence(),)
+    engine, results = cross_validate(base, cases, grid, args.folds, by_round=args.by_round, evidence=evidence)
     print(json.dumps({"model": "engine (knowledge base, no fit)", **engine.figures()}))
-    rows = sorted(zip(grid, results, strict=True), key=lambda r: -(r[1].top1 + r[1].triage) / max(r[1].n, 1))
-    for params, result in rows:
-        print(json.dumps({"model": _name(params), **result.figures()}))
+    names = [_name(p) + _evidence_name(e) for p, e in itertools.product(grid, evidence)]
+    rows = sorted(zip(names, results, strict=True), key=lambda r: -(r[1].top1 + r[1].triage) / max(r[1].n, 1))
+    for name, result in rows:
+        print(json.dumps({"model": name, **result.figures()}))
+
+
+EVIDENCE_GRID = tuple(
+    Evidence(r, m) for r, m in itertools.product((0.6, 0.7, 0.8, 0.9), (0.5, 0.65, 0.8, 0.9))
+)
+
+
+def _evidence_name(e: Evidence) -> str:
+    if e.hallmark_reporting is None and e.other_mimic_share is None:
+        return ""
+    return f" hallmark_reporting={e.hallmark_reporting} other_mimic_share={e.other_mimic_share}"
 
 
 def _name(p: FitParams) -> str:
