@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from services.knowledge.clinical import TRIAGE_ORDER
+from services.knowledge.fitted import FittedLayer
 from services.knowledge.models import (
     Condition,
     ConditionPlan,
@@ -23,7 +24,6 @@ from services.knowledge.models import (
     EvidenceModel,
     ExclusivePair,
     Finding,
-    FittedLayer,
     Likelihood,
     Question,
     RedFlagRule,
