@@ -16,6 +16,7 @@ from services.differential.fit import assess_fit
 from services.differential.interview import next_question
 from services.differential.ranking import (
     case_arrays,
+    compile_model,
     default_model,
     hallmark_log_factor,
     posterior,
@@ -109,14 +110,18 @@ def test_an_entailed_parent_adds_nothing_to_the_ranking() -> None:
 
 
 def test_an_unlisted_child_inherits_its_parents_likelihood() -> None:
-    """Stroke lists weakness, not foot drop: sudden foot drop must still point to stroke."""
-    model = default_model()
+    """Stroke lists weakness, not foot drop: sudden foot drop must still point to stroke.
+
+    The derivation is checked on the tables alone (``fitted=False``); the published cases then
+    raise this pair further (fitted_likelihoods.yaml, docs/ranking.md section 8), never below it.
+    """
+    model = compile_model(load_knowledge_base(fitted=False))
     stroke, drop = model.condition_ids.index("stroke"), model.finding_index["sx_foot_drop"]
     weak = model.finding_index["sx_weakness"]
     bg = model.kb.findings
-    assert model.p[stroke, drop] == pytest.approx(
-        model.p[stroke, weak] * bg["sx_foot_drop"].background / bg["sx_weakness"].background
-    )
+    derived = model.p[stroke, weak] * bg["sx_foot_drop"].background / bg["sx_weakness"].background
+    assert model.p[stroke, drop] == pytest.approx(derived)
+    assert default_model().p[stroke, drop] >= derived
 
 
 def test_correlated_findings_count_once() -> None:

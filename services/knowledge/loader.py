@@ -7,7 +7,7 @@ returned object and never touch the files again.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from services.knowledge.clinical import TRIAGE_ORDER
+from services.knowledge.fitted import FittedLayer
 from services.knowledge.models import (
     Condition,
     ConditionPlan,
@@ -35,6 +36,8 @@ from services.knowledge.models import (
 )
 
 DATA_DIR = Path(__file__).parent / "data"
+# The update layer fitted to the spent published cases (devtools/fit_likelihoods.py); optional.
+FITTED_FILE = "fitted_likelihoods.yaml"
 DISCLAIMER = (
     "FootCDS is decision support for a clinician. It does not diagnose, and its output must be "
     "reviewed by a qualified clinician together with the history and examination."
@@ -134,8 +137,14 @@ def _content_hash(paths: list[Path]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) -> KnowledgeBase:
-    """Read, parse and cross-validate every data file in ``data_dir``."""
+def load_knowledge_base(
+    data_dir: Path = DATA_DIR, *, check_codes: bool = True, fitted: bool = True
+) -> KnowledgeBase:
+    """Read, parse and cross-validate every data file in ``data_dir``.
+
+    ``fitted=False`` leaves out the case-fitted update layer (``fitted_likelihoods.yaml``): the
+    knowledge base the fit starts from (its priors), which the generator and its test need.
+    """
     from services.knowledge.validate import validate_knowledge_base
 
     files = sorted(data_dir.glob("*.yaml"))
@@ -192,6 +201,10 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
                 table[finding_id] = _parse(
                     Likelihood, raw, f"{path.name}: {condition_id!r} / {finding_id!r}"
                 )
+
+    fitted_layer: FittedLayer | None = None
+    if fitted and (data_dir / FITTED_FILE).exists():
+        fitted_layer = _parse(FittedLayer, _read(data_dir / FITTED_FILE), FITTED_FILE)
 
     red_flags = _parse_list(RedFlagRule, read("red_flags.yaml").get("red_flags"), "red_flags.yaml", "red_flags")
     _index(red_flags, "red_flags.yaml", "red_flags")
@@ -250,7 +263,7 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
     _index(team_advice, "team_advice.yaml", "team_advice")
 
     kb = KnowledgeBase(
-        version=f"kb-{_content_hash(files)}",
+        version=f"kb-{_content_hash(files)}" + ("" if fitted else "-unfitted"),
         sources=sources,
         conditions=conditions,
         findings=findings,
@@ -269,8 +282,62 @@ def load_knowledge_base(data_dir: Path = DATA_DIR, *, check_codes: bool = True) 
         condition_ids=tuple(conditions),
         finding_ids=tuple(findings),
     )
+    if fitted_layer is not None:
+        kb = _apply_layer(kb, fitted_layer)
     validate_knowledge_base(kb, check_codes=check_codes)
     return kb
+
+
+def _apply_layer(kb: KnowledgeBase, layer: FittedLayer) -> KnowledgeBase:
+    """The fitted values replace (or add) their pairs; each keeps its prior's citations plus the corpus.
+
+    Refused: a pair of an unknown condition or finding, an emergency or "other" row when the
+    method says those rows are not fitted, and a listed pair whose recorded prior is not the
+    table's value (the tables changed since the fit: regenerate).
+    """
+    problems: list[str] = []
+    for cid, per in layer.updates.items():
+        condition = kb.conditions.get(cid)
+        if condition is None:
+            problems.append(f"updates: unknown condition {cid!r}")
+            continue
+        if (condition.emergency and not layer.method.fit_emergency) or (
+            cid == "other" and not layer.method.fit_other
+        ):
+            problems.append(f"updates: {cid!r} is not fitted by this method")
+        for fid, pair in per.items():
+            listed = kb.likelihoods.get(cid, {}).get(fid)
+            if fid not in kb.findings:
+                problems.append(f"updates.{cid}: unknown finding {fid!r}")
+            elif listed is not None and not layer.method.fit_listed:
+                problems.append(f"updates.{cid}.{fid}: a listed pair, and this method fits only unlisted ones")
+            elif listed is not None and abs(listed.p - pair.prior) > 1e-4:
+                problems.append(
+                    f"updates.{cid}.{fid}: prior {pair.prior} but likelihoods*.yaml says {listed.p}; "
+                    "regenerate with `make fit-likelihoods`"
+                )
+    if problems:
+        raise KnowledgeBaseError(f"{FITTED_FILE}: " + "; ".join(problems))
+    reason = layer.corpus.estimate_reason or "fitted to published case reports"
+    values = {(cid, fid): pair.p for cid, per in layer.updates.items() for fid, pair in per.items()}
+    return apply_fitted(kb, values, layer.corpus.citations, reason)
+
+
+def apply_fitted(
+    kb: KnowledgeBase,
+    values: dict[tuple[str, str], float],
+    citations: list[str] | None = None,
+    reason: str = "fitted to published case reports (cross-validation)",
+) -> KnowledgeBase:
+    """``kb`` with ``values`` as its P(f | c) for those pairs (the rest untouched)."""
+    corpus = citations or ["footcds_case_corpus"]
+    tables = {cid: dict(per) for cid, per in kb.likelihoods.items()}
+    for (cid, fid), p in values.items():
+        old = tables.get(cid, {}).get(fid)
+        kept = list(old.citations) if old is not None else []
+        cites = [*kept, *(c for c in corpus if c not in kept)]
+        tables.setdefault(cid, {})[fid] = Likelihood(p=p, citations=cites, estimate=True, estimate_reason=reason)
+    return replace(kb, likelihoods=tables)
 
 
 @cache

@@ -373,3 +373,4 @@ class EvidenceModel(Strict):
         if len(conditions) != len(set(conditions)):
             raise ValueError("hallmarks: a condition is listed twice")
         return self
+
