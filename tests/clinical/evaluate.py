@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from footcds.v1 import encounter_pb2
@@ -197,6 +197,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked2": "real cases, round 2, LOCKED as a whole (written blind after round 1; run once)",
     "locked3": "real cases, round 3, LOCKED as a whole (written blind after round 2; run once)",
     "locked4": "real cases, round 4, LOCKED as a whole (written blind after round 3; run once)",
+    "locked5": "real cases, round 5, LOCKED as a whole (written blind after round 4; run once)",
 }
 
 
@@ -231,7 +232,7 @@ def run_locked(split: Split, rerun_reason: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "tuning", "locked", "locked2", "locked3", "locked4"), default="dev")
+    parser.add_argument("--split", choices=get_args(Split), default="dev")
     parser.add_argument("--rerun-reason", help="run the locked split again, recording why")
     parser.add_argument("--no-vignettes", action="store_true", help="skip the regression vignettes")
     args = parser.parse_args(argv)
