@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State
+from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State, with_columns
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.red_flags import detect_red_flags
@@ -248,7 +248,8 @@ def validate(
     *,
     prefix: str = "",
 ) -> Case:
-    """``normalize`` without the red flags: the same checks and the same case.
+    """``normalize`` without the red flags: the same checks and the same case (carrying its
+    evidence as column codes, ``Case.columns``, for a ranking batch).
 
     The differential and work-up re-validate what a direct caller sends (same violations),
     but the differential detects red flags itself and the work-up reads none, so they skip
@@ -277,4 +278,6 @@ def validate(
     }
     if not derived_flags <= patient.flags:
         patient = replace(patient, flags=patient.flags | derived_flags)
-    return Case(patient=patient, evidence=evidence)
+    case = Case(patient=patient, evidence=evidence)
+    # The evidence as column codes too: a ranking batch then reads no dict (docs/performance.md).
+    return with_columns(case, kb.finding_ids) if kb.finding_ids else case

@@ -6,6 +6,7 @@ and benchmarked without a server; ``convert.py`` maps them to and from the wire 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,13 +46,67 @@ class Patient:
     days_to_competition: int | None = None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class EvidenceColumns:
+    """A case's known findings as column codes of one finding vocabulary.
+
+    Why: ranking a batch reads every case's evidence; out of dicts that costs ~60 ns per entry,
+    more than the arithmetic itself (docs/performance.md).  The intake's ``validate`` encodes
+    each case once (``with_columns``), so a batch joins bytes instead of reading dicts.
+    ``eq=False``: compared by identity, a batch tests thousands of them at C speed.
+    """
+
+    vocabulary: tuple[str, ...]  # the finding order the codes index (``KnowledgeBase.finding_ids``)
+    codes: bytes  # native int16 each: column if present, len(vocabulary) + column if absent; no unknowns
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     patient: Patient
     evidence: Mapping[str, State]  # finding id -> state; one entry per finding
+    # ``evidence`` as column codes, set by ``with_columns`` only (never an argument, so it cannot
+    # disagree with the evidence; ``dataclasses.replace`` drops it), ignored by ``==``.
+    columns: EvidenceColumns | None = field(default=None, init=False, compare=False, repr=False)
 
     def present(self) -> set[str]:
         return {f for f, s in self.evidence.items() if s is State.PRESENT}
+
+
+_COLUMN_TABLES: dict[int, tuple[tuple[str, ...], dict[tuple[str, State], int]]] = {}
+
+
+def _column_table(vocabulary: tuple[str, ...]) -> dict[tuple[str, State], int]:
+    """(finding id, known state) -> code, once per vocabulary (bounded: one in practice)."""
+    held = _COLUMN_TABLES.get(id(vocabulary))
+    if held is not None and held[0] is vocabulary:
+        return held[1]
+    n = len(vocabulary)
+    if 2 * n > 2**15:
+        raise ValueError(f"{n} findings do not fit int16 column codes")
+    table = {(f, State.PRESENT): i for i, f in enumerate(vocabulary)}
+    table.update({(f, State.ABSENT): n + i for i, f in enumerate(vocabulary)})
+    if len(_COLUMN_TABLES) < 16:
+        _COLUMN_TABLES[id(vocabulary)] = (vocabulary, table)
+    return table
+
+
+def with_columns(case: Case, vocabulary: tuple[str, ...]) -> Case:
+    """``case`` (same patient and evidence) carrying its evidence as ``EvidenceColumns``.
+
+    Unknown findings get no code (the ranking leaves them out); a known state of a finding
+    outside ``vocabulary`` is refused, as the ranking's finding index refuses it.
+    """
+    table = _column_table(vocabulary)
+    codes = array("h")
+    for finding, state in case.evidence.items():
+        code = table.get((finding, state))
+        if code is not None:
+            codes.append(code)
+        elif state != State.UNKNOWN:
+            raise KeyError(finding)
+    out = Case(case.patient, case.evidence)
+    object.__setattr__(out, "columns", EvidenceColumns(vocabulary, codes.tobytes()))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
