@@ -93,5 +93,10 @@ def test_a_known_state_of_a_finding_outside_the_vocabulary_is_refused() -> None:
     findings = default_model().finding_ids
     with pytest.raises(KeyError, match="not_a_finding"):
         with_columns(Case(Patient(), {"not_a_finding": State.ABSENT}), findings)
-    left_out = with_columns(Case(Patient(), {"not_a_finding": State.UNKNOWN, findings[3]: State.UNKNOWN}), findings)
-    assert left_out.columns is not None and left_out.columns.codes == b""
+    with pytest.raises(KeyError, match=findings[2]):
+        with_columns(Case(Patient(), {findings[2]: "maybe"}), findings)  # type: ignore[dict-item]
+    unknowns = {"not_a_finding": State.UNKNOWN, findings[3]: State.UNKNOWN, findings[4]: State.PRESENT}
+    left_out = with_columns(Case(Patient(), unknowns), findings)
+    masks = column_masks(default_model(), [left_out])
+    assert masks is not None
+    assert np.flatnonzero(masks[0][0]).tolist() == [4] and not masks[1].any()  # only the known finding

@@ -132,8 +132,9 @@ def known_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask]
 def column_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask] | None:
     """``known_masks`` from ``Case.columns``; None unless every case has them for the model.
 
-    Why: no Python per evidence entry - one bytes join, one scatter into a [2, N, F] block
-    (present rows, then absent rows: both halves contiguous).
+    Why: no Python per evidence entry - one bytes join, one scatter into an [N, 2, F] block
+    (each case's present row, then its absent row: a code is the flat offset within its row
+    pair as it is; measured faster overall than two contiguous [N, F] halves).
     """
     try:
         columns: list[EvidenceColumns] = list(map(_COLUMNS, cases))
@@ -141,19 +142,20 @@ def column_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask
     except AttributeError:
         return None
     findings = model.finding_ids
-    distinct = dict(zip(map(id, vocabularies), vocabularies, strict=True))
-    if not all(v is findings or v == findings for v in distinct.values()):
+    if vocabularies.count(findings) != len(vocabularies):  # identity first, then equality
         return None
     n, f = len(cases), len(findings)
     blobs = list(map(_CODES, columns))
     codes = np.frombuffer(b"".join(blobs), dtype=np.int16).astype(np.intp)
     counts = np.fromiter(map(len, blobs), np.intp, n) // 2
-    flat = np.repeat(np.arange(0, n * f, f, dtype=np.intp), counts) + codes
-    flat[codes >= f] += n * f - f  # an absent code is f + column: into the second half
+    rows = np.repeat(np.arange(0, 2 * n * f, 2 * f, dtype=np.intp), counts)
+    known = codes >= 0  # an unknown finding (-1) is written nowhere
+    if not known.all():
+        rows, codes = rows[known], codes[known]
     block = np.zeros(2 * n * f, dtype=np.bool_)
-    block[flat] = True
-    halves: Mask = block.reshape(2, n, f)
-    return halves[0], halves[1]
+    block[rows + codes] = True
+    halves: Mask = block.reshape(n, 2, f)
+    return halves[:, 0], halves[:, 1]
 
 
 class _Cells(dict[tuple[str, str], int]):
