@@ -20,12 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from services.differential.model import MAX_AGE, Array, RankingModel
-from services.knowledge.clinical import Case, Patient, State
+from services.knowledge.clinical import Case, EvidenceColumns, Patient, State
 
 Mask = npt.NDArray[np.bool_]
 
 _PATIENT = attrgetter("patient")
 _EVIDENCE = attrgetter("evidence")
+_COLUMNS = attrgetter("columns")
+_VOCABULARY = attrgetter("vocabulary")
+_CODES = attrgetter("codes")
 _ITEMS = methodcaller("items")
 _SETTING = attrgetter("setting")
 _AGE = attrgetter("age")
@@ -103,7 +106,14 @@ def base_parts(model: RankingModel, patients: Sequence[Patient]) -> tuple[Array,
 
 
 def known_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask]:
-    """[N, F] present / absent masks of every known finding, from one flat gather."""
+    """[N, F] present / absent masks of every known finding, from one flat gather.
+
+    From the cases' column codes when every case carries them for the model's findings (what
+    the intake's ``validate`` returns), else from their evidence dicts: the same masks.
+    """
+    coded = column_masks(model, cases)
+    if coded is not None:
+        return coded
     evidences = list(map(_EVIDENCE, cases))
     counts = list(map(len, evidences))
     n, f, total = len(cases), len(model.finding_ids), sum(counts)
@@ -117,6 +127,35 @@ def known_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask]
     cells = np.zeros((n, f), dtype=np.int8)
     cells[rows, cell >> 2] = code
     return cells == 1, cells == 2
+
+
+def column_masks(model: RankingModel, cases: Sequence[Case]) -> tuple[Mask, Mask] | None:
+    """``known_masks`` from ``Case.columns``; None unless every case has them for the model.
+
+    Why: no Python per evidence entry - one bytes join, one scatter into an [N, 2, F] block
+    (each case's present row, then its absent row: a code is the flat offset within its row
+    pair as it is; measured faster overall than two contiguous [N, F] halves).
+    """
+    try:
+        columns: list[EvidenceColumns] = list(map(_COLUMNS, cases))
+        vocabularies = list(map(_VOCABULARY, columns))  # AttributeError: a case without columns
+    except AttributeError:
+        return None
+    findings = model.finding_ids
+    if vocabularies.count(findings) != len(vocabularies):  # identity first, then equality
+        return None
+    n, f = len(cases), len(findings)
+    blobs = list(map(_CODES, columns))
+    codes = np.frombuffer(b"".join(blobs), dtype=np.int16).astype(np.intp)
+    counts = np.fromiter(map(len, blobs), np.intp, n) // 2
+    rows = np.repeat(np.arange(0, 2 * n * f, 2 * f, dtype=np.intp), counts)
+    known = codes >= 0  # an unknown finding (-1) is written nowhere
+    if not known.all():
+        rows, codes = rows[known], codes[known]
+    block = np.zeros(2 * n * f, dtype=np.bool_)
+    block[rows + codes] = True
+    halves: Mask = block.reshape(n, 2, f)
+    return halves[:, 0], halves[:, 1]
 
 
 class _Cells(dict[tuple[str, str], int]):

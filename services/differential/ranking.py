@@ -93,9 +93,10 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
     """Posteriors for many cases at once: [N, C]; a few matrix products.
 
-    One Python pass collects indices and the rows of the prior, age and sex tables; NumPy
-    then gathers and scatters in one go (per-row NumPy calls cost 2.6x more at 10k cases,
-    see docs/performance.md).  ``posterior`` is this with one case.
+    The evidence is read from each case's column codes (``Case.columns``, set by the intake's
+    ``validate``) when every case has them, else from the evidence dicts - the same masks,
+    the same bits; NumPy then gathers and scatters in one go (docs/performance.md).
+    ``posterior`` is this with one case.
     """
     model = model or default_model()
     return _batch_probabilities(cases, model)[0]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
-from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State
+from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State, with_columns
 from services.knowledge.implications import implication_graph
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.models import Question
 from services.knowledge.red_flags import detect_red_flags
 from services.knowledge.validate import vocabulary
 from services.platform.errors import InvalidInput, Violation
@@ -22,9 +24,12 @@ MAX_AGE_YEARS = 120
 MAX_EVIDENCE_ITEMS = 500
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceInput:
-    """One evidence item as received: the state is None when the caller left it unset."""
+class EvidenceInput(NamedTuple):
+    """One evidence item as received: the state is None when the caller left it unset.
+
+    A named tuple, not a dataclass: one is built per evidence entry of every request, three
+    times per athlete of a team screening (intake, differential, work-up), and a frozen
+    dataclass costs ~3x as much to build."""
 
     finding_id: str
     state: State | None
@@ -40,6 +45,37 @@ class AnswerInput:
 class NormalizedIntake:
     case: Case
     red_flags: tuple[RedFlagHit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What ``validate`` reads of a knowledge base on every case, prepared once per base:
+    the questions by id, each finding's implied findings in sorted order, the age stand-ins
+    in the base's order.  The same values the walks computed per case, so the same answers."""
+
+    questions: dict[str, Question]
+    ancestors: dict[str, tuple[str, ...]]
+    descendants: dict[str, tuple[str, ...]]
+    age_stand_ins: tuple[tuple[str, int], ...]
+
+
+_RULES: dict[int, tuple[KnowledgeBase, _Rules]] = {}
+
+
+def _rules(kb: KnowledgeBase) -> _Rules:
+    held = _RULES.get(id(kb))
+    if held is not None and held[0] is kb:
+        return held[1]
+    graph = implication_graph(kb)
+    rules = _Rules(
+        questions={q.id: q for q in kb.questions},
+        ancestors={f: tuple(sorted(a)) for f, a in graph.ancestors.items()},
+        descendants={f: tuple(sorted(d)) for f, d in graph.descendants.items()},
+        age_stand_ins=tuple((f.id, f.age_above) for f in kb.findings.values() if f.age_above is not None),
+    )
+    if len(_RULES) < 16:  # bounded: one base in practice (tests build a few)
+        _RULES[id(kb)] = (kb, rules)
+    return rules
 
 
 def validate_patient(patient: Patient, prefix: str = "patient") -> list[Violation]:
@@ -104,7 +140,9 @@ def apply_answers(
     prefix: str = "answers",
 ) -> list[Violation]:
     """Add the findings the answers set; a clash with explicit evidence is an error."""
-    questions = {q.id: q for q in kb.questions}
+    if not answers:
+        return []
+    questions = _rules(kb).questions
     problems: list[Violation] = []
     for i, answer in enumerate(answers):
         where = f"{prefix}[{i}]"
@@ -164,11 +202,11 @@ def apply_implications(
     NextQuestion see both.  A derived state keeps the field it came from, so a clash it causes
     names that field.  A present child with an absent parent is a contradiction, not a choice.
     """
-    graph = implication_graph(kb)
+    rules = _rules(kb)
     problems: list[Violation] = []
     present = [f for f, s in evidence.items() if s is State.PRESENT]
     for child in present:
-        for parent in sorted(graph.ancestors.get(child, ())):
+        for parent in rules.ancestors.get(child, ()):
             state = evidence.get(parent)
             if state is State.ABSENT:
                 problems.append(
@@ -185,7 +223,7 @@ def apply_implications(
         return problems
     absent = [f for f, s in evidence.items() if s is State.ABSENT]
     for parent in absent:
-        for child in sorted(graph.descendants.get(parent, ())):
+        for child in rules.descendants.get(parent, ()):
             if evidence.get(child) in (None, State.UNKNOWN):
                 evidence[child] = State.ABSENT
                 origin[child] = origin[parent]
@@ -208,19 +246,17 @@ def age_findings(
     if patient.age is None or not 0 <= patient.age <= MAX_AGE_YEARS:
         return []
     problems: list[Violation] = []
-    for finding in kb.findings.values():
-        if finding.age_above is None:
-            continue
-        derived = State.PRESENT if patient.age > finding.age_above else State.ABSENT
-        given = evidence.get(finding.id)
+    for finding_id, age_above in _rules(kb).age_stand_ins:
+        derived = State.PRESENT if patient.age > age_above else State.ABSENT
+        given = evidence.get(finding_id)
         if given is None or given is State.UNKNOWN:
-            evidence[finding.id] = derived
-            origin[finding.id] = f"{prefix}patient.age_years"
+            evidence[finding_id] = derived
+            origin[finding_id] = f"{prefix}patient.age_years"
         elif given is not derived:
             problems.append(
                 Violation(
-                    origin[finding.id],
-                    f"{finding.id!r} is {given.value} but {prefix}patient.age_years is "
+                    origin[finding_id],
+                    f"{finding_id!r} is {given.value} but {prefix}patient.age_years is "
                     f"{patient.age}",
                 )
             )
@@ -248,7 +284,8 @@ def validate(
     *,
     prefix: str = "",
 ) -> Case:
-    """``normalize`` without the red flags: the same checks and the same case.
+    """``normalize`` without the red flags: the same checks and the same case (carrying its
+    evidence as column codes, ``Case.columns``, for a ranking batch).
 
     The differential and work-up re-validate what a direct caller sends (same violations),
     but the differential detects red flags itself and the work-up reads none, so they skip
@@ -277,4 +314,6 @@ def validate(
     }
     if not derived_flags <= patient.flags:
         patient = replace(patient, flags=patient.flags | derived_flags)
-    return Case(patient=patient, evidence=evidence)
+    case = Case(patient=patient, evidence=evidence)
+    # The evidence as column codes too: a ranking batch then reads no dict (docs/performance.md).
+    return with_columns(case, kb.finding_ids) if kb.finding_ids else case

@@ -6,6 +6,7 @@ and benchmarked without a server; ``convert.py`` maps them to and from the wire 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -45,13 +46,73 @@ class Patient:
     days_to_competition: int | None = None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class EvidenceColumns:
+    """A case's known findings as column codes of one finding vocabulary.
+
+    Why: ranking a batch reads every case's evidence; out of dicts that costs ~60 ns per entry,
+    more than the arithmetic itself (docs/performance.md).  The intake's ``validate`` encodes
+    each case once (``with_columns``), so a batch joins bytes instead of reading dicts.
+    ``eq=False``: compared by identity, a batch tests thousands of them at C speed.
+    """
+
+    vocabulary: tuple[str, ...]  # the finding order the codes index (``KnowledgeBase.finding_ids``)
+    codes: bytes  # native int16 each: column if present, len(vocabulary) + column if absent, -1 if unknown
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     patient: Patient
     evidence: Mapping[str, State]  # finding id -> state; one entry per finding
+    # ``evidence`` as column codes, set by ``with_columns`` only (never an argument, so it cannot
+    # disagree with the evidence; ``dataclasses.replace`` drops it), ignored by ``==``.
+    columns: EvidenceColumns | None = field(default=None, init=False, compare=False, repr=False)
 
     def present(self) -> set[str]:
         return {f for f, s in self.evidence.items() if s is State.PRESENT}
+
+
+class _ColumnTable(dict[tuple[str, str], int]):
+    """(finding id, state) -> code; -1 for an unknown state.  A finding outside the
+    vocabulary is tolerated while unknown and refused otherwise (``__missing__``)."""
+
+    def __missing__(self, key: tuple[str, str]) -> int:
+        finding, state = key
+        if state == State.UNKNOWN:
+            return -1
+        raise KeyError(finding)
+
+
+_COLUMN_TABLES: dict[int, tuple[tuple[str, ...], _ColumnTable]] = {}
+
+
+def _column_table(vocabulary: tuple[str, ...]) -> _ColumnTable:
+    """The codes of one vocabulary, built once (bounded: one vocabulary in practice)."""
+    held = _COLUMN_TABLES.get(id(vocabulary))
+    if held is not None and held[0] is vocabulary:
+        return held[1]
+    n = len(vocabulary)
+    if 2 * n > 2**15:
+        raise ValueError(f"{n} findings do not fit int16 column codes")
+    table = _ColumnTable()
+    for i, finding in enumerate(vocabulary):
+        table[finding, State.PRESENT], table[finding, State.ABSENT], table[finding, State.UNKNOWN] = i, n + i, -1
+    if len(_COLUMN_TABLES) < 16:
+        _COLUMN_TABLES[id(vocabulary)] = (vocabulary, table)
+    return table
+
+
+def with_columns(case: Case, vocabulary: tuple[str, ...]) -> Case:
+    """``case`` (same patient and evidence) carrying its evidence as ``EvidenceColumns``.
+
+    An unknown finding gets -1 (the ranking leaves it out); a known state of a finding
+    outside ``vocabulary``, or a state that is none of the three, is refused (``KeyError``,
+    as the ranking's finding index refuses it).  One C-level pass: ~2 us per case.
+    """
+    codes = array("h", map(_column_table(vocabulary).__getitem__, case.evidence.items()))
+    out = Case(case.patient, case.evidence)
+    object.__setattr__(out, "columns", EvidenceColumns(vocabulary, codes.tobytes()))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,23 +55,32 @@ def scalar_valid(rules: validate_pb2.FieldRules, field: descriptor.FieldDescript
         elif r.HasField("lt"):
             checks.append(partial(operator.gt, r.lt))  # lt > v
     elif kind == "enum":
+        # defined_only, in and not_in as one set of the values kept (one C-level lookup)
         e, enum = rules.enum, field.enum_type
+        kept: frozenset[int] | None = None
         if e.defined_only and enum is not None:
-            checks.append(frozenset(enum.values_by_number).__contains__)
-        allowed = frozenset(getattr(e, "in"))
-        if allowed:
-            checks.append(allowed.__contains__)
+            kept = frozenset(enum.values_by_number)
+        listed = frozenset(getattr(e, "in"))
+        if listed:
+            kept = listed if kept is None else kept & listed
         refused = frozenset(e.not_in)
+        if kept is not None:
+            return (kept - refused).__contains__
         if refused:
             checks.append(partial(_outside, refused))
     elif kind == "string":
         s = rules.string
-        if s.HasField("min_len"):
-            checks.append(partial(_long_enough, s.min_len))
-        if s.HasField("max_len"):
-            checks.append(partial(_short_enough, s.max_len))
-        if s.HasField("pattern"):
-            checks.append(partial(_matches, re.compile(s.pattern)))
+        low = s.min_len if s.HasField("min_len") else None
+        high = s.max_len if s.HasField("max_len") else None
+        search = re.compile(s.pattern).search if s.HasField("pattern") else None
+        if low is not None and high is not None and search is not None:
+            return partial(_string_within, low, high, search)  # ids: the usual three rules
+        if low is not None:
+            checks.append(partial(_long_enough, low))
+        if high is not None:
+            checks.append(partial(_short_enough, high))
+        if search is not None:
+            checks.append(partial(_search_finds, search))
     elif kind == "timestamp":
         t = rules.timestamp
         checks.append(representable)
@@ -89,7 +98,18 @@ def scalar_valid(rules: validate_pb2.FieldRules, field: descriptor.FieldDescript
 
 
 def _all_of(checks: tuple[Valid, ...], value: Any) -> bool:
-    return all(c(value) for c in checks)
+    for check in checks:  # noqa: SIM110 (a loop: no generator object per value checked)
+        if not check(value):
+            return False
+    return True
+
+
+def _string_within(low: int, high: int, search: Callable[[str], Any], value: str) -> bool:
+    return low <= len(value) <= high and search(value) is not None
+
+
+def _search_finds(search: Callable[[str], Any], value: str) -> bool:
+    return search(value) is not None
 
 
 def _outside(refused: frozenset[Any], value: Any) -> bool:
@@ -102,10 +122,6 @@ def _long_enough(n: int, value: Any) -> bool:
 
 def _short_enough(n: int, value: Any) -> bool:
     return len(value) <= n
-
-
-def _matches(pattern: re.Pattern[str], value: Any) -> bool:
-    return pattern.search(value) is not None
 
 
 TIMESTAMP_MIN_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z, google/protobuf/timestamp.proto
@@ -158,19 +174,29 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
                     return False
                 if items is None:
                     return True
-                return all(item_ok(v) for v in value if not (skip_zero and not v))
+                if not skip_zero:
+                    return all(map(item_ok, value))
+                return all(item_ok(v) for v in value if v)
 
-            checks.append(list_ok)
+            if required or low is not None or high is not None or items is not None:
+                checks.append(list_ok)  # else it always holds: not checked at all
         else:
             value_ok = scalar_valid(rules, field) if rules.WhichOneof("type") is not None else _always
+            skip_empty = required or ignore_empty
 
-            def scalar_field_ok(message: Message) -> bool:
-                present = message.HasField(name) if field.has_presence else bool(getattr(message, name))
-                if not present and (required or ignore_empty):
+            def present_field_ok(message: Message) -> bool:
+                if skip_empty and not message.HasField(name):
                     return not required
                 return value_ok(getattr(message, name))
 
-            checks.append(scalar_field_ok)
+            def scalar_field_ok(message: Message) -> bool:
+                value = getattr(message, name)  # read once: presence is its truth here
+                if skip_empty and not value:
+                    return not required
+                return value_ok(value)
+
+            if required or value_ok is not _always:  # else it always holds: not checked at all
+                checks.append(present_field_ok if field.has_presence else scalar_field_ok)
     if plan.nested is not None:
         nested = plan.nested
         resolved: list[Callable[[Message], bool]] = []  # on first use: a recursive type compiles lazily
@@ -189,6 +215,8 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
             checks.append(nested_list_ok)
         else:
             checks.append(lambda m: not m.HasField(name) or nested_ok(getattr(m, name)))
+    if not checks:
+        return _always
     if len(checks) == 1:
         return checks[0]
     first, second = checks
@@ -213,7 +241,7 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
     plan = plans(full_name)
     if plan is None:  # protovalidate's type: never answered here
         return _never
-    fields = tuple(_field_valid(p, plans) for p in plan)
+    fields = tuple(f for f in (_field_valid(p, plans) for p in plan) if f is not _always)
     if not fields:
         return _always
     if len(fields) == 1:
