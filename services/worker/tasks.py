@@ -1,8 +1,10 @@
 """Assess as one Celery task: ``pipeline.assess`` over ``CeleryCalls`` (gRPC from the worker).
 
-The task's input is a ``state`` dict holding the serialized ``AssessRequest`` and the
-absolute deadline; its result is the serialized ``Assessment``.  Clinical logic lives in the
-services, the stage order in ``services.pipeline.assess``.
+The task's input is a ``state`` dict holding the serialized ``AssessRequest``, the absolute
+deadline and the key of the reply list the encounter waits on; the serialized
+``Assessment`` (or the failure) goes there (``services.worker.replies``), not to Celery's
+result backend.  Clinical logic lives in the services, the stage order in
+``services.pipeline.assess``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import grpc
 from celery import Task
+from celery.exceptions import Retry
 from footcds.v1 import (
     differential_pb2,
     encounter_pb2,
@@ -26,6 +29,7 @@ from services.pipeline.clients import stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
+from services.worker import replies
 from services.worker.app import app
 
 log = logging.getLogger("footcds.worker")
@@ -99,8 +103,27 @@ class CeleryCalls:
         return workup, plan
 
 
-@app.task(bind=True, base=StageTask, name="footcds.assess.pipeline")
-def pipeline_stage(self: StageTask, state: State) -> bytes:
+# ignore_result: the answer travels on the reply list; a message from a caller that asked for
+# a stored result (``ignore_result`` false in its headers, no "reply" in its state) still gets one.
+@app.task(bind=True, base=StageTask, name="footcds.assess.pipeline", ignore_result=True)
+def pipeline_stage(self: StageTask, state: State) -> bytes | None:
     """All four stages in one task: one queue hop instead of four (measured in bench/)."""
-    request = encounter_pb2.AssessRequest.FromString(state["request"])
-    return assess(request, CeleryCalls(self, state["deadline"])).SerializeToString()
+    deadline: float = state["deadline"]
+    key: str | None = state.get("reply")
+    try:
+        request = encounter_pb2.AssessRequest.FromString(state["request"])
+        answer = assess(request, CeleryCalls(self, deadline)).SerializeToString()
+    except Retry:
+        raise  # the same task runs again and answers then
+    except StageFailed as failure:
+        if key is not None:
+            replies.send_failure(key, failure, deadline)
+        raise
+    except Exception:
+        if key is not None:  # the caller hears at once, not at its deadline
+            replies.send_failure(key, StageFailed("INTERNAL", "the assessment failed"), deadline)
+        raise
+    if key is None:
+        return answer
+    replies.send_answer(key, answer, deadline)
+    return None
