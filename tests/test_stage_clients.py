@@ -32,7 +32,7 @@ from footcds.v1 import intake_pb2, intake_pb2_grpc
 from devtools.suite import LocalSuite
 from services.encounter.handlers import assess_response, assess_response_from_bytes
 from services.pipeline import stages
-from services.pipeline.clients import AuthorizedChannel
+from services.pipeline.clients import AuthorizedChannel, in_background
 from services.pipeline.errors import StageFailed
 from services.pipeline.local import assess_local
 from services.platform.config import settings
@@ -63,6 +63,11 @@ def test_stage_calls_carry_the_service_token_and_the_callers_metadata(suite: Loc
         assert call.code() == grpc.StatusCode.OK
         with pytest.raises(grpc.RpcError) as refused:
             intake_pb2_grpc.IntakeServiceStub(bad).NormalizeIntake(request, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # A call made beside another (work-up beside treatment) answers, or raises, the same.
+        assert in_background(stub.NormalizeIntake, request, 10).result() == answer
+        with pytest.raises(grpc.RpcError) as refused:
+            in_background(intake_pb2_grpc.IntakeServiceStub(bad).NormalizeIntake, request, 10).result()
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     finally:
         good.close()

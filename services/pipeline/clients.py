@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -117,4 +118,29 @@ def stubs() -> Stubs:
     )
 
 
-os.register_at_fork(after_in_child=stubs.cache_clear)
+# Threads for a stage call made beside another (workup beside treatment).  Not grpc's
+# ``.future()``: each such call started a "channel spin" thread on its channel, whose start
+# alone was ~7% of the worker's task samples (docs/performance.md, fourth pass); a blocking
+# call on a pooled thread polls its own completion queue and starts nothing.  One thread per
+# server worker (direct mode: every in-flight Assess may have a work-up call out); threads
+# are started only as calls need them.
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings().server_workers, thread_name_prefix="footcds-stage")
+
+
+def in_background(method: Callable[..., Any], request: Any, timeout: float) -> Future[Any]:
+    """``method(request, timeout=timeout)`` on a pooled thread; ``.result()`` returns its
+    answer or raises its ``grpc.RpcError``.  A call already running cannot be cancelled:
+    it ends by itself within ``timeout``."""
+    return _background().submit(method, request, timeout=timeout)
+
+
+def _after_fork() -> None:
+    stubs.cache_clear()
+    _background.cache_clear()  # the parent's threads do not exist in the child
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -25,7 +25,7 @@ from footcds.v1 import (
 )
 
 from services.pipeline.assess import assess
-from services.pipeline.clients import stubs
+from services.pipeline.clients import in_background, stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
@@ -92,14 +92,17 @@ class CeleryCalls:
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         """Both last stages at once: each needs only intake's and differential's answers, so
         the task waits for the slower call instead of both in turn (docs/performance.md)."""
-        task, deadline = self.task, self.deadline
-        # call() returns the started future here; its errors surface (and retry) at .result() below.
-        pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, deadline)
+        task, deadline, s = self.task, self.deadline, stubs()
+        # call() returns the started call here; its errors surface (and retry) at .result() below.
+        pending = task.call(
+            "workup", lambda request, timeout: in_background(s.workup.RecommendTests, request, timeout),
+            workup_request, deadline,
+        )
         try:
-            plan = task.call("treatment", stubs().treatment.PlanTreatment, treatment_request, deadline)
+            plan = task.call("treatment", s.treatment.PlanTreatment, treatment_request, deadline)
             workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, deadline)
         finally:
-            pending.cancel()
+            pending.cancel()  # not started yet: never sent
         return workup, plan
 
 
