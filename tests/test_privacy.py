@@ -20,6 +20,7 @@ import redis
 from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2, intake_pb2_grpc
 
 from devtools.suite import LocalSuite
+from services.worker.replies import REPLY_PREFIX
 from tests.conftest import example_request
 
 pytestmark = pytest.mark.e2e
@@ -99,10 +100,13 @@ def test_a_marker_in_case_fields_reaches_no_log_line(chatty: LocalSuite) -> None
     for name, text in logs.items():
         assert marker not in text.lower(), f"{name}.log carries patient data"
 
-    # Redis: the audit trail holds hashes only; anything else holding the case expires.
+    # Redis: the audit trail holds hashes only; an Assess answer leaves Redis when the encounter
+    # takes it off its reply list; anything else holding the case expires.
     client = redis.Redis.from_url(chatty.redis_url)
+    audit = [value for key, value in _redis_values(client) if key.startswith(b"footcds:audit")]
+    assert audit, "the audit trail was expected in Redis"  # the scan below is not vacuous
     holders = [key for key, value in _redis_values(client) if marker.encode() in value]
-    assert holders, "the results were expected in Redis (with a TTL)"
+    assert not [key for key in holders if key.startswith(REPLY_PREFIX.encode())], "an answer was left behind"
     for key in holders:
         assert not key.startswith(b"footcds:audit"), "the audit trail must hold hashes, not case data"
         assert 0 < cast(int, client.ttl(key)) <= 3600, f"{key!r} holds case data and does not expire"

@@ -12,33 +12,35 @@ import time
 from typing import NoReturn
 
 import grpc
-from celery.exceptions import TimeoutError as CeleryTimeout
-from celery.result import AsyncResult
+from celery.utils import uuid
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from services.encounter.handlers import assess_response
+from services.encounter.handlers import assess_response, assess_response_from_bytes
 from services.encounter.screening_servicer import ScreeningServicerMixin
 from services.pipeline import direct
 from services.pipeline.errors import StageFailed
 from services.platform.config import settings
-from services.platform.deadlines import DeadlineExpired, call_budget, remaining
+from services.platform.deadlines import DeadlineExpired, call_budget
 from services.platform.errors import bad_request_status, translate_errors
-from services.worker import tasks
+from services.worker import replies, tasks
 
 SERVICE_NAME = encounter_pb2.DESCRIPTOR.services_by_name["EncounterService"].full_name
 log = logging.getLogger("footcds.encounter")
-RESULT_POLL_SECONDS = 0.005  # the Redis backend sleeps 0.5 s between polls by default
 QUEUE_ERRORS = (OperationalError, RedisConnectionError, RedisTimeout, ConnectionError)
 
 
-def start_assessment(request: encounter_pb2.AssessRequest, deadline: float) -> AsyncResult:
-    """Queue the pipeline task; returns its result handle (the serialized Assessment)."""
-    state = {"request": request.SerializeToString(), "deadline": deadline}
+def start_assessment(request: encounter_pb2.AssessRequest, deadline: float) -> str:
+    """Queue the pipeline task; returns the key its answer will be pushed on
+    (``services.worker.replies``: a blocking pop instead of Celery's result backend)."""
+    task_id = uuid()
+    key = replies.reply_key(task_id)
+    state = {"request": request.SerializeToString(), "deadline": deadline, "reply": key}
     expires = max(deadline - time.time(), 0.001)
-    return tasks.pipeline_stage.apply_async((state,), expires=expires)
+    tasks.pipeline_stage.apply_async((state,), task_id=task_id, expires=expires)
+    return key
 
 
 class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServiceServicer):
@@ -54,12 +56,12 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
             except StageFailed as failure:
                 abort_failed(context, failure)
         try:
-            pending = start_assessment(request, deadline)
+            key = start_assessment(request, deadline)
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the task queue (Redis) is unreachable")
         try:
-            answer = pending.get(timeout=remaining(deadline), interval=RESULT_POLL_SECONDS)
-        except (CeleryTimeout, DeadlineExpired):
+            answer = replies.wait(key, deadline)
+        except DeadlineExpired:
             context.abort(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "no worker completed the assessment within the deadline",
@@ -68,7 +70,7 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
             abort_failed(context, failure)
         except QUEUE_ERRORS:
             context.abort(grpc.StatusCode.UNAVAILABLE, "the result store (Redis) is unreachable")
-        return respond(encounter_pb2.Assessment.FromString(answer), request, started)
+        return logged(assess_response_from_bytes(answer, request.include_fhir_bundle), started)
 
 
 def abort_failed(context: grpc.ServicerContext, failure: StageFailed) -> NoReturn:
@@ -82,6 +84,12 @@ def abort_failed(context: grpc.ServicerContext, failure: StageFailed) -> NoRetur
 def respond(
     assessment: encounter_pb2.Assessment, request: encounter_pb2.AssessRequest, started: float
 ) -> encounter_pb2.AssessResponse:
+    return logged(assess_response(assessment, request.include_fhir_bundle), started)
+
+
+def logged(response: encounter_pb2.AssessResponse, started: float) -> encounter_pb2.AssessResponse:
+    """The response, after one log line of safe fields (no patient data)."""
+    assessment = response.assessment
     log.info(
         "assessed",
         extra={
@@ -91,7 +99,7 @@ def respond(
             "kb_version": assessment.kb_version,
         },
     )
-    return assess_response(assessment, request.include_fhir_bundle)
+    return response
 
 
 def register(server: grpc.Server) -> None:

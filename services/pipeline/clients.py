@@ -2,13 +2,23 @@
 
 Channels are made lazily and dropped after a fork: a gRPC channel must not cross a fork,
 and Celery's prefork pool forks after import.
+
+Each stub method is built once on the plain channel and carries the service identity's
+bearer token as call metadata (``AuthorizedChannel``).  Through ``grpc.intercept_channel``
+every call built a new multicallable on the underlying channel and ran the interceptor
+machinery (``typing`` generic comparisons, call-details tuples): about a third of the
+worker's gRPC client CPU per stage call for one constant header (docs/performance.md,
+fourth pass).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import grpc
 from footcds.v1 import (
@@ -41,10 +51,60 @@ RECONNECT_OPTIONS = [
 ]
 
 
-def channel(address: str) -> grpc.Channel:
+Metadata = tuple[tuple[str, str], ...]
+
+
+class AuthorizedCall:
+    """One unary-unary method of a plain channel, every call with the token's metadata."""
+
+    __slots__ = ("_method", "_metadata")
+
+    def __init__(self, method: grpc.UnaryUnaryMultiCallable, metadata: Metadata) -> None:
+        self._method = method
+        self._metadata = metadata
+
+    def _with(self, metadata: Sequence[tuple[str, str]] | None) -> Metadata:
+        return self._metadata if not metadata else (*metadata, *self._metadata)
+
+    def __call__(self, request: Any, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
+        return self._method(request, timeout=timeout, metadata=self._with(metadata), **kwargs)
+
+    def future(self, request: Any, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
+        return self._method.future(request, timeout=timeout, metadata=self._with(metadata), **kwargs)
+
+    def with_call(self, request: Any, timeout: float | None = None, metadata: Any = None, **kwargs: Any) -> Any:
+        return self._method.with_call(request, timeout=timeout, metadata=self._with(metadata), **kwargs)
+
+
+class AuthorizedChannel:
+    """What a generated stub needs of a channel (``unary_unary``), over a plain channel:
+    the stub builds each method once, and each call adds ``authorization: Bearer <token>``.
+    The stage services are unary-unary only; any other kind is refused at stub creation."""
+
+    def __init__(self, channel: grpc.Channel, token: str) -> None:
+        self.channel = channel
+        self._metadata: Metadata = (("authorization", f"Bearer {token}"),) if token else ()
+
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Callable[[Any], bytes] | None = None,
+        response_deserializer: Callable[[bytes], Any] | None = None,
+        **kwargs: Any,
+    ) -> AuthorizedCall:
+        return AuthorizedCall(
+            self.channel.unary_unary(method, request_serializer, response_deserializer, **kwargs), self._metadata
+        )
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def channel(address: str) -> AuthorizedChannel:
     """TLS/mTLS when configured; every call carries the worker's service identity token."""
     cfg = settings()
-    return dial(address, token=service_token(cfg), options=[*server_options(cfg), *RECONNECT_OPTIONS], cfg=cfg)
+    plain = dial(address, options=[*server_options(cfg), *RECONNECT_OPTIONS], cfg=cfg)
+    return AuthorizedChannel(plain, service_token(cfg))
 
 
 @cache
@@ -58,4 +118,29 @@ def stubs() -> Stubs:
     )
 
 
-os.register_at_fork(after_in_child=stubs.cache_clear)
+# Threads for a stage call made beside another (workup beside treatment).  Not grpc's
+# ``.future()``: each such call started a "channel spin" thread on its channel, whose start
+# alone was ~7% of the worker's task samples (docs/performance.md, fourth pass); a blocking
+# call on a pooled thread polls its own completion queue and starts nothing.  One thread per
+# server worker (direct mode: every in-flight Assess may have a work-up call out); threads
+# are started only as calls need them.
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings().server_workers, thread_name_prefix="footcds-stage")
+
+
+def in_background(method: Callable[..., Any], request: Any, timeout: float) -> Future[Any]:
+    """``method(request, timeout=timeout)`` on a pooled thread; ``.result()`` returns its
+    answer or raises its ``grpc.RpcError``.  A call already running cannot be cancelled:
+    it ends by itself within ``timeout``."""
+    return _background().submit(method, request, timeout=timeout)
+
+
+def _after_fork() -> None:
+    stubs.cache_clear()
+    _background.cache_clear()  # the parent's threads do not exist in the child
+
+
+os.register_at_fork(after_in_child=_after_fork)

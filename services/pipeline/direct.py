@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import grpc
@@ -26,7 +27,7 @@ from footcds.v1 import (
 )
 
 from services.pipeline import assess as pipeline
-from services.pipeline.clients import stubs
+from services.pipeline.clients import in_background, stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
@@ -44,9 +45,9 @@ def call(
     method: Callable[..., Any],
     request: Any,
     deadline: float,
-    pending: grpc.Future | None = None,
+    pending: Future[Any] | None = None,
 ) -> Any:
-    """One stage's answer; ``pending`` is a call already started with ``method.future``."""
+    """One stage's answer; ``pending`` is a call already started (``clients.in_background``)."""
     attempt = 0
     while True:
         try:
@@ -86,16 +87,13 @@ class DirectCalls:
         self, workup_request: workup_pb2.RecommendTestsRequest, treatment_request: treatment_pb2.PlanTreatmentRequest
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         s, deadline = stubs(), self.deadline
-        workup_pending = s.workup.RecommendTests.future(workup_request, timeout=_timeout("workup", deadline))
-        treatment_pending = s.treatment.PlanTreatment.future(
-            treatment_request, timeout=_timeout("treatment", deadline)
-        )
+        # The work-up on a pooled thread, the treatment here (clients.in_background says why).
+        workup_pending = in_background(s.workup.RecommendTests, workup_request, _timeout("workup", deadline))
         try:
+            plan = call("treatment", s.treatment.PlanTreatment, treatment_request, deadline)
             workup = call("workup", s.workup.RecommendTests, workup_request, deadline, workup_pending)
-            plan = call("treatment", s.treatment.PlanTreatment, treatment_request, deadline, treatment_pending)
         finally:
-            workup_pending.cancel()
-            treatment_pending.cancel()
+            workup_pending.cancel()  # not started yet: never sent
         return workup, plan
 
 

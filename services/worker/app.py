@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Celery, signals
 from celery.app.amqp import AMQP
+from kombu.messaging import Producer
 from kombu.transport import redis as kombu_redis
 
 from services.platform.config import settings
@@ -44,8 +45,44 @@ connect_worker_signals()
 ARGS_OMITTED = "(omitted: patient data)"
 
 
+class _LeanProducer(Producer):
+    """A producer that asks kombu's declaration cache before the retry wrapper.
+
+    Celery publishes every task with ``declare=[queue]`` and retries on; kombu then wraps
+    the declaration in ``Connection.ensure`` (a new closure and error-translating context
+    per publish) and only inside it finds the queue already declared on this connection.
+    The same cache (``declared_entities``, cleared whenever the connection is re-established)
+    is read first here, so a declared queue costs a set lookup; anything else takes
+    kombu's path unchanged.
+    """
+
+    def maybe_declare(self, entity: Any, retry: bool = False, **retry_policy: Any) -> Any:
+        channel = self.channel
+        connection = getattr(channel, "connection", None) if channel is not None else None
+        if (
+            entity is not None
+            and connection is not None
+            and entity.can_cache_declaration
+            and hash(entity) in connection.client.declared_entities
+        ):
+            return False
+        return super().maybe_declare(entity, retry, **retry_policy)  # type: ignore[no-untyped-call]
+
+
 class _NoArgsReprAMQP(AMQP):
-    """Celery's AMQP that never puts a repr of the arguments in a message's headers."""
+    """Celery's AMQP that never puts a repr of the arguments in a message's headers, and
+    publishes through ``_LeanProducer``."""
+
+    Producer = _LeanProducer
+
+    @property
+    def producer_pool(self) -> Any:
+        """Celery's pool (kombu's ``pools.producers``), making ``_LeanProducer``s: producers
+        are created lazily on first acquire, so setting the class before that is enough."""
+        pool = super().producer_pool
+        if pool.Producer is not _LeanProducer:
+            pool.Producer = _LeanProducer
+        return pool
 
     def as_task_v2(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["argsrepr"] = kwargs.get("argsrepr") or ARGS_OMITTED

@@ -1,8 +1,10 @@
 """Assess as one Celery task: ``pipeline.assess`` over ``CeleryCalls`` (gRPC from the worker).
 
-The task's input is a ``state`` dict holding the serialized ``AssessRequest`` and the
-absolute deadline; its result is the serialized ``Assessment``.  Clinical logic lives in the
-services, the stage order in ``services.pipeline.assess``.
+The task's input is a ``state`` dict holding the serialized ``AssessRequest``, the absolute
+deadline and the key of the reply list the encounter waits on; the serialized
+``Assessment`` (or the failure) goes there (``services.worker.replies``), not to Celery's
+result backend.  Clinical logic lives in the services, the stage order in
+``services.pipeline.assess``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import grpc
 from celery import Task
+from celery.exceptions import Retry
 from footcds.v1 import (
     differential_pb2,
     encounter_pb2,
@@ -22,10 +25,11 @@ from footcds.v1 import (
 )
 
 from services.pipeline.assess import assess
-from services.pipeline.clients import stubs
+from services.pipeline.clients import in_background, stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
+from services.worker import replies
 from services.worker.app import app
 
 log = logging.getLogger("footcds.worker")
@@ -88,19 +92,41 @@ class CeleryCalls:
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         """Both last stages at once: each needs only intake's and differential's answers, so
         the task waits for the slower call instead of both in turn (docs/performance.md)."""
-        task, deadline = self.task, self.deadline
-        # call() returns the started future here; its errors surface (and retry) at .result() below.
-        pending = task.call("workup", stubs().workup.RecommendTests.future, workup_request, deadline)
+        task, deadline, s = self.task, self.deadline, stubs()
+        # call() returns the started call here; its errors surface (and retry) at .result() below.
+        pending = task.call(
+            "workup", lambda request, timeout: in_background(s.workup.RecommendTests, request, timeout),
+            workup_request, deadline,
+        )
         try:
-            plan = task.call("treatment", stubs().treatment.PlanTreatment, treatment_request, deadline)
+            plan = task.call("treatment", s.treatment.PlanTreatment, treatment_request, deadline)
             workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, deadline)
         finally:
-            pending.cancel()
+            pending.cancel()  # not started yet: never sent
         return workup, plan
 
 
-@app.task(bind=True, base=StageTask, name="footcds.assess.pipeline")
-def pipeline_stage(self: StageTask, state: State) -> bytes:
+# ignore_result: the answer travels on the reply list; a message from a caller that asked for
+# a stored result (``ignore_result`` false in its headers, no "reply" in its state) still gets one.
+@app.task(bind=True, base=StageTask, name="footcds.assess.pipeline", ignore_result=True)
+def pipeline_stage(self: StageTask, state: State) -> bytes | None:
     """All four stages in one task: one queue hop instead of four (measured in bench/)."""
-    request = encounter_pb2.AssessRequest.FromString(state["request"])
-    return assess(request, CeleryCalls(self, state["deadline"])).SerializeToString()
+    deadline: float = state["deadline"]
+    key: str | None = state.get("reply")
+    try:
+        request = encounter_pb2.AssessRequest.FromString(state["request"])
+        answer = assess(request, CeleryCalls(self, deadline)).SerializeToString()
+    except Retry:
+        raise  # the same task runs again and answers then
+    except StageFailed as failure:
+        if key is not None:
+            replies.send_failure(key, failure, deadline)
+        raise
+    except Exception:
+        if key is not None:  # the caller hears at once, not at its deadline
+            replies.send_failure(key, StageFailed("INTERNAL", "the assessment failed"), deadline)
+        raise
+    if key is None:
+        return answer
+    replies.send_answer(key, answer, deadline)
+    return None
