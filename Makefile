@@ -106,7 +106,7 @@ bench-quick: $(STAMP) redis-check
 
 lint: $(STAMP) $(BUF)
 	$(BIN)/ruff check services devtools tests bench scripts
-	$(BIN)/mypy services devtools scripts/compose_scale_check.py tests bench
+	$(BIN)/mypy services devtools scripts/compose_scale_check.py scripts/score_round.py tests bench
 	$(BUF) lint
 	$(BUF) breaking --against '$(BUF_AGAINST)'
 
