@@ -78,3 +78,13 @@ def test_positional_claudication_after_an_old_back_injury_is_not_the_injury_sign
 def test_sphincter_change_still_wins_over_the_positional_exception() -> None:
     _, level = assess("hx_back_injury", "relieved_by_sitting_or_flexion", "sx_bladder_bowel_dysfunction", age=50)
     assert level == "emergency"
+
+
+def test_a_gradual_cold_pulseless_weak_foot_is_urgent_not_the_acute_pathway() -> None:
+    picture = ("unilateral", "ex_diminished_pedal_pulses", "sx_cold_foot", "sx_weakness")
+    acute, acute_level = assess(*picture, age=70)
+    assert "rf_pulse_deficit_with_motor_deficit" in acute
+    assert acute_level == "emergency"
+    chronic, chronic_level = assess(*picture, "onset_gradual", age=70)
+    assert "rf_pulse_deficit_with_motor_deficit" not in chronic
+    assert chronic_level in ("urgent", "emergency")
