@@ -28,6 +28,7 @@ from services.cli.casefile import case_from_json
 from services.differential.handlers import case_from_pb
 from services.differential.model import compile_model
 from services.knowledge.clinical import Case, State
+from services.knowledge.fitted import red_flag_ingredients
 from services.knowledge.loader import KnowledgeBase
 from tests.clinical.realcases import RealCase
 
@@ -43,6 +44,10 @@ class FitParams:
     fit_other: bool = False  # whether the catch-all "other" row is fitted
     fit_emergency: bool = True  # whether emergency conditions' rows are fitted
     min_stated: int = 3  # pairs stated fewer times than this keep the prior
+    # Red-flag guard: for a finding that is an ingredient of an emergency red-flag rule, the fit
+    # never lowers an emergency condition's likelihood below its prior nor raises a non-emergency
+    # condition's above it (case reports over-report striking findings; red flags are not traded).
+    red_flag_guard: bool = True
     p_floor: float = 0.002
     p_ceiling: float = 0.98
 
@@ -112,6 +117,7 @@ def fitted_pairs(
     if kb.evidence_model is not None:
         for imp in kb.evidence_model.implications:
             parents[imp.finding] = list(imp.implies)
+    guarded = red_flag_ingredients(kb.red_flags) if params.red_flag_guard else frozenset()
     out: dict[tuple[str, str], tuple[float, float, bool]] = {}
     for (cid, fid), count in sorted(counts.items(), key=lambda kv: _depth(kv[0][1], parents)):
         condition = kb.conditions[cid]
@@ -127,6 +133,8 @@ def fitted_pairs(
         for parent in parents.get(fid, ()):
             parent_p = out.get((cid, parent), (0.0, float(prior[c_index[cid], f_index[parent]]), False))[1]
             value = min(value, parent_p)
+        if fid in guarded:
+            value = max(value, p0) if condition.emergency else min(value, p0)
         if round(value, 4) != round(p0, 4):
             out[(cid, fid)] = (p0, round(value, 4), listed)
     return out

@@ -165,10 +165,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--by-round", action="store_true", help="leave one corpus round out instead")
     parser.add_argument("--evidence", action="store_true",
                         help="with the chosen fit, search hallmark_reporting x other_mimic_share")
+    parser.add_argument("--guard", action="store_true",
+                        help="the chosen fit with and without the red-flag guard, same folds")
     args = parser.parse_args(argv)
     base = load_knowledge_base(fitted=False)
     cases = spent_cases()
     grid = parameter_grid() if args.grid else [FitParams()]
+    if args.guard:
+        grid = [replace(p, red_flag_guard=g) for p in grid for g in (False, True)]
     evidence = EVIDENCE_GRID if args.evidence else (Evidence(),)
     engine, results = cross_validate(base, cases, grid, args.folds, by_round=args.by_round, evidence=evidence)
     print(json.dumps({"model": "engine (knowledge base, no fit)", **engine.figures()}))
@@ -193,7 +197,7 @@ def _name(p: FitParams) -> str:
     listed = f"k_listed={p.k_listed:g}" if p.fit_listed else "listed=kept"
     return (f"fit {listed} k_unlisted={p.k_unlisted:g} absent_weight={p.absent_weight:g} "
             f"other={'fit' if p.fit_other else 'kept'} emergency={'fit' if p.fit_emergency else 'kept'} "
-            f"min_stated={p.min_stated}")
+            f"min_stated={p.min_stated}" + (" red_flag_guard" if p.red_flag_guard else ""))
 
 
 if __name__ == "__main__":

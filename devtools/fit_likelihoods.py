@@ -91,7 +91,8 @@ def build_layer(base: KnowledgeBase, sets: dict[str, str], params: FitParams) ->
             "description": "p = (k * prior + present) / (k + present + absent_weight * absent), clipped; "
             "prior = the engine's value without this layer (background or derived from an implied parent); "
             "k = k_unlisted (k_listed for a listed pair, when fit_listed); a child of an implication is "
-            "capped at its parent's value",
+            "capped at its parent's value; red_flag_guard: for a finding of an emergency red-flag rule the fit never "
+            "lowers an emergency row below its prior nor raises a non-emergency row above it",
             "fit_listed": params.fit_listed,
             "k_listed": params.k_listed,
             "k_unlisted": params.k_unlisted,
@@ -99,6 +100,7 @@ def build_layer(base: KnowledgeBase, sets: dict[str, str], params: FitParams) ->
             "fit_other": params.fit_other,
             "fit_emergency": params.fit_emergency,
             "min_stated": params.min_stated,
+            "red_flag_guard": params.red_flag_guard,
             "p_floor": params.p_floor,
             "p_ceiling": params.p_ceiling,
             "cross_validation": CV_SUMMARY,

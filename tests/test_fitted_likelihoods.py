@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from devtools import fit_likelihoods
-from devtools.casefit import FitParams, fit_counts, intake_case
+from devtools.casefit import FitParams, fit_counts, intake_case, prior_table
 from devtools.cv_likelihoods import cross_validate
 from services.differential.ranking import compile_model, default_model
 from services.knowledge.clinical import State
+from services.knowledge.fitted import red_flag_ingredients
 from services.knowledge.loader import DATA_DIR, FITTED_FILE, KnowledgeBaseError, load_knowledge_base
 from tests.clinical import realcases
 
@@ -129,3 +130,39 @@ def test_on_held_out_folds_the_fit_helps_without_losing_emergencies() -> None:
     assert after["top1"] > before["top1"]
     assert after["top3"] > before["top3"]
     assert after["brier"] < before["brier"]
+
+
+def test_a_red_flag_finding_raised_for_a_non_emergency_is_refused(tmp_path: Path) -> None:
+    """The red-flag guard: the fit never makes a red-flag ingredient (here weakness or
+    progression) better evidence for a non-emergency than the tables do, so it cannot take an
+    emergency's place on the findings that flag it (docs/ranking.md, section 8)."""
+    data = _copy_data(tmp_path)
+    layer = yaml.safe_load((data / FITTED_FILE).read_text())
+    assert layer["method"]["red_flag_guard"] is True
+    base = load_knowledge_base(fitted=False)
+    ingredients = red_flag_ingredients(base.red_flags)
+    prior = prior_table(base)
+    cid, fid = next(
+        (c, f) for c in base.condition_ids for f in sorted(ingredients)
+        if not base.conditions[c].emergency and c != "other" and f not in base.likelihoods.get(c, {})
+        and f not in layer["updates"].get(c, {})
+    )
+    p0 = float(prior[base.condition_ids.index(cid), base.finding_ids.index(fid)])
+    layer["updates"].setdefault(cid, {})[fid] = {"prior": round(p0, 6), "k": 4.0, "present": 5, "absent": 0,
+                                                 "p": round((4.0 * round(p0, 6) + 5) / 9.0, 4)}
+    (data / FITTED_FILE).write_text(yaml.safe_dump(layer))
+    with pytest.raises(KnowledgeBaseError, match=f"updates.{cid}.{fid}: a red-flag finding moved"):
+        load_knowledge_base(data, check_codes=False)
+
+
+def test_the_generated_layer_keeps_the_guard() -> None:
+    """Every committed pair on a red-flag ingredient moves toward its emergency, never away."""
+    base = load_knowledge_base(fitted=False)
+    ingredients = red_flag_ingredients(base.red_flags)
+    moved = [(cid, fid, pair) for cid, per in COMMITTED["updates"].items()
+             for fid, pair in per.items() if fid in ingredients]
+    for cid, fid, pair in moved:
+        if base.conditions[cid].emergency:
+            assert pair["p"] >= pair["prior"], (cid, fid)
+        else:
+            assert pair["p"] <= pair["prior"], (cid, fid)

@@ -7,9 +7,11 @@ counts, which this schema checks so that a hand edit fails at load.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import Field, model_validator
 
-from services.knowledge.models import Cited, Strict
+from services.knowledge.models import Cited, RedFlagRule, Strict
 
 
 class FittedPair(Strict):
@@ -37,6 +39,9 @@ class FitMethod(Strict):
     fit_other: bool
     fit_emergency: bool
     min_stated: int = Field(ge=1)
+    # For a finding that makes an emergency red-flag rule fire, the fit never lowers an emergency
+    # row below its prior nor raises a non-emergency row above it (docs/ranking.md, section 8).
+    red_flag_guard: bool = False
     p_floor: float = Field(gt=0, lt=0.5)
     p_ceiling: float = Field(gt=0.5, lt=1)
     cross_validation: str
@@ -75,3 +80,16 @@ class FittedLayer(Strict):
                     raise ValueError(f"updates.{cid}.{fid}: stated {pair.present + pair.absent} times, "
                                      f"below min_stated {m.min_stated}")
         return self
+
+
+def red_flag_ingredients(rules: Iterable[RedFlagRule]) -> frozenset[str]:
+    """Findings that make an emergency red-flag rule fire (``all_of``, ``any_of``, ``and_any_of``).
+
+    Why: the red-flag guard keeps the fit from weakening the evidence these findings give for the
+    emergencies they flag (red flags are never traded).
+    """
+    out: set[str] = set()
+    for rule in rules:
+        if rule.level == "emergency":
+            out.update(rule.all_of, rule.any_of, *rule.and_any_of)
+    return frozenset(out)

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from services.knowledge.clinical import TRIAGE_ORDER
-from services.knowledge.fitted import FittedLayer
+from services.knowledge.fitted import FittedLayer, red_flag_ingredients
 from services.knowledge.models import (
     Condition,
     ConditionPlan,
@@ -296,6 +296,7 @@ def _apply_layer(kb: KnowledgeBase, layer: FittedLayer) -> KnowledgeBase:
     table's value (the tables changed since the fit: regenerate).
     """
     problems: list[str] = []
+    guarded = red_flag_ingredients(kb.red_flags) if layer.method.red_flag_guard else frozenset()
     for cid, per in layer.updates.items():
         condition = kb.conditions.get(cid)
         if condition is None:
@@ -316,6 +317,9 @@ def _apply_layer(kb: KnowledgeBase, layer: FittedLayer) -> KnowledgeBase:
                     f"updates.{cid}.{fid}: prior {pair.prior} but likelihoods*.yaml says {listed.p}; "
                     "regenerate with `make fit-likelihoods`"
                 )
+            if fid in guarded and (pair.p < pair.prior if condition.emergency else pair.p > pair.prior):
+                problems.append(f"updates.{cid}.{fid}: a red-flag finding moved against its emergency "
+                                "(the method's red_flag_guard); regenerate with `make fit-likelihoods`")
     if problems:
         raise KnowledgeBaseError(f"{FITTED_FILE}: " + "; ".join(problems))
     reason = layer.corpus.estimate_reason or "fitted to published case reports"
