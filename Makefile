@@ -8,7 +8,7 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
-BUF_AGAINST ?= .git\#ref=80e399b,subdir=protos
+BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
 .PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 fit-likelihoods cv-likelihoods bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 

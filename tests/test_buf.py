@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BUF = ROOT / "node_modules" / ".bin" / "buf"
 FIRST_V1 = "80e399b"
+CLONE_DEPTH = 100_000  # the whole history: `make lint` passes the same depth
 
 pytestmark = pytest.mark.skipif(not BUF.exists(), reason="the buf CLI is not installed: run `make buf` (needs npm)")
 
@@ -27,7 +28,8 @@ def buf(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def against() -> str:
     if subprocess.run(["git", "cat-file", "-e", f"{FIRST_V1}^{{commit}}"], cwd=ROOT, capture_output=True).returncode:
         pytest.skip(f"commit {FIRST_V1} is not in this clone (shallow?): buf breaking has nothing to compare with")
-    return f"{ROOT}/.git#ref={FIRST_V1},subdir=protos"
+    # buf clones only the last 50 commits for a ref unless told a depth: v1 is older than that.
+    return f"{ROOT}/.git#ref={FIRST_V1},depth={CLONE_DEPTH},subdir=protos"
 
 
 def test_buf_lint_is_clean() -> None:
