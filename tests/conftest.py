@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
+from services.worker.app import _NoArgsReprAMQP, broker_transport
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -57,3 +59,12 @@ def tablet_token(suite: LocalSuite) -> str:
 def staff_token(suite: LocalSuite) -> str:
     """A medical assistant's credential for the staff view (``staff`` scope only)."""
     return suite.issue_token("staff-desk-1", ["staff"])
+
+
+@pytest.fixture()
+def transport_app(suite: LocalSuite) -> Celery:
+    """A Celery app on the suite's Redis with FootCDS's transport and serializer, no tasks:
+    for tests of what a publish puts on the wire."""
+    app = Celery("transport-test", broker=suite.redis_url, backend=suite.redis_url, amqp=_NoArgsReprAMQP)
+    app.conf.update(task_serializer="msgpack", broker_transport=broker_transport(suite.redis_url))
+    return app

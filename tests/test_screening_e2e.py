@@ -223,7 +223,10 @@ def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
     running = LocalSuite(
         log_dir=tmp_path_factory.mktemp("fragile"),
         extra_env={
-            "FOOTCDS_VISIBILITY_TIMEOUT_SECONDS": "3",  # a killed worker's chunks come back after 3 s
+            # A killed worker's chunks come back after 15 s. Not less: a live worker's prefetched chunks
+            # are unacked too, and on a loaded 2-core machine they wait longer than 3 s, were restored
+            # and run twice, and the roster crawled (counted once, but past the watch's deadline).
+            "FOOTCDS_VISIBILITY_TIMEOUT_SECONDS": "15",
             "FOOTCDS_UNACKED_RESTORE_INTERVAL_SECONDS": "1",
             "FOOTCDS_SCREENING_MAX_ATHLETES": str(LIMIT),
             "FOOTCDS_SCREENING_CHUNK_SIZE": "100",
@@ -277,7 +280,7 @@ def test_a_killed_worker_loses_and_duplicates_no_athlete(
 
     fragile.start_worker(name="worker2")
     fragile.wait_worker()
-    final = watch_to_end(fragile_stub, submitted.screening_id, timeout=90)[-1]
+    final = watch_to_end(fragile_stub, submitted.screening_id, timeout=180)[-1]
     assert (final.state, final.done, final.total) == (DONE, 2000, 2000)  # counted once, not twice
 
     results = results_of(fragile_stub, submitted.screening_id)

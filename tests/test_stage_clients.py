@@ -39,7 +39,7 @@ from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired
 from services.platform.tls import dial
 from services.worker import replies
-from services.worker.app import _LeanProducer, _NoArgsReprAMQP, broker_transport
+from services.worker.app import _LeanProducer
 from services.worker.tasks import pipeline_stage
 from tests.conftest import EXAMPLES, example_request
 
@@ -74,14 +74,11 @@ def test_stage_calls_carry_the_service_token_and_the_callers_metadata(suite: Loc
         bad.close()
 
 
-def _app(url: str) -> Celery:
-    app = Celery("stage-clients-test", broker=url, backend=url, amqp=_NoArgsReprAMQP)
-    app.conf.update(task_serializer="msgpack", broker_transport=broker_transport(url))
-    return app
 
-
-def test_producer_declares_a_queue_once_per_connection_and_again_after_a_reconnect(suite: LocalSuite) -> None:
-    app = _app(suite.redis_url)
+def test_producer_declares_a_queue_once_per_connection_and_again_after_a_reconnect(
+    suite: LocalSuite, transport_app: Celery
+) -> None:
+    app = transport_app
     client = redis.Redis.from_url(suite.redis_url)
     queue = "footcds-declare-test"
     binding = f"_kombu.binding.{queue}"  # Celery's missing queue: an exchange of the same name

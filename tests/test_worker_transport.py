@@ -17,17 +17,11 @@ import redis
 from celery import Celery
 
 from devtools.suite import LocalSuite
-from services.worker.app import ARGS_OMITTED, RedisTransport, _NoArgsReprAMQP, broker_transport
+from services.worker.app import ARGS_OMITTED, RedisTransport, broker_transport
 
 
-def _app(url: str) -> Celery:
-    app = Celery("transport-test", broker=url, backend=url, amqp=_NoArgsReprAMQP)
-    app.conf.update(task_serializer="msgpack", broker_transport=broker_transport(url))
-    return app
-
-
-def test_published_task_keeps_its_arguments_out_of_the_headers(suite: LocalSuite) -> None:
-    app = _app(suite.redis_url)
+def test_published_task_keeps_its_arguments_out_of_the_headers(suite: LocalSuite, transport_app: Celery) -> None:
+    app = transport_app
     queue = "footcds-transport-test"
     marker = "Marker-Patient-7Q"
     app.send_task("footcds.nothing", args=(marker.encode(), {"note": marker}), queue=queue)
@@ -42,8 +36,8 @@ def test_published_task_keeps_its_arguments_out_of_the_headers(suite: LocalSuite
     assert args[0] == marker.encode() and args[1] == {"note": marker}  # the worker still gets them
 
 
-def test_channel_reuses_one_redis_client_per_pool(suite: LocalSuite) -> None:
-    app = _app(suite.redis_url)
+def test_channel_reuses_one_redis_client_per_pool(suite: LocalSuite, transport_app: Celery) -> None:
+    app = transport_app
     with app.connection_for_write() as conn:
         assert conn.transport_cls is RedisTransport
         channel = conn.default_channel
@@ -60,10 +54,12 @@ def test_other_schemes_keep_kombus_own_transport() -> None:
     assert broker_transport("sentinel://a:26379;sentinel://b:26379") is not None
 
 
-def test_cached_bindings_still_route_every_message_and_see_new_queues(suite: LocalSuite) -> None:
+def test_cached_bindings_still_route_every_message_and_see_new_queues(
+    suite: LocalSuite, transport_app: Celery
+) -> None:
     from kombu.entity import Exchange, Queue  # where they are defined: kombu/__init__ re-exports them lazily
 
-    app = _app(suite.redis_url)
+    app = transport_app
     client = redis.Redis.from_url(suite.redis_url)
     exchange = Exchange("footcds-transport-x", type="direct")
     first, second = "footcds-transport-q1", "footcds-transport-q2"
