@@ -28,7 +28,7 @@ from services.cli.casefile import case_from_json
 from services.differential.handlers import case_from_pb
 from services.differential.model import compile_model
 from services.knowledge.clinical import Case, State
-from services.knowledge.fitted import red_flag_ingredients
+from services.knowledge.fitted import posterior_mean, red_flag_ingredients
 from services.knowledge.loader import KnowledgeBase
 from tests.clinical.realcases import RealCase
 
@@ -93,10 +93,9 @@ def prior_table(kb: KnowledgeBase) -> np.ndarray:
 
 
 def fitted_value(p0: float, count: PairCount, k: float, params: FitParams) -> float:
-    """The Beta posterior mean, clipped to the layer's bounds."""
-    n = count.present + params.absent_weight * count.absent
-    value = (k * p0 + count.present) / (k + n)
-    return float(min(max(value, params.p_floor), params.p_ceiling))
+    """The Beta posterior mean, clipped to the layer's bounds (``fitted.posterior_mean``)."""
+    return float(posterior_mean(p0, count.present, count.absent, k, params.absent_weight,
+                                params.p_floor, params.p_ceiling))
 
 
 def fitted_pairs(

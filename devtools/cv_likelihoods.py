@@ -25,11 +25,11 @@ from devtools.casefit import (
     prior_table,
     with_fit,
 )
-from services.differential.explain import _EXPLAIN
+from services.differential.explain import forget_explain_tables
 from services.differential.ranking import compile_model, rank_batch
 from services.knowledge.clinical import Case
 from services.knowledge.loader import KnowledgeBase, load_knowledge_base
-from tests.clinical.realcases import RealCase, spent_cases
+from tests.clinical.realcases import RealCase, spent_cases, under_triage_steps
 
 FOLDS = 5
 
@@ -67,8 +67,6 @@ class Scores:
         }
 
 
-ORDER = ("emergency", "urgent", "routine", "self_care")
-
 
 def score(kb: KnowledgeBase, cases: Sequence[RealCase], intake: Sequence[Case]) -> Scores:
     """The held-out cases ranked and triaged by ``kb`` (the Assess path's ranking and triage)."""
@@ -82,7 +80,7 @@ def score(kb: KnowledgeBase, cases: Sequence[RealCase], intake: Sequence[Case]) 
         out.top1 += ranked[0] == truth
         out.top3 += truth in ranked[:3]
         out.triage += level == case.expected.triage
-        out.under += ORDER.index(level) > ORDER.index(case.expected.triage)
+        out.under += under_triage_steps(case.expected.triage, level) > 0
         if case.is_emergency:
             out.emergencies += 1
             out.caught += level == "emergency"
@@ -90,9 +88,8 @@ def score(kb: KnowledgeBase, cases: Sequence[RealCase], intake: Sequence[Case]) 
             out.others += 1
             out.raised += level == "emergency"
         out.brier += sum((c.probability - (c.condition_id == truth)) ** 2 for c in diff.conditions)
-    # explain_tables keeps every model it saw (one per process in the services); a search
-    # compiles hundreds, and holding them all makes the garbage collector crawl.
-    _EXPLAIN.pop(id(model), None)
+    # A search compiles hundreds of models; their cached explain tables would pin them all.
+    forget_explain_tables(model)
     return out
 
 

@@ -89,6 +89,12 @@ def explain_tables(model: RankingModel) -> ExplainTables:
     return tables
 
 
+def forget_explain_tables(model: RankingModel) -> None:
+    """Drop ``model``'s tables: for callers that compile many short-lived models (the
+    cross-validation search), whose cached tables would pin every model in memory."""
+    _EXPLAIN.pop(id(model), None)
+
+
 def _explanations(
     model: RankingModel, tables: ExplainTables, case: Case, setting: str, explained: list[int]
 ) -> list[Explanation]:

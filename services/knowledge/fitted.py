@@ -14,6 +14,16 @@ from pydantic import Field, model_validator
 from services.knowledge.models import Cited, RedFlagRule, Strict
 
 
+def posterior_mean(
+    prior: float, present: float, absent: float, k: float, absent_weight: float, floor: float, ceiling: float
+) -> float:
+    """The Beta posterior mean of P(f | c), clipped: ``prior`` worth ``k`` cases, updated by how
+    often published patients were reported with the finding present / absent. The one formula
+    the generator (devtools/casefit.py) writes with and this schema checks with."""
+    value = (k * prior + present) / (k + present + absent_weight * absent)
+    return min(max(value, floor), ceiling)
+
+
 class FittedPair(Strict):
     """One (condition, finding) after the empirical-Bayes update (docs/ranking.md, section 8).
 
@@ -67,8 +77,8 @@ class FittedLayer(Strict):
         m = self.method
         for cid, per in self.updates.items():
             for fid, pair in per.items():
-                raw = (pair.k * pair.prior + pair.present) / (pair.k + pair.present + m.absent_weight * pair.absent)
-                expected = round(min(max(raw, m.p_floor), m.p_ceiling), 4)
+                expected = round(posterior_mean(pair.prior, pair.present, pair.absent, pair.k,
+                                                m.absent_weight, m.p_floor, m.p_ceiling), 4)
                 # A capped child may only be lower than its own update (its parent's value).
                 ok = pair.p <= expected + 1e-4 if pair.capped_by_parent else abs(pair.p - expected) <= 1e-4
                 if not ok:

@@ -43,10 +43,10 @@ from tests.clinical.realcases import (
     cases_in,
     corpus_digest,
     locked_runs,
+    under_triage_steps,
 )
 
 VIGNETTE_DIR = Path(__file__).parent / "vignettes"
-TRIAGE = ("emergency", "urgent", "routine", "self_care")
 
 
 HOLDOUT_MARK = "holdout"  # team-written "holdout" files: patched after their run, so regression too
@@ -143,7 +143,7 @@ def evaluate(vignettes: list[dict[str, Any]]) -> Report:
         report.triage_exact += level == expected["triage"]
         if level != expected["triage"]:
             report.triage_misses.append(f"{v['id']}: expected {expected['triage']}, got {level}")
-        if TRIAGE.index(level) > TRIAGE.index(expected["triage"]):
+        if under_triage_steps(expected["triage"], level) > 0:
             report.under_triage.append(f"{v['id']}: expected {expected['triage']}, got {level}")
         if expected["triage"] == "emergency":
             report.emergencies += 1
