@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 fit-likelihoods cv-likelihoods bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 eval-locked-round7 fit-likelihoods cv-likelihoods bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -23,6 +23,7 @@ help:
 	@echo "make eval-locked-round4  round 4 of the real cases (written blind after round 3), once (recorded)"
 	@echo "make eval-locked-round5  round 5 of the real cases (written blind after round 4), once (recorded)"
 	@echo "make eval-locked-round6  round 6 of the real cases (written blind after round 5), once (recorded)"
+	@echo "make eval-locked-round7  round 7 of the real cases (written blind after round 6), once (recorded)"
 	@echo "make fit-likelihoods  regenerate the case-fitted likelihood layer from the spent cases (docs/ranking.md s.8)"
 	@echo "make cv-likelihoods   its grouped cross-validation (by source, and leave-one-round-out) vs the engine"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
@@ -94,6 +95,9 @@ eval-locked-round5: $(STAMP)
 
 eval-locked-round6: $(STAMP)
 	$(PY) -m tests.clinical.evaluate --split locked6
+
+eval-locked-round7: $(STAMP)
+	$(PY) -m tests.clinical.evaluate --split locked7
 
 fit-likelihoods: $(STAMP)
 	$(PY) -m devtools.fit_likelihoods

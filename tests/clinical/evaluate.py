@@ -199,6 +199,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked4": "real cases, round 4, LOCKED as a whole (written blind after round 3; run once)",
     "locked5": "real cases, round 5, LOCKED as a whole (written blind after round 4; run once)",
     "locked6": "real cases, round 6, LOCKED as a whole (written blind after round 5; run once)",
+    "locked7": "real cases, round 7, LOCKED as a whole (written blind after round 6; run once)",
 }
 
 
