@@ -130,3 +130,11 @@ def test_sudden_weakness_with_back_pain_stays_an_emergency_with_a_peripheral_sig
     flags, level = assess("onset_sudden", "unilateral", "sx_weakness", "sx_back_pain", "ex_tinel_fibular_head", age=65)
     assert "rf_sudden_back_pain_with_numbness" in flags
     assert level == "emergency"
+
+
+def test_gradual_numbness_after_a_head_or_neck_injury_stays_the_911_sign() -> None:
+    flags, level = assess("hx_head_neck_injury", "onset_gradual", "unilateral", "sx_tingling", age=75)
+    assert "rf_numbness_after_head_neck_injury_gradual" in flags
+    assert level == "emergency"
+    back, _ = assess("hx_back_injury", "onset_gradual", "unilateral", "sx_tingling", age=75)
+    assert "rf_numbness_after_head_neck_injury_gradual" not in back
