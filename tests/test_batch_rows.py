@@ -20,7 +20,7 @@ from services.differential.handlers import case_from_pb, rank_differential_batch
 from services.intake.handlers import normalize_intake
 from services.knowledge.clinical import Case, Differential, ScoredCondition
 from services.knowledge.loader import knowledge_base
-from services.wire import encoding
+from services.wire import convert, encoding
 from tests.clinical.evaluate import load_vignettes, request_for
 
 
@@ -102,3 +102,24 @@ def test_the_batch_rpc_answers_as_the_dataclass_path() -> None:
         assert [r.differential.SerializeToString(deterministic=True) for r in response.results] == [
             encoding.differential_to_pb(d).SerializeToString(deterministic=True) for d in expected
         ]
+
+
+def test_lean_conditions_are_the_dataclass_built_ones() -> None:
+    """``convert.lean_scored_from_pb`` (set slot by slot) against the dataclass's ``__init__``."""
+    seen = 0
+    for row in ranking.rank_batch_rows(cases()[:60]):
+        message = common_pb2.Differential.FromString(encoding.ranked_row_bytes(row))
+        lean = convert.lean_differential_from_pb(message)
+        for c, m in zip(lean.conditions + lean.dont_miss, [*message.conditions, *message.dont_miss], strict=True):
+            built = ScoredCondition(
+                condition_id=m.condition_id,
+                label=m.label,
+                probability=m.probability,
+                emergency=m.emergency,
+                dont_miss=m.dont_miss,
+                unlikely=m.unlikely,
+                specialist=m.specialist,
+            )
+            assert c == built and hash(c) == hash(built) and repr(c) == repr(built)
+            seen += 1
+    assert seen > 60 * 30
