@@ -123,3 +123,46 @@ def test_lean_conditions_are_the_dataclass_built_ones() -> None:
             assert c == built and hash(c) == hash(built) and repr(c) == repr(built)
             seen += 1
     assert seen > 60 * 30
+
+
+def test_intake_and_workup_batches_answer_each_item_as_the_single_rpc() -> None:
+    """The batch handlers fill their results in place; each result is the single RPC's
+    response to that item, and a bad item gets its error without disturbing the others."""
+    from footcds.v1 import workup_pb2
+
+    from services.intake.handlers import normalize_intake_batch
+    from services.workup.handlers import recommend_tests, recommend_tests_batch
+
+    text = io.StringIO()
+    write_roster(synthesize(knowledge_base(), 60, seed=3), text)
+    requests = [
+        intake_pb2.NormalizeIntakeRequest(patient=r.patient, evidence=r.evidence, answers=r.answers)
+        for r in [*parse_roster(text.getvalue()).entries, *(request_for(v) for v in load_vignettes()[:40])]
+    ]
+    bad = intake_pb2.NormalizeIntakeRequest(patient=requests[0].patient)
+    bad.evidence.add(finding_id="no_such_finding", state=common_pb2.EVIDENCE_STATE_PRESENT)
+    items = [*requests[:5], bad, *requests[5:]]
+    batch = normalize_intake_batch(intake_pb2.NormalizeIntakeBatchRequest(items=items))
+    assert batch.results[5].WhichOneof("outcome") == "error"
+    assert batch.results[5].error.violations[0].field.startswith("items[5].evidence[0]")
+    singles = [normalize_intake(r) for r in requests]
+    answered = [r for r in batch.results if r.WhichOneof("outcome") == "response"]
+    assert [r.index for r in batch.results] == list(range(len(items)))
+    assert [r.response for r in answered] == singles
+    assert any(s.red_flags for s in singles)
+
+    ranked = rank_differential_batch(
+        differential_pb2.RankDifferentialBatchRequest(
+            items=[differential_pb2.RankDifferentialRequest(patient=s.patient, evidence=s.evidence) for s in singles],
+            omit_explanations=True,
+        )
+    )
+    work = [
+        workup_pb2.RecommendTestsRequest(patient=s.patient, evidence=s.evidence, differential=r.differential)
+        for s, r in zip(singles, ranked.results, strict=True)
+    ]
+    empty = workup_pb2.RecommendTestsRequest(patient=singles[0].patient)  # no differential: an error
+    tested = recommend_tests_batch(workup_pb2.RecommendTestsBatchRequest(items=[empty, *work]))
+    assert tested.results[0].WhichOneof("outcome") == "error"
+    assert [r.response for r in tested.results[1:]] == [recommend_tests(w) for w in work]
+    assert tested.kb_version == singles[0].kb_version and tested.results[1].response.disclaimer
