@@ -135,9 +135,9 @@ def test_intake_and_workup_batches_answer_each_item_as_the_single_rpc() -> None:
 
     text = io.StringIO()
     write_roster(synthesize(knowledge_base(), 60, seed=3), text)
+    sources: list[Any] = [*parse_roster(text.getvalue()).entries, *(request_for(v) for v in load_vignettes()[:40])]
     requests = [
-        intake_pb2.NormalizeIntakeRequest(patient=r.patient, evidence=r.evidence, answers=r.answers)
-        for r in [*parse_roster(text.getvalue()).entries, *(request_for(v) for v in load_vignettes()[:40])]
+        intake_pb2.NormalizeIntakeRequest(patient=r.patient, evidence=r.evidence, answers=r.answers) for r in sources
     ]
     bad = intake_pb2.NormalizeIntakeRequest(patient=requests[0].patient)
     bad.evidence.add(finding_id="no_such_finding", state=common_pb2.EVIDENCE_STATE_PRESENT)
