@@ -41,3 +41,14 @@ def test_a_bad_state_deep_in_a_differential_is_named() -> None:
         contract.check(request, "items[4].")
     fields = [v.field for v in raised.value.violations]
     assert fields == ["items[4].differential.conditions[1].evidence_for[0].state"]
+
+
+def test_a_bad_state_in_evidence_against_of_a_dont_miss_entry_is_named() -> None:
+    request = _request()
+    request.differential.dont_miss.add().CopyFrom(request.differential.conditions[0])
+    weight = request.differential.dont_miss[0].evidence_against.add(finding_id="loc_sole")
+    weight.state = 42  # type: ignore[assignment]
+    contract.problems(_request())  # registers the type
+    assert not message_valid(request.DESCRIPTOR.full_name, contract._plan)(request)
+    weight.state = common_pb2.EVIDENCE_STATE_ABSENT
+    assert message_valid(request.DESCRIPTOR.full_name, contract._plan)(request)

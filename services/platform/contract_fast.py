@@ -204,7 +204,12 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
         inner = message_valid(plan.nested, plans)
         if inner is not _always:
             if repeated:
-                checks.append(lambda m: all(map(inner, getattr(m, name))))
+
+                def nested_items_ok(m: Message) -> bool:
+                    return all(map(inner, getattr(m, name)))
+
+                _NESTED_LISTS[nested_items_ok] = (name, inner)
+                checks.append(nested_items_ok)
             else:
                 checks.append(lambda m: not m.HasField(name) or inner(getattr(m, name)))
     elif plan.nested is not None:
@@ -247,6 +252,8 @@ def message_valid(full_name: str, plans: Plans) -> Callable[[Message], bool]:
 
 
 _COMPILING: set[str] = set()  # types whose compilation is under way (recursion guard)
+# A field check that is "every item of this repeated message field is valid": (field, item check).
+_NESTED_LISTS: dict[Callable[[Message], bool], tuple[str, Callable[[Message], bool]]] = {}
 
 
 @cache
@@ -263,6 +270,18 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
         return _always
     if len(fields) == 1:
         return fields[0]
+    lists = [_NESTED_LISTS.get(f) for f in fields]
+    if all(lists):  # only lists of nested messages (a ConditionScore's evidence weights)
+        pairs = tuple(p for p in lists if p is not None)
+
+        def lists_valid(m: Message) -> bool:
+            for name, inner in pairs:  # one call per message, an empty list not iterated
+                items = getattr(m, name)
+                if items and not all(map(inner, items)):
+                    return False
+            return True
+
+        return lists_valid
 
     def valid(m: Message) -> bool:
         for f in fields:  # noqa: SIM110 (a loop: no generator object per message checked)
