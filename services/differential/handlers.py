@@ -59,7 +59,8 @@ def rank_differential_batch(
         # No dataclass per condition: encoded from the probability rows (the screening path).
         rows = ranking.rank_batch_rows(cases)
         encoded = {
-            index: encoding.ranked_row_bytes(row) for index, row in zip(positions, rows, strict=True)
+            index: encoding.ranked_row_bytes(r.order, r.values, r.dont_miss, r.triage, r.statics, r.floor)
+            for index, r in zip(positions, rows, strict=True)
         }
     elif cases:
         ranked = ranking.rank_batch(cases, explain=True)

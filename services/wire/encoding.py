@@ -9,16 +9,13 @@ field (``convert.differential_to_pb_plain``) for every condition of every case.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from footcds.v1 import common_pb2 as pb
 
-from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Weight
+from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Triage, Weight
 from services.wire.convert import _citations_to_pb, _weight_to_pb, scored_to_pb, triage_to_pb
-
-if TYPE_CHECKING:  # the ranking's row type only: no import of the domain at run time
-    from services.differential.ranking import RankedRow
 
 # Wire tags (field number << 3 | wire type) of the fields written by hand below.
 _TAG_PROBABILITY = b"\x19"  # ConditionScore.probability = 3, 64-bit
@@ -144,32 +141,38 @@ def _row_heads(statics: _Statics) -> tuple[tuple[bytes, bytes, bytes, bytes], ..
     return out
 
 
-def ranked_row_bytes(row: RankedRow) -> bytes:
-    """``differential_bytes`` of the unexplained differential ``row`` stands for, encoded from
-    its index lists: per condition one cached head (tag, length, constant fields, probability
-    tag), the probability's 8 bytes and the unlikely mark.  A probability of exactly +0.0 (not
-    written by the serializer) takes the general path."""
-    heads = _row_heads(row.statics)
-    values, floor = row.values, row.floor
+def ranked_row_bytes(
+    order: Sequence[int],
+    values: Sequence[float],
+    dont_miss: Sequence[int],
+    triage: Triage,
+    statics: _Statics,
+    floor: float,
+) -> bytes:
+    """``differential_bytes`` of an unexplained differential given by condition index
+    (``ranking.RankedRow``'s fields): per condition one cached head (tag, length, constant
+    fields, probability tag), the probability's 8 bytes and the unlikely mark.  A probability
+    of exactly +0.0 (not written by the serializer) takes the general path."""
+    heads = _row_heads(statics)
     pack = _PACK_DOUBLE
     parts: list[bytes] = []
-    for ci in row.order:
+    for ci in order:
         p = values[ci]
         if p == 0.0 and pack(p) == bytes(8):
-            parts.append(_field(_TAG_CONDITIONS, _zero_bytes(row.statics[ci], p < floor)))
+            parts.append(_field(_TAG_CONDITIONS, _zero_bytes(statics[ci], p < floor)))
         elif p < floor:
             parts.append(heads[ci][1] + pack(p) + _TAG_UNLIKELY_TRUE)
         else:
             parts.append(heads[ci][0] + pack(p))
-    for ci in row.dont_miss:
+    for ci in dont_miss:
         p = values[ci]
         if p == 0.0 and pack(p) == bytes(8):
-            parts.append(_field(_TAG_DONT_MISS, _zero_bytes(row.statics[ci], p < floor)))
+            parts.append(_field(_TAG_DONT_MISS, _zero_bytes(statics[ci], p < floor)))
         elif p < floor:
             parts.append(heads[ci][3] + pack(p) + _TAG_UNLIKELY_TRUE)
         else:
             parts.append(heads[ci][2] + pack(p))
-    parts.append(_field(_TAG_TRIAGE, triage_to_pb(row.triage).SerializeToString()))
+    parts.append(_field(_TAG_TRIAGE, triage_to_pb(triage).SerializeToString()))
     return b"".join(parts)
 
 
