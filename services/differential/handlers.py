@@ -55,8 +55,15 @@ def rank_differential_batch(
             cases.append(outcome)
             positions.append(index)
     encoded: dict[int, bytes] = {}
-    if cases:
-        ranked = ranking.rank_batch(cases, explain=not request.omit_explanations)
+    if cases and request.omit_explanations:
+        # No dataclass per condition: encoded from the probability rows (the screening path).
+        rows = ranking.rank_batch_rows(cases)
+        encoded = {
+            index: encoding.ranked_row_bytes(r.order, r.values, r.dont_miss, r.triage, r.statics, r.floor)
+            for index, r in zip(positions, rows, strict=True)
+        }
+    elif cases:
+        ranked = ranking.rank_batch(cases, explain=True)
         encoded = {
             index: encoding.differential_bytes(differential)
             for index, differential in zip(positions, ranked, strict=True)

@@ -30,13 +30,7 @@ def normalize_intake(
     request: intake_pb2.NormalizeIntakeRequest, kb: KnowledgeBase | None = None, prefix: str = ""
 ) -> intake_pb2.NormalizeIntakeResponse:
     kb = kb or knowledge_base()
-    result = domain.normalize(
-        kb,
-        convert.patient_from_pb(request.patient, prefix),
-        evidence_inputs(request.evidence),
-        answer_inputs(request.answers),
-        prefix=prefix,
-    )
+    result = _normalized(request, kb, prefix)
     return intake_pb2.NormalizeIntakeResponse(
         evidence=convert.evidence_to_pb(dict(result.case.evidence)),
         red_flags=[convert.red_flag_to_pb(h) for h in result.red_flags],
@@ -46,19 +40,40 @@ def normalize_intake(
     )
 
 
+def _normalized(
+    request: intake_pb2.NormalizeIntakeRequest, kb: KnowledgeBase, prefix: str
+) -> domain.NormalizedIntake:
+    return domain.normalize(
+        kb,
+        convert.patient_from_pb(request.patient, prefix),
+        evidence_inputs(request.evidence),
+        answer_inputs(request.answers),
+        prefix=prefix,
+    )
+
+
 def normalize_intake_batch(
     request: intake_pb2.NormalizeIntakeBatchRequest,
 ) -> intake_pb2.NormalizeIntakeBatchResponse:
+    """Each item as ``normalize_intake`` answers it, written straight into its result: no
+    response built, copied into a result and copied again into the batch (two copies of
+    every athlete's evidence; ``tests/test_batch_rows.py`` compares with the single RPC)."""
     kb = knowledge_base()
-    results = [
-        intake_pb2.NormalizeIntakeBatchResult(index=index, error=outcome)
-        if isinstance(outcome, common_pb2.BatchItemError)
-        else intake_pb2.NormalizeIntakeBatchResult(index=index, response=outcome)
-        for index, outcome in each_item(request.items, lambda item, prefix: normalize_intake(item, kb, prefix))
-    ]
-    return intake_pb2.NormalizeIntakeBatchResponse(
-        results=results, kb_version=kb.version, disclaimer=kb.disclaimer
-    )
+    response = intake_pb2.NormalizeIntakeBatchResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
+    for index, outcome in each_item(request.items, lambda item, prefix: _normalized(item, kb, prefix)):
+        result = response.results.add(index=index)
+        if isinstance(outcome, common_pb2.BatchItemError):
+            result.error.CopyFrom(outcome)
+            continue
+        target = result.response
+        add = target.evidence.add
+        for finding_id, state in outcome.case.evidence.items():  # as ``convert.evidence_to_pb``
+            add(finding_id=finding_id, state=convert.STATE_TO_PB[state])
+        target.red_flags.extend([convert.red_flag_to_pb(h) for h in outcome.red_flags])
+        target.patient.CopyFrom(convert.patient_to_pb(outcome.case.patient))
+        target.kb_version = kb.version
+        target.disclaimer = kb.disclaimer
+    return response
 
 
 @cache

@@ -10,9 +10,55 @@ from collections.abc import Collection
 
 from services.knowledge.clinical import TRIAGE_ORDER, RedFlagHit
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.models import RedFlagRule
+
+_Rule = tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[tuple[str, ...], ...], RedFlagRule]
+_COMPILED: dict[int, tuple[KnowledgeBase, tuple[_Rule, ...]]] = {}
+_ORDER = {lvl: i for i, lvl in enumerate(TRIAGE_ORDER)}
+
+
+def _rules(kb: KnowledgeBase) -> tuple[_Rule, ...]:
+    """The KB's rules with their all-of and unless sets built once (set tests in C, not a
+    generator per rule per case: ~71 rules, run twice per screened athlete)."""
+    held = _COMPILED.get(id(kb))
+    if held is not None and held[0] is kb:
+        return held[1]
+    rules = tuple(
+        (frozenset(r.all_of), frozenset(r.unless_any), tuple(r.any_of), tuple(tuple(g) for g in r.and_any_of), r)
+        for r in kb.red_flags
+    )
+    if len(_COMPILED) < 16:  # bounded: one knowledge base in practice
+        _COMPILED[id(kb)] = (kb, rules)
+    return rules
 
 
 def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFlagHit, ...]:
+    seen = present if isinstance(present, (set, frozenset)) else set(present)
+    hits: list[RedFlagHit] = []
+    for all_of, unless_any, any_of, and_any_of, rule in _rules(kb):
+        if not all_of.issubset(seen) or not unless_any.isdisjoint(seen):
+            continue
+        matched_any = [f for f in any_of if f in seen]
+        if any_of and not matched_any:
+            continue
+        matched_groups = [[f for f in group if f in seen] for group in and_any_of]
+        if not all(matched_groups):
+            continue
+        hits.append(
+            RedFlagHit(
+                rule_id=rule.id,
+                description=rule.description,
+                finding_ids=(*rule.all_of, *matched_any, *(f for g in matched_groups for f in g)),
+                level=rule.level,
+                suspect=tuple(rule.suspect),
+            )
+        )
+    hits.sort(key=lambda h: _ORDER[h.level])
+    return tuple(hits)
+
+
+def detect_red_flags_plain(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFlagHit, ...]:
+    """The rules read one by one, as written: the reference ``detect_red_flags`` is tested against."""
     hits: list[RedFlagHit] = []
     for rule in kb.red_flags:
         if not all(f in present for f in rule.all_of):

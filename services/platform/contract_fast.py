@@ -197,7 +197,22 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
 
             if required or value_ok is not _always:  # else it always holds: not checked at all
                 checks.append(present_field_ok if field.has_presence else scalar_field_ok)
-    if plan.nested is not None:
+    if plan.nested is not None and plan.nested not in _COMPILING:
+        # Compiled now (a type being compiled further up is resolved on first use below): a
+        # nested type without rules anywhere (a differential's codes and citations) is then
+        # not visited at all, instead of every item answering "valid".
+        inner = message_valid(plan.nested, plans)
+        if inner is not _always:
+            if repeated:
+
+                def nested_items_ok(m: Message) -> bool:
+                    return all(map(inner, getattr(m, name)))
+
+                _NESTED_LISTS[nested_items_ok] = (name, inner)
+                checks.append(nested_items_ok)
+            else:
+                checks.append(lambda m: not m.HasField(name) or inner(getattr(m, name)))
+    elif plan.nested is not None:
         nested = plan.nested
         resolved: list[Callable[[Message], bool]] = []  # on first use: a recursive type compiles lazily
 
@@ -236,16 +251,37 @@ def message_valid(full_name: str, plans: Plans) -> Callable[[Message], bool]:
     return compiled
 
 
+_COMPILING: set[str] = set()  # types whose compilation is under way (recursion guard)
+# A field check that is "every item of this repeated message field is valid": (field, item check).
+_NESTED_LISTS: dict[Callable[[Message], bool], tuple[str, Callable[[Message], bool]]] = {}
+
+
 @cache
 def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
     plan = plans(full_name)
     if plan is None:  # protovalidate's type: never answered here
         return _never
-    fields = tuple(f for f in (_field_valid(p, plans) for p in plan) if f is not _always)
+    _COMPILING.add(full_name)
+    try:
+        fields = tuple(f for f in (_field_valid(p, plans) for p in plan) if f is not _always)
+    finally:
+        _COMPILING.discard(full_name)
     if not fields:
         return _always
     if len(fields) == 1:
         return fields[0]
+    lists = [_NESTED_LISTS.get(f) for f in fields]
+    if all(lists):  # only lists of nested messages (a ConditionScore's evidence weights)
+        pairs = tuple(p for p in lists if p is not None)
+
+        def lists_valid(m: Message) -> bool:
+            for name, inner in pairs:  # one call per message, an empty list not iterated
+                items = getattr(m, name)
+                if items and not all(map(inner, items)):
+                    return False
+            return True
+
+        return lists_valid
 
     def valid(m: Message) -> bool:
         for f in fields:  # noqa: SIM110 (a loop: no generator object per message checked)

@@ -7,6 +7,7 @@ to the intake domain, which raises ``InvalidInput`` naming the field.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import MISSING, fields
 
 from footcds.v1 import common_pb2 as pb
 
@@ -234,16 +235,53 @@ def differential_from_pb(msg: pb.Differential) -> Differential:
     )
 
 
+# ``ScoredCondition(...)`` for the lean fields, with the other fields at their defaults, set
+# slot by slot: the frozen dataclass's ``__init__`` sets its 13 fields through
+# ``object.__setattr__`` by name, 2-3x slower, and a screening reads ~70 conditions per athlete
+# in each of work-up and treatment.  The same object (equal, same hash and repr:
+# tests/test_batch_rows.py); checked against the dataclass's fields here at import.
+_SCORED_FIELDS = (
+    ("condition_id", MISSING), ("label", MISSING), ("probability", MISSING), ("icd10cm", ()),
+    ("snomed", None), ("emergency", False), ("dont_miss", False), ("evidence_for", ()),
+    ("evidence_against", ()), ("decisive_findings", ()), ("unlikely", False), ("specialist", ""),
+    ("citations", ()),
+)
+if tuple((f.name, f.default) for f in fields(ScoredCondition)) != _SCORED_FIELDS:
+    raise RuntimeError("ScoredCondition's fields changed: update convert._lean_scored")
+_new_object = object.__new__
+(_set_id, _set_label, _set_probability, _set_icd10cm, _set_snomed, _set_emergency, _set_dont_miss,
+ _set_for, _set_against, _set_decisive, _set_unlikely, _set_specialist, _set_citations) = (
+    getattr(ScoredCondition, name).__set__ for name, _ in _SCORED_FIELDS
+)
+
+
+def _lean_scored(
+    condition_id: str, label: str, probability: float, emergency: bool, dont_miss: bool, unlikely: bool,
+    specialist: str,
+) -> ScoredCondition:
+    """``ScoredCondition(condition_id=..., label=..., probability=..., emergency=..., dont_miss=...,
+    unlikely=..., specialist=...)``, built slot by slot."""
+    c: ScoredCondition = _new_object(ScoredCondition)
+    _set_id(c, condition_id)
+    _set_label(c, label)
+    _set_probability(c, probability)
+    _set_icd10cm(c, ())
+    _set_snomed(c, None)
+    _set_emergency(c, emergency)
+    _set_dont_miss(c, dont_miss)
+    _set_for(c, ())
+    _set_against(c, ())
+    _set_decisive(c, ())
+    _set_unlikely(c, unlikely)
+    _set_specialist(c, specialist)
+    _set_citations(c, ())
+    return c
+
+
 def lean_scored_from_pb(msg: pb.ConditionScore) -> ScoredCondition:
     """A condition without its codes, explanation or citations (see ``lean_differential_from_pb``)."""
-    return ScoredCondition(
-        condition_id=msg.condition_id,
-        label=msg.label,
-        probability=msg.probability,
-        emergency=msg.emergency,
-        dont_miss=msg.dont_miss,
-        unlikely=msg.unlikely,
-        specialist=msg.specialist,
+    return _lean_scored(
+        msg.condition_id, msg.label, msg.probability, msg.emergency, msg.dont_miss, msg.unlikely, msg.specialist
     )
 
 

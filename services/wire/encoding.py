@@ -9,11 +9,12 @@ field (``convert.differential_to_pb_plain``) for every condition of every case.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from functools import lru_cache
 
 from footcds.v1 import common_pb2 as pb
 
-from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Weight
+from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Triage, Weight
 from services.wire.convert import _citations_to_pb, _weight_to_pb, scored_to_pb, triage_to_pb
 
 # Wire tags (field number << 3 | wire type) of the fields written by hand below.
@@ -115,6 +116,69 @@ def differential_bytes(d: Differential) -> bytes:
     parts += [_field(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
     parts.append(_field(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
     return b"".join(parts)
+
+
+_Statics = tuple[tuple[str, str, tuple[str, ...], str | None, bool, bool, str], ...]
+# Per statics table (one per model): each condition's field head for a probability that is
+# likely / unlikely, under the conditions tag and the don't-miss tag.
+_ROW_HEADS: dict[int, tuple[_Statics, tuple[tuple[bytes, bytes, bytes, bytes], ...]]] = {}
+
+
+def _row_heads(statics: _Statics) -> tuple[tuple[bytes, bytes, bytes, bytes], ...]:
+    held = _ROW_HEADS.get(id(statics))
+    if held is not None and held[0] is statics:
+        return held[1]
+    heads = []
+    for s in statics:
+        static = _static_bytes(*s)
+        likely = _varint(len(static) + 9) + static + _TAG_PROBABILITY  # + 8 bytes of double
+        unlikely = _varint(len(static) + 11) + static + _TAG_PROBABILITY  # + double + mark
+        heads.append((_TAG_CONDITIONS + likely, _TAG_CONDITIONS + unlikely, _TAG_DONT_MISS + likely,
+                      _TAG_DONT_MISS + unlikely))
+    out = tuple(heads)
+    if len(_ROW_HEADS) < 16:  # bounded: one model in practice
+        _ROW_HEADS[id(statics)] = (statics, out)
+    return out
+
+
+def ranked_row_bytes(
+    order: Sequence[int],
+    values: Sequence[float],
+    dont_miss: Sequence[int],
+    triage: Triage,
+    statics: _Statics,
+    floor: float,
+) -> bytes:
+    """``differential_bytes`` of an unexplained differential given by condition index
+    (``ranking.RankedRow``'s fields): per condition one cached head (tag, length, constant
+    fields, probability tag), the probability's 8 bytes and the unlikely mark.  A probability
+    of exactly +0.0 (not written by the serializer) takes the general path."""
+    heads = _row_heads(statics)
+    pack = _PACK_DOUBLE
+    parts: list[bytes] = []
+    for ci in order:
+        p = values[ci]
+        if p == 0.0 and pack(p) == bytes(8):
+            parts.append(_field(_TAG_CONDITIONS, _zero_bytes(statics[ci], p < floor)))
+        elif p < floor:
+            parts.append(heads[ci][1] + pack(p) + _TAG_UNLIKELY_TRUE)
+        else:
+            parts.append(heads[ci][0] + pack(p))
+    for ci in dont_miss:
+        p = values[ci]
+        if p == 0.0 and pack(p) == bytes(8):
+            parts.append(_field(_TAG_DONT_MISS, _zero_bytes(statics[ci], p < floor)))
+        elif p < floor:
+            parts.append(heads[ci][3] + pack(p) + _TAG_UNLIKELY_TRUE)
+        else:
+            parts.append(heads[ci][2] + pack(p))
+    parts.append(_field(_TAG_TRIAGE, triage_to_pb(triage).SerializeToString()))
+    return b"".join(parts)
+
+
+def _zero_bytes(static: tuple[str, str, tuple[str, ...], str | None, bool, bool, str], unlikely: bool) -> bytes:
+    """A condition at probability +0.0: its constant fields and, if so, the unlikely mark."""
+    return _static_bytes(*static) + (_TAG_UNLIKELY_TRUE if unlikely else b"")
 
 
 def differential_to_pb(d: Differential) -> pb.Differential:

@@ -60,16 +60,20 @@ def recommend_tests_batch(
     started = list(each_item(request.items, _start))
     pending = [o for _, o in started if isinstance(o, domain.Pending)]
     plans = iter(plan_batch([p.ctx for p in pending]))
-    results: list[workup_pb2.RecommendTestsBatchResult] = []
+    # Results filled in place (as ``_response`` builds them), not built and copied twice.
+    response = workup_pb2.RecommendTestsBatchResponse(kb_version=kb.version, disclaimer=kb.disclaimer)
     for index, outcome in started:
+        item = response.results.add(index=index)
         if isinstance(outcome, common_pb2.BatchItemError):
-            results.append(workup_pb2.RecommendTestsBatchResult(index=index, error=outcome))
+            item.error.CopyFrom(outcome)
             continue
         result = domain.finish_plan(outcome, next(plans)) if isinstance(outcome, domain.Pending) else outcome
-        results.append(workup_pb2.RecommendTestsBatchResult(index=index, response=_response(result)))
-    return workup_pb2.RecommendTestsBatchResponse(
-        results=results, kb_version=kb.version, disclaimer=kb.disclaimer
-    )
+        target = item.response
+        target.tests.extend([convert.test_to_pb(t) for t in result.tests])
+        target.note = result.note
+        target.kb_version = kb.version
+        target.disclaimer = kb.disclaimer
+    return response
 
 
 def submit_test_results(
