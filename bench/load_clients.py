@@ -8,7 +8,7 @@ JSON in bench/results/. Bounded: callers stop at the end of the window, and each
 its own deadline, so the run ends by itself within window + deadline.
 
     python -m bench.load_clients [--clients 200] [--seconds 60] [--warmup 3] [--deadline 10]
-                                 [--worker-concurrency 2] [--address HOST:PORT --token-file F]
+                                 [--worker-concurrency 8] [--address HOST:PORT --token-file F]
 
 Without --address it starts (and stops) its own LocalSuite.
 """
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--deadline", type=float, default=10.0, help="each Assess call's deadline (s)")
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=8)
     parser.add_argument("--mode", default="", help="FOOTCDS_ASSESS_MODE for a suite this starts")
     parser.add_argument("--address", default="", help="an already running encounter service")
     parser.add_argument("--token-file", type=Path, help="with --address: the token every client uses")

@@ -1,6 +1,7 @@
 """Where an Assess spends CPU, process by process: CPU per assessment and a py-spy profile.
 
     .venv/bin/python -m bench.profile [--mode pipeline] [--inflight 8] [--seconds 8] [--no-spy]
+                                      [--pool threads|prefork] [--concurrency 8]
 
 Drives Assess at a fixed number in flight against a fresh suite and reads each process's
 CPU time (/proc/<pid>/stat, children included) before and after: CPU milliseconds per
@@ -60,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--no-spy", action="store_true", help="CPU per assessment only")
     parser.add_argument("--keep", type=Path, help="copy each process's collapsed stacks (flame-graph input) here")
+    parser.add_argument("--pool", default="threads", choices=("prefork", "threads", "solo"), help="the worker's pool")
+    parser.add_argument("--concurrency", type=int, default=8, help="the worker's pool size")
     args = parser.parse_args(argv)
     spy = None if args.no_spy else shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if spy and not Path(spy).exists():
         print("# py-spy not installed (pip install py-spy): CPU per assessment only", file=sys.stderr)
         spy = None
-    suite = LocalSuite(log_dir=Path(tempfile.mkdtemp(prefix="footcds-profile-")))
+    suite = LocalSuite(log_dir=Path(tempfile.mkdtemp(prefix="footcds-profile-")),
+                       worker_pool=args.pool, worker_concurrency=args.concurrency)
     procs.become_client(suite)
     try:
         procs.start_all(suite, (args.mode,), aio=False)
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         after = {n: cpu_seconds(suite.processes[n].pid) for n in names}
         client_after = os.times()
         done = result.completed
-        print(f"{args.mode}: {done} assessments at {args.inflight} in flight, {result.per_second:.0f}/s")
+        print(f"{args.mode} ({args.pool}-{args.concurrency} worker): {done} assessments at {args.inflight} in flight, "
+              f"{result.per_second:.0f}/s")
         print("CPU ms per assessment:")
         total = 0.0
         for name in names:

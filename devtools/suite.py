@@ -60,8 +60,8 @@ class LocalSuite:
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="footcds-")))
     ports: dict[str, int] = field(default_factory=dict)
     redis_port: int = 0
-    worker_concurrency: int = 2
-    worker_pool: str = "prefork"  # "threads" measured too: docs/performance.md
+    worker_concurrency: int = 8
+    worker_pool: str = "threads"  # as deployed; "prefork" measured too: docs/performance.md (fifth pass)
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     auth: bool = True
@@ -237,7 +237,7 @@ class LocalSuite:
         self._wait(lambda: check(self.address(name), timeout=0.5, credentials=credentials), name, timeout)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        extra = {}
+        extra = {"MALLOC_ARENA_MAX": "2"}  # as deployed: one process, many threads (docs/performance.md)
         if self.metrics:  # prefork children count tasks; the parent serves their sum
             shared = self.log_dir / f"{name}-metrics"
             shutil.rmtree(shared, ignore_errors=True)

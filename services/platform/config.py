@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     screening_max_athletes: int = Field(default=50000, ge=1)
     screening_chunk_size: int = Field(default=250, ge=1, le=5000)
     screening_call_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Chunks one worker process screens at once: a threads-pool worker (the Assess pool,
+    # docs/performance.md fifth pass) would otherwise hold one chunk per thread in one process.
+    screening_chunks_per_worker: int = Field(default=2, ge=1)
     # Broker: an unacknowledged task of a killed worker is re-queued after this long.
     visibility_timeout_seconds: int = Field(default=300, ge=1)
     unacked_restore_interval_seconds: int = Field(default=10, ge=1)

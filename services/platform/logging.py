@@ -17,7 +17,7 @@ SAFE_FIELDS = frozenset(
     {
         "service", "rpc", "code", "duration_ms", "port", "address", "task", "task_id",
         "screening_id", "chunk", "count", "attempt", "retry_in_s", "kb_version", "client_id",
-        "request_hash", "triage", "state", "workers", "signal", "error_type", "limit",
+        "request_hash", "triage", "state", "workers", "signal", "error_type", "limit", "waited_ms",
     }
 )
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {

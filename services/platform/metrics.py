@@ -6,7 +6,8 @@ Celery tasks by name and final state and observes their durations through Celery
 Each process serves ``/metrics`` over HTTP on ``FOOTCDS_METRICS_PORT`` (0 or unset = off),
 bound to ``FOOTCDS_BIND_HOST``.
 
-The worker's tasks run in prefork children, so the worker uses prometheus-client's
+The worker runs a threads pool (one process); with a prefork pool (``--pool prefork``) its
+tasks would run in children, so the worker uses prometheus-client's
 multiprocess mode: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty writable directory for the
 worker (docker-compose and ``LocalSuite`` do); the parent process serves the children's sum.
 """

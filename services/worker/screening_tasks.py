@@ -9,7 +9,9 @@ worker died overwrites and never appends — which is what makes ``acks_late`` +
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from typing import Any
 
@@ -32,6 +34,15 @@ from services.worker.tasks import StageTask
 
 log = logging.getLogger("footcds.worker")
 STAGES_PER_CHUNK = 4
+
+
+@functools.cache
+def _chunk_slots() -> threading.BoundedSemaphore:
+    """At most ``screening_chunks_per_worker`` chunks in this process at once.  A prefork
+    child runs one task at a time, so it never waits here; a threads-pool worker would hold a
+    chunk's batch messages per thread (327 MB at 8 threads against 115 MB for a prefork child,
+    docs/performance.md), and its other threads stay free for Assess."""
+    return threading.BoundedSemaphore(settings().screening_chunks_per_worker)
 
 
 class ScreeningChunkTask(StageTask):
@@ -108,13 +119,16 @@ def screen_chunk_task(
     target = store()
     if not target.mark_started(screening_id):
         return 0  # expired or abandoned: nothing to write to
-    athletes = encounter_pb2.SubmitScreeningRequest.FromString(roster).athletes
-    deadline = time.time() + STAGES_PER_CHUNK * settings().screening_call_timeout_seconds
-    results = screen_chunk(list(zip(positions, athletes, strict=True)), GrpcBatchCalls(self, deadline))
-    target.write_chunk(screening_id, chunk, results)
+    with _chunk_slots():
+        waited = time.perf_counter() - started
+        athletes = encounter_pb2.SubmitScreeningRequest.FromString(roster).athletes
+        deadline = time.time() + STAGES_PER_CHUNK * settings().screening_call_timeout_seconds
+        results = screen_chunk(list(zip(positions, athletes, strict=True)), GrpcBatchCalls(self, deadline))
+        target.write_chunk(screening_id, chunk, results)
+        finished = time.perf_counter()
     log.info(
         "screening chunk",
         extra={"screening_id": screening_id, "chunk": chunk, "count": len(results),
-               "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+               "duration_ms": round((finished - started) * 1000, 2), "waited_ms": round(waited * 1000, 2)},
     )
     return len(results)
