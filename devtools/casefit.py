@@ -40,7 +40,7 @@ class FitParams:
     fit_listed: bool = False  # whether pairs the tables list (sourced or reasoned) are updated
     k_listed: float = 160.0  # pseudo-cases behind a listed pair, when those are fitted
     k_unlisted: float = 4.0  # pseudo-cases behind a pair at the background (or derived) rate
-    absent_weight: float = 1.0  # weight of a stated-absent finding
+    absent_weight: float = 0.5  # weight of a stated-absent finding
     fit_other: bool = False  # whether the catch-all "other" row is fitted
     fit_emergency: bool = True  # whether emergency conditions' rows are fitted
     min_stated: int = 3  # pairs stated fewer times than this keep the prior
