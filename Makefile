@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 fit-likelihoods cv-likelihoods bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 fit-likelihoods cv-likelihoods fit-correction cv-correction bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -25,6 +25,8 @@ help:
 	@echo "make eval-locked-round6  round 6 of the real cases (written blind after round 5), once (recorded)"
 	@echo "make fit-likelihoods  regenerate the case-fitted likelihood layer from the spent cases (docs/ranking.md s.8)"
 	@echo "make cv-likelihoods   its grouped cross-validation (by source, and leave-one-round-out) vs the engine"
+	@echo "make fit-correction   regenerate the case-fitted ranking correction (after fit-likelihoods; docs/ranking.md s.9)"
+	@echo "make cv-correction    its nested leave-one-round-out cross-validation vs the engine, per round"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy + buf lint + buf breaking (against the first v1)"
@@ -101,6 +103,12 @@ fit-likelihoods: $(STAMP)
 cv-likelihoods: $(STAMP)
 	$(PY) -m devtools.cv_likelihoods
 	$(PY) -m devtools.cv_likelihoods --by-round
+
+fit-correction: $(STAMP)
+	$(PY) -m devtools.fit_correction
+
+cv-correction: $(STAMP)
+	$(PY) -m devtools.cv_correction
 
 bench: $(STAMP) redis-check
 	$(PY) -m bench

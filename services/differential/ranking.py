@@ -42,7 +42,7 @@ from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
 __all__ = [
-    "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_terms",
+    "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_correction", "case_terms",
     "compile_model", "counted_evidence", "default_model", "differential_from_probabilities",
     "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
     "rank", "rank_batch", "triage_for",
@@ -61,7 +61,7 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
     base = _log_base(model, case.patient)
-    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
+    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case))
 
 
 def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
@@ -117,7 +117,22 @@ def _batch_probabilities(
     listed = None
     if model.other_index >= 0 and model.other_mimic > 0:
         listed = base_listed_lse(model, distinct)[which]
-    return _softmax(with_other_mimic(model, base, scores, listed)), log_lr, counted
+    scores = with_other_mimic(model, base, scores, listed)
+    if model.correction_present_t is not None and model.correction_absent_t is not None:
+        pres, abse = as_float(counted)
+        scores = scores + pres @ model.correction_present_t + abse @ model.correction_absent_t
+    return _softmax(scores), log_lr, counted
+
+
+def case_correction(model: RankingModel, case: Case) -> Array:
+    """One case's ranking-correction term [C] (docs/ranking.md, section 9): the layer's weights of
+    its counted present and absent findings; zeros without the layer."""
+    c = len(model.condition_ids)
+    if model.correction_present_t is None or model.correction_absent_t is None:
+        return np.zeros(c)
+    present, absent = _indices(model, counted_evidence(model, case))
+    out: Array = model.correction_present_t[present].sum(axis=0) + model.correction_absent_t[absent].sum(axis=0)
+    return out
 
 
 def case_arrays(
@@ -310,7 +325,7 @@ def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True)
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
     base = _log_base(model, case.patient)
-    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
+    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case))
     return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
