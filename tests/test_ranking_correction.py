@@ -133,3 +133,21 @@ def test_on_held_out_rounds_the_correction_helps_without_losing_emergencies() ->
     assert after["emergency_sensitivity"] >= before["emergency_sensitivity"]
     assert after["under_triage"] <= before["under_triage"]
     assert after["brier"] < before["brier"]
+
+
+def test_triage_reads_the_posterior_without_the_correction() -> None:
+    """The probability thresholds were set for the tables' posterior; the correction moves the
+    order of the differential, never a triage (docs/ranking.md, section 9). Over published cases
+    the leaders differ and every triage level and don't-miss list is the same."""
+    from devtools.casefit import intake_case
+    from services.differential.ranking import rank_batch
+
+    base = load_knowledge_base(fitted=False, corrected=False)
+    intake = [intake_case(base, c) for c in realcases.spent_cases()[:150]]
+    corrected, plain = default_model(), compile_model(load_knowledge_base(corrected=False))
+    with_layer, without = rank_batch(intake, corrected), rank_batch(intake, plain)
+    assert any(a.conditions[0].condition_id != b.conditions[0].condition_id
+               for a, b in zip(with_layer, without, strict=True))
+    for a, b in zip(with_layer, without, strict=True):
+        assert a.triage.level == b.triage.level
+        assert {d.condition_id for d in a.dont_miss} == {d.condition_id for d in b.dont_miss}
