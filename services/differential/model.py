@@ -66,6 +66,11 @@ class RankingModel:
     # "Other" as a leak (``fit.other_mimic_share``): its index and the share scored as a mimic.
     other_index: int = -1
     other_mimic: float = 0.0
+    # The case-fitted ranking correction (``ranking_correction.yaml``, docs/ranking.md section 9):
+    # [F, C] log-score weights of counted present / absent findings, added after the softmax's
+    # inputs are formed; None without the layer.
+    correction_present_t: Array | None = None
+    correction_absent_t: Array | None = None
 
 
 def compile_model(kb: KnowledgeBase) -> RankingModel:
@@ -126,7 +131,25 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         hallmark_log_discount=log_discount,
         other_index=conditions.index(OTHER) if OTHER in conditions else -1,
         other_mimic=kb.evidence_model.fit.other_mimic_share if kb.evidence_model is not None else 0.0,
+        **_correction_arrays(kb, f_index),
     )
+
+
+def _correction_arrays(kb: KnowledgeBase, f_index: dict[str, int]) -> dict[str, Array]:
+    """The correction layer's weights as [F, C] arrays (absent when the knowledge base has none)."""
+    if kb.correction is None:
+        return {}
+    present = np.zeros((len(f_index), len(kb.condition_ids)))
+    absent = np.zeros_like(present)
+    for ci, cid in enumerate(kb.condition_ids):
+        weights = kb.correction.weights.get(cid)
+        if weights is None:
+            continue
+        for fid, w in weights.present.items():
+            present[f_index[fid], ci] = w
+        for fid, w in weights.absent.items():
+            absent[f_index[fid], ci] = w
+    return {"correction_present_t": present, "correction_absent_t": absent}
 
 
 def _derive_implied_likelihoods(

@@ -43,7 +43,7 @@ from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
 __all__ = [
-    "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_terms",
+    "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_correction", "case_terms",
     "compile_model", "counted_evidence", "default_model", "differential_from_probabilities",
     "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
     "rank", "rank_batch", "rank_batch_rows", "RankedRow", "triage_for",
@@ -62,7 +62,7 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
     base = _log_base(model, case.patient)
-    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
+    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case))
 
 
 def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
@@ -105,8 +105,9 @@ def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) ->
 
 def _batch_probabilities(
     cases: Sequence[Case], model: RankingModel
-) -> tuple[Array, Array, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]:
-    """Posteriors [N, C], evidence log-LR [N, C] and the counted masks of a batch.
+) -> tuple[Array, Array, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]], Array]:
+    """Posteriors [N, C], evidence log-LR [N, C], the counted masks of a batch, and the
+    posteriors without the ranking correction [N, C] (what the triage thresholds read).
 
     The prior rows and the "other" leak's listed-prior normalizer are computed once per
     distinct (setting, age, sex) (``batch_arrays.base_parts``), then gathered per case.
@@ -118,7 +119,24 @@ def _batch_probabilities(
     listed = None
     if model.other_index >= 0 and model.other_mimic > 0:
         listed = base_listed_lse(model, distinct)[which]
-    return _softmax(with_other_mimic(model, base, scores, listed)), log_lr, counted
+    scores = with_other_mimic(model, base, scores, listed)
+    tables = _softmax(scores)
+    if model.correction_present_t is not None and model.correction_absent_t is not None:
+        pres, abse = as_float(counted)
+        corrected = _softmax(scores + pres @ model.correction_present_t + abse @ model.correction_absent_t)
+        return corrected, log_lr, counted, tables
+    return tables, log_lr, counted, tables
+
+
+def case_correction(model: RankingModel, case: Case) -> Array:
+    """One case's ranking-correction term [C] (docs/ranking.md, section 9): the layer's weights of
+    its counted present and absent findings; zeros without the layer."""
+    c = len(model.condition_ids)
+    if model.correction_present_t is None or model.correction_absent_t is None:
+        return np.zeros(c)
+    present, absent = _indices(model, counted_evidence(model, case))
+    out: Array = model.correction_present_t[present].sum(axis=0) + model.correction_absent_t[absent].sum(axis=0)
+    return out
 
 
 def case_arrays(
@@ -233,12 +251,15 @@ def differential_from_probabilities(
     explain: bool = True,
     log_lr: Array | None = None,
     poor_fit: bool | None = None,
+    triage_probs: Array | None = None,
 ) -> Differential:
     """Turn a probability vector into the ranked, explained, triaged differential.
 
     ``log_lr`` is the case's evidence log-likelihood ratio (``case_terms``) when the caller
     has it already; the fit is computed from it.  ``poor_fit``: the fit's verdict when the
-    caller judged it already (``rank_batch``, for all its cases at once).
+    caller judged it already (``rank_batch``, for all its cases at once).  ``triage_probs``: the
+    posterior the triage thresholds and the don't-miss list read, when it differs from ``probs``
+    (the engine's posterior without the ranking correction, docs/ranking.md section 9).
     """
     model = model or default_model()
     kb = model.kb
@@ -284,13 +305,17 @@ def differential_from_probabilities(
                 citations=tables.citations[ci] if explanation is not None else (),
             )
         )
+    probs_by_id = (
+        {s.condition_id: s.probability for s in scored}
+        if triage_probs is None
+        else dict(zip(model.condition_ids, (float(p) for p in triage_probs.tolist()), strict=True))
+    )
     dont_miss = tuple(
         s
         for s in scored
-        if ((s.emergency or s.dont_miss) and s.probability >= policy.dont_miss_threshold)
+        if ((s.emergency or s.dont_miss) and probs_by_id[s.condition_id] >= policy.dont_miss_threshold)
         or s.condition_id in flagged
     )
-    probs_by_id = {s.condition_id: s.probability for s in scored}
     return Differential(
         conditions=tuple(scored),
         dont_miss=dont_miss,
@@ -311,8 +336,11 @@ def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True)
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
     base = _log_base(model, case.patient)
-    probs = _softmax(with_other_mimic(model, base, base + log_lr + hallmark))
-    return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
+    scores = with_other_mimic(model, base, base + log_lr + hallmark)
+    probs = _softmax(scores + case_correction(model, case))
+    triage_probs = None if model.correction_present_t is None else _softmax(scores)
+    return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr,
+                                           triage_probs=triage_probs)
 
 
 def rank_batch(
@@ -322,11 +350,13 @@ def rank_batch(
     from services.differential.fit import poor_fit_batch  # fit reads this module's arrays
 
     model = model or default_model()
-    probs, log_lr, counted = _batch_probabilities(cases, model)
+    probs, log_lr, counted, tables = _batch_probabilities(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
+    corrected = model.correction_present_t is not None
     return [
-        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad)
-        for case, row, lr, bad in zip(cases, probs, log_lr, poor, strict=True)
+        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad,
+                                        triage_probs=table if corrected else None)
+        for case, row, lr, bad, table in zip(cases, probs, log_lr, poor, tables, strict=True)
     ]
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from services.knowledge.clinical import TRIAGE_ORDER
+from services.knowledge.correction import RankingCorrection
 from services.knowledge.fitted import FittedLayer, red_flag_ingredients
 from services.knowledge.models import (
     Condition,
@@ -38,6 +39,7 @@ from services.knowledge.models import (
 DATA_DIR = Path(__file__).parent / "data"
 # The update layer fitted to the spent published cases (devtools/fit_likelihoods.py); optional.
 FITTED_FILE = "fitted_likelihoods.yaml"
+CORRECTION_FILE = "ranking_correction.yaml"
 DISCLAIMER = (
     "FootCDS is decision support for a clinician. It does not diagnose, and its output must be "
     "reviewed by a qualified clinician together with the history and examination."
@@ -71,6 +73,8 @@ class KnowledgeBase:
     disclaimer: str = DISCLAIMER
     condition_ids: tuple[str, ...] = field(default=())
     finding_ids: tuple[str, ...] = field(default=())
+    # The case-fitted ranking correction (ranking_correction.yaml, docs/ranking.md section 9).
+    correction: RankingCorrection | None = None
 
     def triage_label(self, level: str, surface: TriageSurface, default: str = "") -> str:
         """What ``surface`` calls a triage level id (triage.yaml ``labels``); ``default`` if unknown."""
@@ -138,12 +142,14 @@ def _content_hash(paths: list[Path]) -> str:
 
 
 def load_knowledge_base(
-    data_dir: Path = DATA_DIR, *, check_codes: bool = True, fitted: bool = True
+    data_dir: Path = DATA_DIR, *, check_codes: bool = True, fitted: bool = True, corrected: bool | None = None
 ) -> KnowledgeBase:
     """Read, parse and cross-validate every data file in ``data_dir``.
 
     ``fitted=False`` leaves out the case-fitted update layer (``fitted_likelihoods.yaml``): the
     knowledge base the fit starts from (its priors), which the generator and its test need.
+    ``corrected`` (default: as ``fitted``) includes the case-fitted ranking correction
+    (``ranking_correction.yaml``), which is fitted on top of the fitted layer.
     """
     from services.knowledge.validate import validate_knowledge_base
 
@@ -205,6 +211,10 @@ def load_knowledge_base(
     fitted_layer: FittedLayer | None = None
     if fitted and (data_dir / FITTED_FILE).exists():
         fitted_layer = _parse(FittedLayer, _read(data_dir / FITTED_FILE), FITTED_FILE)
+
+    correction: RankingCorrection | None = None
+    if (fitted if corrected is None else corrected) and (data_dir / CORRECTION_FILE).exists():
+        correction = _parse(RankingCorrection, _read(data_dir / CORRECTION_FILE), CORRECTION_FILE)
 
     red_flags = _parse_list(RedFlagRule, read("red_flags.yaml").get("red_flags"), "red_flags.yaml", "red_flags")
     _index(red_flags, "red_flags.yaml", "red_flags")
@@ -285,6 +295,11 @@ def load_knowledge_base(
     if fitted_layer is not None:
         kb = _apply_layer(kb, fitted_layer)
     validate_knowledge_base(kb, check_codes=check_codes)
+    if correction is not None:  # after the tables are known sound, so their own errors come first
+        problems = correction.problems(conditions, findings, red_flag_ingredients(red_flags))
+        if problems:
+            raise KnowledgeBaseError(f"{CORRECTION_FILE}: " + "; ".join(problems))
+        kb = replace(kb, correction=correction)
     return kb
 
 
