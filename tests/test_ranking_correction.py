@@ -33,13 +33,19 @@ def _flat(layer: dict[str, dict[str, dict[str, float]]]) -> dict[tuple[str, str,
 
 
 def test_committed_layer_is_what_the_generator_writes() -> None:
-    """Regenerated from the corpora it names; equal up to float rounding of a fixed-step fit."""
+    """Regenerated from the corpora it names; equal up to the fit's float noise.
+
+    The fit is deterministic for one BLAS thread count, but the summation order of the matrix
+    products changes with the number of BLAS threads (the machine's cores), and Adam amplifies that
+    on near-zero weights: one and two threads differ by up to 0.01 nats on weights that small. A
+    drift above 0.02 nats is a real change of the corpus, the guard or the method.
+    """
     base = load_knowledge_base(fitted=False, corrected=False)
     layer = fit_correction.build_layer(base, COMMITTED["corpus"]["sets"], CorrectionParams())
     assert layer["method"] == COMMITTED["method"] and layer["corpus"] == COMMITTED["corpus"]
     new, old = _flat(layer["weights"]), _flat(COMMITTED["weights"])
     drift = {k: (new.get(k, 0.0), old.get(k, 0.0)) for k in new.keys() | old.keys()
-             if abs(new.get(k, 0.0) - old.get(k, 0.0)) > 0.006}
+             if abs(new.get(k, 0.0) - old.get(k, 0.0)) > 0.02}
     assert not drift, f"ranking_correction.yaml differs from `make fit-correction`: {sorted(drift.items())[:5]}"
     assert {k: v for k, v in COMMITTED["method"].items() if k in CorrectionParams.__dataclass_fields__} == \
         CorrectionParams().__dict__, "`make fit-correction` uses the defaults, so they are the committed method"
