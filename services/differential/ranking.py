@@ -197,16 +197,23 @@ def triage_for(
     probs: dict[str, float],
     red_flags: Sequence[RedFlagHit],
     poor_fit: bool = False,
+    shown: dict[str, float] | None = None,
 ) -> Triage:
     """Red-flag rules first, then probability thresholds, then the leader's usual level; a
     poor fit (``fit.py``) adds what to do next and is never left at self-care, and neither is
-    a self-care leader whose self-care causes together are not more likely than not."""
+    a self-care leader whose self-care causes together are not more likely than not.
+
+    ``shown``: the probabilities the differential shows, when they differ from the ones the
+    thresholds read (the ranking correction, docs/ranking.md section 9): the leader is the one the
+    clinician sees, so "Most likely" names the list's first; the self-care share, a threshold
+    like the others, reads ``probs``."""
     kb = model.kb
     policy = kb.triage_policy
-    leader = max(probs, key=probs.__getitem__)
+    seen = probs if shown is None else shown
+    leader = max(seen, key=seen.__getitem__)
     level: str = kb.conditions[leader].default_triage
     reasons = [
-        f"Most likely: {kb.conditions[leader].label} ({probs[leader]:.0%}), usually "
+        f"Most likely: {kb.conditions[leader].label} ({seen[leader]:.0%}), usually "
         f"{kb.triage_levels[kb.conditions[leader].default_triage].label.lower()}."
     ]
     self_care = sum(p for cid, p in probs.items() if kb.conditions[cid].default_triage == "self_care")
@@ -320,7 +327,8 @@ def differential_from_probabilities(
         conditions=tuple(scored),
         dont_miss=dont_miss,
         triage=triage_for(
-            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit
+            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit,
+            shown=None if triage_probs is None else {s.condition_id: s.probability for s in scored},
         ),
     )
 
@@ -404,12 +412,10 @@ def rank_batch_rows(cases: Sequence[Case], model: RankingModel | None = None) ->
         dont_miss = [
             ci for ci in order if (marked[ci] and triage_values[ci] >= threshold) or ids[ci] in flagged
         ]
-        by_id = (
-            dict(zip(ids, triage_values, strict=True))
-            if corrected
-            else {ids[ci]: values[ci] for ci in order}
-        )
-        triage = triage_for(model, by_id, red_flags, bad)
+        by_id = dict(zip(ids, triage_values, strict=True))
+        shown = {ids[ci]: values[ci] for ci in order}
+        triage = triage_for(model, by_id if corrected else shown, red_flags, bad,
+                            shown=shown if corrected else None)
         out.append(RankedRow(order, values, dont_miss, triage, statics, floor))
     return out
 
