@@ -15,7 +15,7 @@ from typing import Any
 from footcds.v1 import common_pb2, differential_pb2, intake_pb2
 
 from services.cli.roster import parse_roster, synthesize, write_roster
-from services.differential import ranking
+from services.differential import batch_rows, ranking
 from services.differential.handlers import case_from_pb, rank_differential_batch
 from services.intake.handlers import normalize_intake
 from services.knowledge.clinical import Case, Differential, ScoredCondition
@@ -38,7 +38,7 @@ def normalized() -> tuple[intake_pb2.NormalizeIntakeResponse, ...]:
     )
 
 
-def _row_bytes(row: ranking.RankedRow) -> bytes:
+def _row_bytes(row: batch_rows.RankedRow) -> bytes:
     return encoding.ranked_row_bytes(row.order, row.values, row.dont_miss, row.triage, row.statics, row.floor)
 
 
@@ -49,7 +49,7 @@ def cases() -> list[Case]:
 
 def test_rows_encode_to_the_differentials_of_rank_batch() -> None:
     all_cases = cases()
-    rows = ranking.rank_batch_rows(all_cases)
+    rows = batch_rows.rank_batch_rows(all_cases)
     reference = ranking.rank_batch(all_cases, explain=False)
     assert len(rows) == len(reference) == len(all_cases)
     for row, differential in zip(rows, reference, strict=True):
@@ -63,12 +63,12 @@ def test_rows_encode_to_the_differentials_of_rank_batch() -> None:
 
 def test_a_zero_probability_is_encoded_as_the_serializer_does() -> None:
     """+0.0 is not written by protobuf, -0.0 is; both against the dataclass path."""
-    row = ranking.rank_batch_rows(cases()[:1])[0]
+    row = batch_rows.rank_batch_rows(cases()[:1])[0]
     for zero in (0.0, -0.0):
         values = list(row.values)
         values[row.order[-1]] = zero
         values[row.dont_miss[0] if row.dont_miss else row.order[0]] = zero
-        changed = ranking.RankedRow(row.order, values, row.dont_miss, row.triage, row.statics, row.floor)
+        changed = batch_rows.RankedRow(row.order, values, row.dont_miss, row.triage, row.statics, row.floor)
         scored = {ci: _scored(row, ci, values[ci]) for ci in row.order}
         differential = Differential(
             conditions=tuple(scored[ci] for ci in row.order),
@@ -81,7 +81,7 @@ def test_a_zero_probability_is_encoded_as_the_serializer_does() -> None:
         assert parsed == encoding.differential_to_pb(differential)
 
 
-def _scored(row: ranking.RankedRow, ci: int, probability: float) -> ScoredCondition:
+def _scored(row: batch_rows.RankedRow, ci: int, probability: float) -> ScoredCondition:
     cid, label, icd10cm, snomed, emergency, dont_miss, specialist = row.statics[ci]
     return ScoredCondition(
         condition_id=cid, label=label, probability=probability, icd10cm=icd10cm, snomed=snomed,
@@ -111,7 +111,7 @@ def test_the_batch_rpc_answers_as_the_dataclass_path() -> None:
 def test_lean_conditions_are_the_dataclass_built_ones() -> None:
     """``convert.lean_scored_from_pb`` (set slot by slot) against the dataclass's ``__init__``."""
     seen = 0
-    for row in ranking.rank_batch_rows(cases()[:60]):
+    for row in batch_rows.rank_batch_rows(cases()[:60]):
         message = common_pb2.Differential.FromString(_row_bytes(row))
         lean = convert.lean_differential_from_pb(message)
         for c, m in zip(lean.conditions + lean.dont_miss, [*message.conditions, *message.dont_miss], strict=True):

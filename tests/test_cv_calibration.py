@@ -3,7 +3,7 @@
 Why these tests: the thresholds in triage.yaml were chosen on held-out probabilities re-triaged
 by this tool, so the tool must triage exactly as the engine does (else the choice was made on a
 different engine), and the shipped thresholds must still do what they were chosen for held out
-(docs/ranking.md, section 8; docs/knowledge-changes-round7-r7learn.md).
+(docs/ranking.md, section 8; docs/knowledge-changes-round7.md, r7learn).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from footcds.v1 import common_pb2, differential_pb2
 
-from services.differential import interview, ranking
+from services.differential import batch_rows, interview, ranking
 from services.intake import domain as intake_domain
 from services.intake.handlers import evidence_inputs
 from services.knowledge.clinical import Case
@@ -57,7 +57,7 @@ def rank_differential_batch(
     encoded: dict[int, bytes] = {}
     if cases and request.omit_explanations:
         # No dataclass per condition: encoded from the probability rows (the screening path).
-        rows = ranking.rank_batch_rows(cases)
+        rows = batch_rows.rank_batch_rows(cases)
         encoded = {
             index: encoding.ranked_row_bytes(r.order, r.values, r.dont_miss, r.triage, r.statics, r.floor)
             for index, r in zip(positions, rows, strict=True)

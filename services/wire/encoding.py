@@ -150,7 +150,7 @@ def ranked_row_bytes(
     floor: float,
 ) -> bytes:
     """``differential_bytes`` of an unexplained differential given by condition index
-    (``ranking.RankedRow``'s fields): per condition one cached head (tag, length, constant
+    (``batch_rows.RankedRow``'s fields): per condition one cached head (tag, length, constant
     fields, probability tag), the probability's 8 bytes and the unlikely mark.  A probability
     of exactly +0.0 (not written by the serializer) takes the general path."""
     heads = _row_heads(statics)
