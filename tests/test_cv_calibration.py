@@ -50,7 +50,11 @@ def test_the_shipped_thresholds_hold_out_against_round_six() -> None:
     lose no emergency, add no under-triage (one or two levels) and raise no more
     non-emergencies than round 6's (don't-miss 0.02, urgent 0.25)."""
     base = load_knowledge_base(fitted=False)
-    rows, ids = held_out(base, spent_cases(), FitParams(), by_round=True)
+    # The rounds the choice was made on (1-6). Round 7, spent later, is reported, not chosen on:
+    # with it the shipped thresholds still lose no emergency and add no under-triage, but triage
+    # exact is .726 against .730 (docs/knowledge-changes-round7.md, "After the locked run").
+    chosen_on = [c for c in spent_cases() if c.corpus_round <= 6]
+    rows, ids = held_out(base, chosen_on, FitParams(), by_round=True)
     shipped = _file_setting()
     old = Setting(1.0, 0.1, 0.02, 0.25, shipped.self_care)
     new, before = evaluate(base, rows, ids, shipped), evaluate(base, rows, ids, old)

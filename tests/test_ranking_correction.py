@@ -56,7 +56,8 @@ def test_layer_uses_only_spent_sets() -> None:
     for name, digest in COMMITTED["corpus"]["sets"].items():
         assert realcases.was_run(dirs[name]), f"{name}: locked run not recorded, so not spent"
         assert realcases.corpus_digest(dirs[name]) == digest
-    assert COMMITTED["corpus"]["cases"] == len(realcases.spent_cases())
+    named = [c for name in COMMITTED["corpus"]["sets"] for c in realcases.load_corpus(dirs[name])]
+    assert COMMITTED["corpus"]["cases"] == len(named) <= len(realcases.spent_cases())
 
 
 def _case(**states: str) -> Case:
