@@ -44,15 +44,7 @@ def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFl
         matched_groups = [[f for f in group if f in seen] for group in and_any_of]
         if not all(matched_groups):
             continue
-        hits.append(
-            RedFlagHit(
-                rule_id=rule.id,
-                description=rule.description,
-                finding_ids=(*rule.all_of, *matched_any, *(f for g in matched_groups for f in g)),
-                level=rule.level,
-                suspect=tuple(rule.suspect),
-            )
-        )
+        hits.append(_hit(rule, matched_any, matched_groups))
     hits.sort(key=lambda h: _ORDER[h.level])
     return tuple(hits)
 
@@ -71,15 +63,17 @@ def detect_red_flags_plain(kb: KnowledgeBase, present: Collection[str]) -> tuple
         matched_groups = [[f for f in group if f in present] for group in rule.and_any_of]
         if not all(matched_groups):
             continue
-        hits.append(
-            RedFlagHit(
-                rule_id=rule.id,
-                description=rule.description,
-                finding_ids=(*rule.all_of, *matched_any, *(f for g in matched_groups for f in g)),
-                level=rule.level,
-                suspect=tuple(rule.suspect),
-            )
-        )
-    order = {lvl: i for i, lvl in enumerate(TRIAGE_ORDER)}
-    hits.sort(key=lambda h: order[h.level])
+        hits.append(_hit(rule, matched_any, matched_groups))
+    hits.sort(key=lambda h: _ORDER[h.level])
     return tuple(hits)
+
+
+def _hit(rule: RedFlagRule, matched_any: list[str], matched_groups: list[list[str]]) -> RedFlagHit:
+    """One fired rule, naming every finding that made it fire (both walks build it here)."""
+    return RedFlagHit(
+        rule_id=rule.id,
+        description=rule.description,
+        finding_ids=(*rule.all_of, *matched_any, *(f for g in matched_groups for f in g)),
+        level=rule.level,
+        suspect=tuple(rule.suspect),
+    )
