@@ -41,7 +41,10 @@ def _chunk_slots() -> threading.BoundedSemaphore:
     """At most ``screening_chunks_per_worker`` chunks in this process at once.  A prefork
     child runs one task at a time, so it never waits here; a threads-pool worker would hold a
     chunk's batch messages per thread (327 MB at 8 threads against 115 MB for a prefork child,
-    docs/performance.md), and its other threads stay free for Assess."""
+    docs/performance.md); a thread waiting here holds only the roster bytes.  Assess shares the
+    pool: while a large roster keeps every thread busy or waiting, an assessment waits for a free
+    thread, as it waited for a free prefork child before (a worker of its own for screening would
+    isolate the two; not done)."""
     return threading.BoundedSemaphore(settings().screening_chunks_per_worker)
 
 
