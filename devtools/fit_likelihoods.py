@@ -117,8 +117,9 @@ def build_layer(base: KnowledgeBase, sets: dict[str, str], params: FitParams) ->
     }
 
 
-def render(layer: dict[str, Any]) -> str:
-    return HEADER + yaml.safe_dump(layer, sort_keys=False, width=110)
+def render(layer: dict[str, Any], header: str = HEADER) -> str:
+    """A generated layer as its committed file: the header (what made it, never edit) and the YAML."""
+    return header + yaml.safe_dump(layer, sort_keys=False, width=110)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ break something (stop a service, kill a worker) start their own.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +69,14 @@ def transport_app(suite: LocalSuite) -> Celery:
     app = Celery("transport-test", broker=suite.redis_url, backend=suite.redis_url, amqp=_NoArgsReprAMQP)
     app.conf.update(task_serializer="msgpack", broker_transport=broker_transport(suite.redis_url))
     return app
+
+
+@pytest.fixture()
+def data_copy(tmp_path: Path) -> Path:
+    """A private copy of the knowledge-base data folder, for tests that edit a file and expect
+    the loader to refuse it (the shipped files stay untouched)."""
+    from services.knowledge.loader import DATA_DIR
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    return data

@@ -8,7 +8,6 @@ layer with the pair named, and that on held-out folds the fit does what it was s
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import fields
 from pathlib import Path
 
@@ -88,14 +87,8 @@ def test_counts_are_taken_after_the_intake_implications() -> None:
     assert not any(f == "hx_age_over_50" for _, f in counts), "age stand-ins are never fitted"
 
 
-def _copy_data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(DATA_DIR, data)
-    return data
-
-
-def test_a_hand_edited_value_is_refused(tmp_path: Path) -> None:
-    data = _copy_data(tmp_path)
+def test_a_hand_edited_value_is_refused(data_copy: Path) -> None:
+    data = data_copy
     layer = yaml.safe_load((data / FITTED_FILE).read_text())
     cid = next(iter(layer["updates"]))
     fid = next(iter(layer["updates"][cid]))
@@ -105,9 +98,9 @@ def test_a_hand_edited_value_is_refused(tmp_path: Path) -> None:
         load_knowledge_base(data, check_codes=False)
 
 
-def test_a_listed_pair_in_the_layer_is_refused(tmp_path: Path) -> None:
+def test_a_listed_pair_in_the_layer_is_refused(data_copy: Path) -> None:
     """The layer updates pairs the tables leave at the background; a listed one is theirs."""
-    data = _copy_data(tmp_path)
+    data = data_copy
     layer = yaml.safe_load((data / FITTED_FILE).read_text())
     base = load_knowledge_base(fitted=False)
     cid, per = next((c, per) for c, per in base.likelihoods.items() if c in layer["updates"])
@@ -135,11 +128,11 @@ def test_on_held_out_folds_the_fit_helps_without_losing_emergencies() -> None:
     assert after["brier"] < before["brier"]
 
 
-def test_a_red_flag_finding_raised_for_a_non_emergency_is_refused(tmp_path: Path) -> None:
+def test_a_red_flag_finding_raised_for_a_non_emergency_is_refused(data_copy: Path) -> None:
     """The red-flag guard: the fit never makes a red-flag ingredient (here weakness or
     progression) better evidence for a non-emergency than the tables do, so it cannot take an
     emergency's place on the findings that flag it (docs/ranking.md, section 8)."""
-    data = _copy_data(tmp_path)
+    data = data_copy
     layer = yaml.safe_load((data / FITTED_FILE).read_text())
     assert layer["method"]["red_flag_guard"] is True
     base = load_knowledge_base(fitted=False)

@@ -8,7 +8,6 @@ that on held-out rounds it does what it was shipped for (the shipping gate).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -85,14 +84,8 @@ def test_red_flags_still_win() -> None:
     assert rank(case, default_model()).triage.level == "emergency"
 
 
-def _copy_data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(DATA_DIR, data)
-    return data
-
-
-def test_a_weight_out_of_bounds_or_unknown_id_is_refused(tmp_path: Path) -> None:
-    data = _copy_data(tmp_path)
+def test_a_weight_out_of_bounds_or_unknown_id_is_refused(data_copy: Path) -> None:
+    data = data_copy
     layer = yaml.safe_load((data / CORRECTION_FILE).read_text())
     cid = next(iter(layer["weights"]))
     state = next(iter(layer["weights"][cid]))
@@ -105,9 +98,9 @@ def test_a_weight_out_of_bounds_or_unknown_id_is_refused(tmp_path: Path) -> None
     assert "unknown finding 'sx_no_such_finding'" in str(err.value)
 
 
-def test_a_red_flag_finding_turned_against_its_emergency_is_refused(tmp_path: Path) -> None:
+def test_a_red_flag_finding_turned_against_its_emergency_is_refused(data_copy: Path) -> None:
     """The guard: a red-flag finding present never lowers an emergency condition."""
-    data = _copy_data(tmp_path)
+    data = data_copy
     layer = yaml.safe_load((data / CORRECTION_FILE).read_text())
     base = load_knowledge_base(corrected=False)
     fid = sorted(red_flag_ingredients(base.red_flags))[0]
