@@ -28,9 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
-Split = Literal["dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "tuning"]
+Split = Literal["dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "tuning"]
 # Each later round is one locked set, in the order the rounds were written.
-ROUND_SPLITS: dict[int, Split] = {2: "locked2", 3: "locked3", 4: "locked4", 5: "locked5", 6: "locked6", 7: "locked7"}
+ROUND_SPLITS: dict[int, Split] = {
+    2: "locked2",
+    3: "locked3",
+    4: "locked4",
+    5: "locked5",
+    6: "locked6",
+    7: "locked7",
+    8: "locked8",
+}
 ROUND_DIRS = {n: CASE_DIR / f"round{n}" for n in ROUND_SPLITS}
 LOCKED_SETS: dict[Split, Path] = {ROUND_SPLITS[n]: d for n, d in ROUND_DIRS.items()}
 TriageLevel = Literal["emergency", "urgent", "routine", "self_care"]
@@ -75,7 +83,7 @@ class RealCase(_Strict):
     evidence: tuple[CaseFinding, ...]
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
-    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7] = 1  # set by the loader from the folder, never written in a case
+    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8] = 1  # set by the loader from the folder, never written in a case
 
     @property
     def source_key(self) -> str:
