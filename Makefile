@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 eval-locked-round7 eval-locked-round8 fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 eval-locked-round7 eval-locked-round8 fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction cv-posterior bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -30,6 +30,7 @@ help:
 	@echo "make cv-calibration   temperature x triage thresholds re-triaged on the held-out probabilities (JSON rows)"
 	@echo "make fit-correction   regenerate the case-fitted ranking correction (after fit-likelihoods; docs/ranking.md s.9)"
 	@echo "make cv-correction    its nested leave-one-round-out cross-validation vs the engine, per round"
+	@echo "make cv-posterior     both layers' search and the triage thresholds on the corrected posterior, nested by round"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy + buf lint + buf breaking (against the first v1)"
@@ -122,6 +123,10 @@ fit-correction: $(STAMP)
 
 cv-correction: $(STAMP)
 	$(PY) -m devtools.cv_correction
+
+cv-posterior: $(STAMP)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m devtools.cv_posterior --layers
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m devtools.cv_posterior --thresholds
 
 bench: $(STAMP) redis-check
 	$(PY) -m bench

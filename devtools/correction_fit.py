@@ -73,20 +73,23 @@ def engine_design(kb: KnowledgeBase, cases: Sequence[RealCase], intake: Sequence
     return Design(offset, present, absent, truth)
 
 
-def fitted_kb(base: KnowledgeBase, train: Sequence[RealCase], prior: Array | None = None) -> KnowledgeBase:
-    """The knowledge base with the case-fitted likelihood layer fitted on ``train`` (its defaults)."""
+def fitted_kb(base: KnowledgeBase, train: Sequence[RealCase], prior: Array | None = None,
+              fit: FitParams | None = None) -> KnowledgeBase:
+    """The knowledge base with the case-fitted likelihood layer fitted on ``train`` (``fit``,
+    default: the layer's chosen parameters)."""
     _, counts = fit_counts(base, train)
-    return with_fit(base, fitted_pairs(base, counts, FitParams(), prior))
+    return with_fit(base, fitted_pairs(base, counts, fit or FitParams(), prior))
 
 
-def out_of_fold_design(base: KnowledgeBase, cases: Sequence[RealCase], prior: Array | None = None) -> Design:
+def out_of_fold_design(base: KnowledgeBase, cases: Sequence[RealCase], prior: Array | None = None,
+                       fit: FitParams | None = None) -> Design:
     """Every case scored by the engine whose fitted layer was fitted on the other rounds only."""
     prior = prior_table(base) if prior is None else prior
     parts = []
     for r in sorted({c.corpus_round for c in cases}):
         held = [c for c in cases if c.corpus_round == r]
         train = [c for c in cases if c.corpus_round != r]
-        parts.append(engine_design(fitted_kb(base, train, prior), held, [intake_case(base, c) for c in held]))
+        parts.append(engine_design(fitted_kb(base, train, prior, fit), held, [intake_case(base, c) for c in held]))
     return Design.stack(parts)
 
 

@@ -39,8 +39,7 @@ class HeldOut:
     """One case scored by a model that never saw its fold (at temperature 1)."""
 
     case: RealCase
-    probs: Array
-    triage_probs: Array  # the posterior triage reads: without the ranking correction (ranking.md s.9)
+    probs: Array  # the posterior the list shows and triage reads (one posterior since round 8)
     red_flags: tuple[RedFlagHit, ...]
     poor_fit: bool
 
@@ -76,10 +75,10 @@ def held_out(base: KnowledgeBase, cases: Sequence[RealCase], params: FitParams |
         model = compile_model(kb)
         ids = list(model.condition_ids)
         intake = [intake_case(base, c) for c in fold]
-        probs, log_lr, counted, tables = _batch_probabilities(intake, model)
+        probs, log_lr, counted, _ = _batch_probabilities(intake, model)
         poor = poor_fit_batch(model, probs, log_lr, counted[0])
-        for case, row, table, bad, ic in zip(fold, probs, tables, poor, intake, strict=True):
-            out.append(HeldOut(case, row, table, tuple(detect_red_flags(kb, ic.present())), bool(bad)))
+        for case, row, bad, ic in zip(fold, probs, poor, intake, strict=True):
+            out.append(HeldOut(case, row, tuple(detect_red_flags(kb, ic.present())), bool(bad)))
         forget_explain_tables(model)
     return out, ids
 
@@ -107,7 +106,7 @@ def evaluate(base: KnowledgeBase, rows: Sequence[HeldOut], ids: Sequence[str], s
     try:
         for r in rows:
             p = tempered(r.probs, s.temperature)
-            probs = dict(zip(ids, tempered(r.triage_probs, s.temperature).tolist(), strict=True))
+            probs = dict(zip(ids, p.tolist(), strict=True))
             level = triage_for(model, probs, r.red_flags, r.poor_fit).level
             truth = r.case.expected.condition
             order = np.argsort(-p, kind="stable")

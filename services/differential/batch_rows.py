@@ -48,28 +48,23 @@ def rank_batch_rows(cases: Sequence[Case], model: RankingModel | None = None) ->
     kb = model.kb
     policy = kb.triage_policy
     threshold, floor = policy.dont_miss_threshold, policy.unlikely_floor
-    probs, log_lr, counted, tables = _batch_probabilities(cases, model)
+    probs, log_lr, counted, _ = _batch_probabilities(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
-    # With the ranking correction, triage and the don't-miss list read the tables' posterior
-    # (``differential_from_probabilities``' ``triage_probs``); without it the two are one array.
-    corrected = model.correction_present_t is not None
+    # One posterior (round 8): the list, the don't-miss list and triage read the same array.
     statics = explain_tables(model).statics
     ids = [s[0] for s in statics]
     marked = [s[4] or s[5] for s in statics]  # emergency or don't-miss
     # Row-wise stable argsort: the same order as each row's own (ties by index either way).
     orders: list[list[int]] = np.argsort(-probs, axis=1, kind="stable").tolist()
     rows: list[list[float]] = probs.tolist()
-    triage_rows: list[list[float]] = tables.tolist() if corrected else rows
     out: list[RankedRow] = []
-    for case, order, values, triage_values, bad in zip(cases, orders, rows, triage_rows, poor, strict=True):
+    for case, order, values, bad in zip(cases, orders, rows, poor, strict=True):
         red_flags = detect_red_flags(kb, case.present())
         flagged = {cid for flag in red_flags for cid in flag.suspect}
         dont_miss = [
-            ci for ci in order if (marked[ci] and triage_values[ci] >= threshold) or ids[ci] in flagged
+            ci for ci in order if (marked[ci] and values[ci] >= threshold) or ids[ci] in flagged
         ]
-        by_id = dict(zip(ids, triage_values, strict=True))
         shown = {ids[ci]: values[ci] for ci in order}
-        triage = triage_for(model, by_id if corrected else shown, red_flags, bad,
-                            shown=shown if corrected else None)
+        triage = triage_for(model, shown, red_flags, bad)
         out.append(RankedRow(order, values, dont_miss, triage, statics, floor))
     return out

@@ -202,10 +202,10 @@ def triage_for(
     poor fit (``fit.py``) adds what to do next and is never left at self-care, and neither is
     a self-care leader whose self-care causes together are not more likely than not.
 
-    ``shown``: the probabilities the differential shows, when they differ from the ones the
-    thresholds read (the ranking correction, docs/ranking.md section 9): the leader is the one the
-    clinician sees, so "Most likely" names the list's first; the self-care share, a threshold
-    like the others, reads ``probs``."""
+    ``shown``: the probabilities the differential shows, when a caller (the cross-validation of
+    round 7's split engine, ``devtools/cv_posterior.py``) triages on others: the leader is the one
+    the clinician sees. The engine passes none: since round 8 the thresholds read the list's own
+    (corrected) posterior, docs/ranking.md section 9."""
     kb = model.kb
     policy = kb.triage_policy
     seen = probs if shown is None else shown
@@ -257,15 +257,15 @@ def differential_from_probabilities(
     explain: bool = True,
     log_lr: Array | None = None,
     poor_fit: bool | None = None,
-    triage_probs: Array | None = None,
 ) -> Differential:
     """Turn a probability vector into the ranked, explained, triaged differential.
 
     ``log_lr`` is the case's evidence log-likelihood ratio (``case_terms``) when the caller
     has it already; the fit is computed from it.  ``poor_fit``: the fit's verdict when the
-    caller judged it already (``rank_batch``, for all its cases at once).  ``triage_probs``: the
-    posterior the triage thresholds and the don't-miss list read, when it differs from ``probs``
-    (the engine's posterior without the ranking correction, docs/ranking.md section 9).
+    caller judged it already (``rank_batch``, for all its cases at once).  One posterior: the
+    list, the don't-miss list, the triage thresholds and their reasons all read ``probs`` (the
+    corrected posterior, docs/ranking.md section 9), so a clinician never reads two percentages
+    for one condition.
     """
     model = model or default_model()
     kb = model.kb
@@ -311,11 +311,7 @@ def differential_from_probabilities(
                 citations=tables.citations[ci] if explanation is not None else (),
             )
         )
-    probs_by_id = (
-        {s.condition_id: s.probability for s in scored}
-        if triage_probs is None
-        else dict(zip(model.condition_ids, (float(p) for p in triage_probs.tolist()), strict=True))
-    )
+    probs_by_id = {s.condition_id: s.probability for s in scored}
     dont_miss = tuple(
         s
         for s in scored
@@ -326,8 +322,7 @@ def differential_from_probabilities(
         conditions=tuple(scored),
         dont_miss=dont_miss,
         triage=triage_for(
-            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit,
-            shown=None if triage_probs is None else {s.condition_id: s.probability for s in scored},
+            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit
         ),
     )
 
@@ -345,9 +340,7 @@ def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True)
     base = _log_base(model, case.patient)
     scores = with_other_mimic(model, base, base + log_lr + hallmark)
     probs = _softmax(scores + case_correction(model, case))
-    triage_probs = None if model.correction_present_t is None else _softmax(scores)
-    return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr,
-                                           triage_probs=triage_probs)
+    return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
 def rank_batch(
@@ -357,11 +350,9 @@ def rank_batch(
     from services.differential.fit import poor_fit_batch  # fit reads this module's arrays
 
     model = model or default_model()
-    probs, log_lr, counted, tables = _batch_probabilities(cases, model)
+    probs, log_lr, counted, _ = _batch_probabilities(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
-    corrected = model.correction_present_t is not None
     return [
-        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad,
-                                        triage_probs=table if corrected else None)
-        for case, row, lr, bad, table in zip(cases, probs, log_lr, poor, tables, strict=True)
+        differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad)
+        for case, row, lr, bad in zip(cases, probs, log_lr, poor, strict=True)
     ]
