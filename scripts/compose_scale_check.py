@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -201,12 +202,35 @@ def run_roster(
     return RosterRun(submitted.screening_id, results, summary, state, seconds)
 
 
+def difference(got: encounter_pb2.AthleteResult, want: encounter_pb2.AthleteResult) -> str:
+    """The first field where a result differs from the local one, for the failure message
+    (a float as its distance in ulps: the sixth pass's defect showed as a few ulps)."""
+    for name in ("athlete_ref", "row_number", "status", "violations", "triage", "triage_reasons",
+                 "first_test_id", "plan_highlights"):
+        if getattr(got, name) != getattr(want, name):
+            return f"{name}: {getattr(got, name)!r} here, {getattr(want, name)!r} local"
+    for i, (g, w) in enumerate(zip(got.top_conditions, want.top_conditions, strict=False)):
+        if g.condition_id != w.condition_id or g.unlikely != w.unlikely:
+            return f"top_conditions[{i}]: {g.condition_id} here, {w.condition_id} local"
+        if g.probability != w.probability:
+            ulps = abs(int(np.float64(g.probability).view(np.int64)) - int(np.float64(w.probability).view(np.int64)))
+            return f"top_conditions[{i}].probability ({w.condition_id}): {g.probability!r} here, " \
+                   f"{w.probability!r} local ({ulps} ulps)"
+    if len(got.top_conditions) != len(want.top_conditions):
+        return f"top_conditions: {len(got.top_conditions)} here, {len(want.top_conditions)} local"
+    return "another field (compare the two messages)"
+
+
 def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) -> dict[str, Any]:
-    """One screened result per roster row, no duplicates, none missing, each as screened locally."""
+    """One screened result per roster row, no duplicates, none missing, each as screened locally:
+    byte for byte, although the reference is screened in chunks of another size than the stack's
+    (``local_reference``): an athlete's result must not depend on the athletes beside it."""
     expected = [e.athlete_ref for e in roster.entries]
     seen = Counter(r.athlete_ref for r in run.results)
     rows = Counter(r.row_number for r in run.results)
     by_ref = {r.athlete_ref: r for r in run.results}
+    differing = [ref for ref in expected
+                 if ref in by_ref and by_ref[ref].SerializeToString(deterministic=True) != reference[ref]]
     report = {
         "state": encounter_pb2.ScreeningState.Name(run.state),
         "message": run.message,
@@ -217,14 +241,15 @@ def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) ->
         "missing": len(set(expected) - set(seen)),
         "unexpected": len(set(seen) - set(expected)),
         "not_screened": sum(1 for r in run.results if r.status != SCREENED),
-        "differs_from_local": sum(
-            1 for ref in expected
-            if ref in by_ref and by_ref[ref].SerializeToString(deterministic=True) != reference[ref]
-        ),
+        "differs_from_local": len(differing),
         "summary_total": run.summary.total,
         "summary_screened": run.summary.screened,
         "seconds": round(run.seconds, 2),
     }
+    if differing:
+        first = differing[0]
+        report["first_difference"] = f"{first}: " + difference(
+            by_ref[first], encounter_pb2.AthleteResult.FromString(reference[first]))
     report["ok"] = (
         run.state == encounter_pb2.SCREENING_STATE_DONE
         and report["results"] == report["roster_rows"] == report["summary_total"] == report["summary_screened"]
@@ -234,9 +259,14 @@ def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) ->
     return report
 
 
-def local_reference(roster: Roster) -> dict[str, bytes]:
-    """Every athlete screened in-process (``footcds screen --local``): what the stack must answer."""
-    screened = screen_local(roster, team_label="reference", chunk_size=settings().screening_chunk_size,
+def local_reference(roster: Roster, chunk_size: int = 0) -> dict[str, bytes]:
+    """Every athlete screened in-process (``footcds screen --local``): what the stack must answer.
+
+    In this process's chunk size (``FOOTCDS_SCREENING_CHUNK_SIZE``, 250 by default) while the
+    stack screens in chunks of 50 (deploy/compose.scale.yml), on purpose: the chunking, like the
+    replica or the worker, must not change an athlete's bytes (docs/performance.md, sixth pass).
+    """
+    screened = screen_local(roster, team_label="reference", chunk_size=chunk_size or settings().screening_chunk_size,
                             show_progress=False)
     return {r.athlete_ref: r.SerializeToString(deterministic=True) for r in screened.results}
 

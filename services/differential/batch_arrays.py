@@ -58,6 +58,35 @@ def as_float(masks: tuple[Mask, Mask]) -> tuple[Array, Array]:
     return masks[0].astype(np.float64), masks[1].astype(np.float64)
 
 
+def masked_row_sums(mask: Mask | Array, table: Array) -> Array:
+    """[N, C]: per row of ``mask`` [N, F], the rows of ``table`` [F, C] it selects, added one
+    after another in column order - bit for bit what ``table[cols].sum(axis=0)`` gives for
+    that row alone (``ranking.case_terms``); all-zero where a row selects nothing.
+
+    Why not ``mask @ table``: BLAS picks its kernel, blocking and so the order of the additions
+    by the shape of the whole product, so a row's sum moved in its last bits (up to 61 ulps of
+    a probability) with the number of rows beside it: the same athlete came back with other
+    bytes from a roster screened in chunks of 50 than in chunks of 250 (docs/performance.md,
+    sixth pass). Here a row's arithmetic depends on that row only, whatever the chunk, the
+    replica or the worker; ``tests/test_screening_determinism.py`` holds it.
+    """
+    n, f = mask.shape
+    out: Array = np.zeros((n, table.shape[1]))
+    rows, cols = np.nonzero(mask)  # row-major: each row's columns ascending
+    if rows.size == 0:
+        return out
+    counts = np.bincount(rows, minlength=n)
+    starts = np.zeros(n, dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    # [N, K]: each row's columns, padded with F (an all-zero row of the table: x + 0.0 == x)
+    picked = np.full((n, int(counts.max())), f, dtype=np.intp)
+    picked[rows, np.arange(rows.size) - starts[rows]] = cols
+    padded = np.vstack([table, np.zeros((1, table.shape[1]))])
+    for k in range(picked.shape[1]):  # one addition per finding, in the same order for every row
+        out += padded[picked[:, k]]
+    return out
+
+
 def base_rows(model: RankingModel, patients: Sequence[Patient]) -> Array:
     """[N, C] log prior + age + sex modifier: per row what ``model._log_base`` adds, in the
     same order (prior, then age, then sex; an unknown age or sex adds an all-zero row)."""
