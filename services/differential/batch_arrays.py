@@ -70,7 +70,7 @@ def masked_row_sums(mask: Mask | Array, table: Array) -> Array:
     sixth pass). Here a row's arithmetic depends on that row only, whatever the chunk, the
     replica or the worker; ``tests/test_screening_determinism.py`` holds it.
     """
-    n, f = mask.shape
+    n = mask.shape[0]
     out: Array = np.zeros((n, table.shape[1]))
     rows, cols = np.nonzero(mask)  # row-major: each row's columns ascending
     if rows.size == 0:
@@ -78,12 +78,18 @@ def masked_row_sums(mask: Mask | Array, table: Array) -> Array:
     counts = np.bincount(rows, minlength=n)
     starts = np.zeros(n, dtype=np.intp)
     np.cumsum(counts[:-1], out=starts[1:])
-    # [N, K]: each row's columns, padded with F (an all-zero row of the table: x + 0.0 == x)
-    picked = np.full((n, int(counts.max())), f, dtype=np.intp)
-    picked[rows, np.arange(rows.size) - starts[rows]] = cols
-    padded = np.vstack([table, np.zeros((1, table.shape[1]))])
+    # rows by falling count, so step k touches only the rows with more than k findings
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n, dtype=np.intp)
+    picked = np.zeros((n, int(counts[order[0]])), dtype=np.intp)  # [N, K]: each row's columns
+    picked[rank[rows], np.arange(rows.size) - starts[rows]] = cols
+    longer = counts[order]
+    acc = np.zeros_like(out)
     for k in range(picked.shape[1]):  # one addition per finding, in the same order for every row
-        out += padded[picked[:, k]]
+        live = int(np.count_nonzero(longer > k))
+        acc[:live] += table[picked[:live, k]]
+    out[order] = acc
     return out
 
 
