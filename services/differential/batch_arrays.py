@@ -54,7 +54,7 @@ def case_parts(
 
 
 def as_float(masks: tuple[Mask, Mask]) -> tuple[Array, Array]:
-    """0/1 float64 matrices: the operands of the ranking's matrix products."""
+    """0/1 float64 matrices (the fit's and the tests' operands; the ranking reads the masks)."""
     return masks[0].astype(np.float64), masks[1].astype(np.float64)
 
 

@@ -1,7 +1,8 @@
 """Bayesian ranking of conditions from present/absent findings (the math: docs/ranking.md).
 
 The knowledge base is compiled once into NumPy arrays (``RankingModel``); a case is then a
-handful of vector operations, and a batch is two matrix products.  Conditions are treated as
+handful of vector operations, and a batch the same row sums across cases (in the same order:
+no BLAS product, whose bits depend on the batch's shape).  Conditions are treated as
 mutually exclusive explanations of the presenting numbness and findings as conditionally
 independent given the condition (naive Bayes); unknown findings are left out.
 """
@@ -91,7 +92,7 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
 
 
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
-    """Posteriors for many cases at once: [N, C]; a few matrix products.
+    """Posteriors for many cases at once: [N, C]; row sums across the batch (``masked_row_sums``).
 
     The evidence is read from each case's column codes (``Case.columns``, set by the intake's
     ``validate``) when every case has them, else from the evidence dicts - the same masks,
