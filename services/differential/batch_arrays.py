@@ -86,9 +86,11 @@ def masked_row_sums(mask: Mask | Array, table: Array) -> Array:
     picked[rank[rows], np.arange(rows.size) - starts[rows]] = cols
     longer = counts[order]
     acc = np.zeros_like(out)
-    for k in range(picked.shape[1]):  # one addition per finding, in the same order for every row
-        live = int(np.count_nonzero(longer > k))
-        acc[:live] += table[picked[:live, k]]
+    step = np.empty_like(out)
+    lives = np.count_nonzero(longer[None, :] > np.arange(picked.shape[1])[:, None], axis=1).tolist()
+    for k, live in enumerate(lives):  # one addition per finding, in the same order for every row
+        np.take(table, picked[:live, k], axis=0, out=step[:live])
+        acc[:live] += step[:live]
     out[order] = acc
     return out
 

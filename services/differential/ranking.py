@@ -114,18 +114,24 @@ def _batch_probabilities(
     """
     (distinct, which), counted, known = case_parts(cases, model)
     base = distinct[which]
-    log_lr = evidence_log_lr(model, *counted)
+    c = len(model.condition_ids)
+    fix_p, fix_a = model.correction_present_t, model.correction_absent_t
+    corrected = fix_p is not None and fix_a is not None
+    # One pass per mask over the likelihood and correction tables side by side: each column is
+    # still its own sum in the same order (the same bits), at half the steps.
+    p_table, q_table = model.log_p_t, model.log_q_t
+    if fix_p is not None and fix_a is not None:
+        p_table, q_table = np.hstack([p_table, fix_p]), np.hstack([q_table, fix_a])
+    present, absent = masked_row_sums(counted[0], p_table), masked_row_sums(counted[1], q_table)
+    log_lr = evidence_log_lr(model, *counted, sums=(present[:, :c], absent[:, :c]))
     scores = base + log_lr + hallmark_log_factor(model, *known)
     listed = None
     if model.other_index >= 0 and model.other_mimic > 0:
         listed = base_listed_lse(model, distinct)[which]
     scores = with_other_mimic(model, base, scores, listed)
     tables = _softmax(scores)
-    if model.correction_present_t is not None and model.correction_absent_t is not None:
-        correction = (masked_row_sums(counted[0], model.correction_present_t)
-                      + masked_row_sums(counted[1], model.correction_absent_t))
-        corrected = _softmax(scores + correction)
-        return corrected, log_lr, counted, tables
+    if corrected:
+        return _softmax(scores + (present[:, c:] + absent[:, c:])), log_lr, counted, tables
     return tables, log_lr, counted, tables
 
 
@@ -161,16 +167,21 @@ def case_arrays(
 
 
 def evidence_log_lr(
-    model: RankingModel, present: Array | npt.NDArray[np.bool_], absent: Array | npt.NDArray[np.bool_]
+    model: RankingModel,
+    present: Array | npt.NDArray[np.bool_],
+    absent: Array | npt.NDArray[np.bool_],
+    sums: tuple[Array, Array] | None = None,
 ) -> Array:
     """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
 
     Findings of a correlation group that are present together count once per condition: the
     mean of their log-likelihood ratios (instead of the sum; docs/ranking.md). Row by row, in
     ``case_terms``' order (``masked_row_sums``: no matrix product, whose bits depend on the
-    batch's size), so a case's terms do not depend on the cases beside it.
+    batch's size), so a case's terms do not depend on the cases beside it. ``sums``: those of
+    ``log_p_t`` and ``log_q_t`` made beforehand (``_batch_probabilities``).
     """
-    out = masked_row_sums(present, model.log_p_t)
+    p_sums, q_sums = sums if sums is not None else (None, None)
+    out = masked_row_sums(present, model.log_p_t) if p_sums is None else p_sums.copy()
     for group in model.groups:
         cols = list(group)
         mask = present[:, cols] > 0
@@ -180,7 +191,7 @@ def evidence_log_lr(
         lr = model.log_p_t[cols]  # [g, C]
         summed = (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
         out[rows] = out[rows] + summed / mask[rows].sum(axis=1)[:, None] - summed  # case_terms' order
-    return out + masked_row_sums(absent, model.log_q_t)
+    return out + (masked_row_sums(absent, model.log_q_t) if q_sums is None else q_sums)
 
 
 def hallmark_log_factor(
