@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import numpy as np
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -88,8 +89,14 @@ class Engine:
     def metrics(self, replica: Replica) -> str:
         return self._run([self.cli, "exec", replica.container, "python", "-c", READ_METRICS])
 
+    def signal(self, replica: Replica, hard: bool = False) -> None:
+        """SIGTERM (the server stops taking calls, drains those in flight and exits) or, ``hard``,
+        SIGKILL; returns once the signal is sent, not when the replica has exited."""
+        self._run([self.cli, "kill", "--signal", "KILL" if hard else "TERM", replica.container])
+
     def stop(self, replica: Replica, hard: bool = False) -> None:
-        """``stop``: SIGTERM, the server drains its calls (grace) and exits; ``hard``: SIGKILL."""
+        """``stop``: SIGTERM, the server drains its calls (grace) and exits; ``hard``: SIGKILL.
+        Either way the engine then counts it as stopped by hand (no restart)."""
         self._run([self.cli, "kill", replica.container] if hard else [self.cli, "stop", replica.container],
                   timeout=120)
 
@@ -201,12 +208,35 @@ def run_roster(
     return RosterRun(submitted.screening_id, results, summary, state, seconds)
 
 
+def difference(got: encounter_pb2.AthleteResult, want: encounter_pb2.AthleteResult) -> str:
+    """The first field where a result differs from the local one, for the failure message
+    (a float as its distance in ulps: the sixth pass's defect showed as a few ulps)."""
+    for name in ("athlete_ref", "row_number", "status", "violations", "triage", "triage_reasons",
+                 "first_test_id", "plan_highlights"):
+        if getattr(got, name) != getattr(want, name):
+            return f"{name}: {getattr(got, name)!r} here, {getattr(want, name)!r} local"
+    for i, (g, w) in enumerate(zip(got.top_conditions, want.top_conditions, strict=False)):
+        if g.condition_id != w.condition_id or g.unlikely != w.unlikely:
+            return f"top_conditions[{i}]: {g.condition_id} here, {w.condition_id} local"
+        if g.probability != w.probability:
+            ulps = abs(int(np.float64(g.probability).view(np.int64)) - int(np.float64(w.probability).view(np.int64)))
+            return f"top_conditions[{i}].probability ({w.condition_id}): {g.probability!r} here, " \
+                   f"{w.probability!r} local ({ulps} ulps)"
+    if len(got.top_conditions) != len(want.top_conditions):
+        return f"top_conditions: {len(got.top_conditions)} here, {len(want.top_conditions)} local"
+    return "another field (compare the two messages)"
+
+
 def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) -> dict[str, Any]:
-    """One screened result per roster row, no duplicates, none missing, each as screened locally."""
+    """One screened result per roster row, no duplicates, none missing, each as screened locally:
+    byte for byte, although the reference is screened in chunks of another size than the stack's
+    (``local_reference``): an athlete's result must not depend on the athletes beside it."""
     expected = [e.athlete_ref for e in roster.entries]
     seen = Counter(r.athlete_ref for r in run.results)
     rows = Counter(r.row_number for r in run.results)
     by_ref = {r.athlete_ref: r for r in run.results}
+    differing = [ref for ref in expected
+                 if ref in by_ref and by_ref[ref].SerializeToString(deterministic=True) != reference[ref]]
     report = {
         "state": encounter_pb2.ScreeningState.Name(run.state),
         "message": run.message,
@@ -217,14 +247,15 @@ def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) ->
         "missing": len(set(expected) - set(seen)),
         "unexpected": len(set(seen) - set(expected)),
         "not_screened": sum(1 for r in run.results if r.status != SCREENED),
-        "differs_from_local": sum(
-            1 for ref in expected
-            if ref in by_ref and by_ref[ref].SerializeToString(deterministic=True) != reference[ref]
-        ),
+        "differs_from_local": len(differing),
         "summary_total": run.summary.total,
         "summary_screened": run.summary.screened,
         "seconds": round(run.seconds, 2),
     }
+    if differing:
+        first = differing[0]
+        report["first_difference"] = f"{first}: " + difference(
+            by_ref[first], encounter_pb2.AthleteResult.FromString(reference[first]))
     report["ok"] = (
         run.state == encounter_pb2.SCREENING_STATE_DONE
         and report["results"] == report["roster_rows"] == report["summary_total"] == report["summary_screened"]
@@ -234,9 +265,14 @@ def exactly_once(roster: Roster, run: RosterRun, reference: dict[str, bytes]) ->
     return report
 
 
-def local_reference(roster: Roster) -> dict[str, bytes]:
-    """Every athlete screened in-process (``footcds screen --local``): what the stack must answer."""
-    screened = screen_local(roster, team_label="reference", chunk_size=settings().screening_chunk_size,
+def local_reference(roster: Roster, chunk_size: int = 0) -> dict[str, bytes]:
+    """Every athlete screened in-process (``footcds screen --local``): what the stack must answer.
+
+    In this process's chunk size (``FOOTCDS_SCREENING_CHUNK_SIZE``, 250 by default) while the
+    stack screens in chunks of 20 (deploy/compose.scale.yml), on purpose: the chunking, like the
+    replica or the worker, must not change an athlete's bytes (docs/performance.md, sixth pass).
+    """
+    screened = screen_local(roster, team_label="reference", chunk_size=chunk_size or settings().screening_chunk_size,
                             show_progress=False)
     return {r.athlete_ref: r.SerializeToString(deterministic=True) for r in screened.results}
 
@@ -248,8 +284,12 @@ def local_reference(roster: Roster) -> dict[str, bytes]:
 class Stopper:
     """Stops ``victim`` (from another thread) once ``fraction`` of the roster is done.
 
-    Reads the victim's counters just before stopping it (afterwards they are gone) and its
-    siblings' just after, so the figures show what each did before and after the stop.
+    Reads the victim's and its siblings' counters, then signals the victim (SIGTERM, or SIGKILL
+    when ``hard``) and notes how much of the roster was done at that moment, then stops it for
+    good (``podman stop``: it has exited by then). The figures show what each replica did before
+    and after the signal. Why the signal first: ``podman stop`` returns only once the server has
+    drained and exited (a second or two), and after the performance passes a 2,000-athlete roster
+    is done in ~3 s, so "mid-roster" measured at its return was a race the check lost.
     """
 
     engine: Engine
@@ -274,10 +314,12 @@ class Stopper:
 
     def _stop(self) -> None:
         try:
-            self.victim_counts = snapshot(self.engine, [self.victim])
-            self.engine.stop(self.victim, self.hard)
+            counts = snapshot(self.engine, [self.victim, *self.siblings])
+            self.victim_counts = {self.victim.name: counts[self.victim.name]}
+            self.sibling_counts = {s.name: counts[s.name] for s in self.siblings}
+            self.engine.signal(self.victim, self.hard)
             self.done_at_stopped = self.latest
-            self.sibling_counts = snapshot(self.engine, self.siblings)
+            self.engine.stop(self.victim, self.hard)
         except Exception as exc:  # reported as a failed check
             self.error = str(exc)
 
@@ -369,12 +411,12 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     victim_before_stop = sum((stopper.victim_counts.get(victim.name, Counter()) - before[victim.name]).values())
     out["stop"] = {"replica": victim.name, "how": "kill (SIGKILL)" if args.hard else "stop (SIGTERM, drained)",
                    "victim_calls_before_stop": victim_before_stop, "done_at_trigger": stopper.done_at_trigger,
-                   "done_when_stopped": stopper.done_at_stopped, "total": len(second.entries),
+                   "done_when_signalled": stopper.done_at_stopped, "total": len(second.entries),
                    "sibling_calls_after_stop": sibling_after_stop, "error": stopper.error}
     n = len(second.entries)
     print(f"\n{'killed' if args.hard else 'stopped'} {victim.name} (it had served {victim_before_stop} calls of "
-          f"roster 2) at {stopper.done_at_trigger}/{n} done; it was down at {stopper.done_at_stopped}/{n}; "
-          f"its sibling served {sibling_after_stop} calls after that")
+          f"roster 2) at {stopper.done_at_trigger}/{n} done; signalled at {stopper.done_at_stopped}/{n}; "
+          f"its sibling served {sibling_after_stop} calls from then on")
     print(f"roster 2: {json.dumps(out['roster_2'])}")
     after.update(stopper.victim_counts)
     out["phase_2"] = table(everyone, delta(after, before))
@@ -386,7 +428,7 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
     if stopper.error or stopper.done_at_stopped < 0:
         failures.append(f"stopping {victim.name} failed: {stopper.error or 'it was never triggered'}")
     elif stopper.done_at_stopped >= len(second.entries):
-        failures.append(f"{victim.name} was stopped only after the roster had finished: not mid-roster")
+        failures.append(f"{victim.name} was signalled only after the roster had finished: not mid-roster")
     elif sibling_after_stop == 0:
         failures.append(f"no {args.stop} replica served calls after {victim.name} stopped")
     if not out["roster_2"]["ok"]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from footcds.v1 import encounter_pb2
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -115,7 +116,23 @@ def test_exactly_once_flags_a_duplicate_a_gap_a_rejection_and_a_changed_answer(
     changed[3].first_test_id = "something_else"
     report = checker.exactly_once(roster, run_of(checker, changed), reference)
     assert not report["ok"] and report["differs_from_local"] == 1
+    assert report["first_difference"].startswith(f"{results[3].athlete_ref}: first_test_id: 'something_else' here")
 
     unfinished = run_of(checker, results)
     unfinished.state = encounter_pb2.SCREENING_STATE_FAILED
     assert not checker.exactly_once(roster, unfinished, reference)["ok"]
+
+
+def test_a_probability_one_ulp_off_is_a_changed_answer_and_named(checker: ModuleType, screened: Screened) -> None:
+    """The sixth pass's defect: probabilities a few ulps off, depending on the chunk's size."""
+    roster, reference = screened
+    results = results_of(reference)
+    nudged = encounter_pb2.AthleteResult()
+    nudged.CopyFrom(results[1])
+    leader = nudged.top_conditions[0]
+    leader.probability = float(np.nextafter(leader.probability, 1.0))
+    report = checker.exactly_once(roster, run_of(checker, [results[0], nudged, *results[2:]]), reference)
+    assert not report["ok"] and report["differs_from_local"] == 1
+    assert f"top_conditions[0].probability ({leader.condition_id})" in report["first_difference"]
+    assert report["first_difference"].endswith("local (1 ulps)")
+    assert "first_difference" not in checker.exactly_once(roster, run_of(checker, results), reference)

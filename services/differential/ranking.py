@@ -1,7 +1,8 @@
 """Bayesian ranking of conditions from present/absent findings (the math: docs/ranking.md).
 
 The knowledge base is compiled once into NumPy arrays (``RankingModel``); a case is then a
-handful of vector operations, and a batch is two matrix products.  Conditions are treated as
+handful of vector operations, and a batch the same row sums across cases (in the same order:
+no BLAS product, whose bits depend on the batch's shape).  Conditions are treated as
 mutually exclusive explanations of the presenting numbness and findings as conditionally
 independent given the condition (naive Bayes); unknown findings are left out.
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from services.differential.batch_arrays import as_float, case_masks, case_parts, hallmark_applies
+from services.differential.batch_arrays import as_float, case_masks, case_parts, hallmark_applies, masked_row_sums
 from services.differential.explain import ExplainTables, _explanations, explain_tables
 from services.differential.model import (  # re-exported: the ranking's public names
     MAX_AGE,
@@ -55,8 +56,8 @@ SELF_CARE_MIN_PROBABILITY = clinical_policy().triage.self_care_min_probability.v
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
     """Posterior probabilities over ``model.condition_ids`` (sums to 1).
 
-    The same terms as ``posterior_batch`` for one case, as row sums (no [N, F] matrices);
-    ``tests/test_ranking.py`` checks they agree.
+    The same terms as ``posterior_batch`` for one case, as row sums (no [N, F] matrices), added
+    in the same order, so the same bits (``tests/test_screening_determinism.py``).
     """
     model = model or default_model()
     log_lr, hallmark = case_terms(model, case)
@@ -67,7 +68,7 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
 def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
     """One case's evidence log-likelihood ratio vs background [C] (``evidence_log_lr``) and its
     hallmark discount [C] (``hallmark_log_factor``)."""
-    present, absent = _indices(model, counted_evidence(model, case))
+    present, absent = _sorted_indices(model, case)
     c = len(model.condition_ids)
     log_lr: Array = np.zeros(c)
     if present:
@@ -91,7 +92,7 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
 
 
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
-    """Posteriors for many cases at once: [N, C]; a few matrix products.
+    """Posteriors for many cases at once: [N, C]; row sums across the batch (``masked_row_sums``).
 
     The evidence is read from each case's column codes (``Case.columns``, set by the intake's
     ``validate``) when every case has them, else from the evidence dicts - the same masks,
@@ -113,18 +114,32 @@ def _batch_probabilities(
     """
     (distinct, which), counted, known = case_parts(cases, model)
     base = distinct[which]
-    log_lr = evidence_log_lr(model, *as_float(counted))
+    c = len(model.condition_ids)
+    fix_p, fix_a = model.correction_present_t, model.correction_absent_t
+    corrected = fix_p is not None and fix_a is not None
+    # One pass per mask over the likelihood and correction tables side by side: each column is
+    # still its own sum in the same order (the same bits), at half the steps.
+    p_table, q_table = model.log_p_t, model.log_q_t
+    if fix_p is not None and fix_a is not None:
+        p_table, q_table = np.hstack([p_table, fix_p]), np.hstack([q_table, fix_a])
+    present, absent = masked_row_sums(counted[0], p_table), masked_row_sums(counted[1], q_table)
+    log_lr = evidence_log_lr(model, *counted, sums=(present[:, :c], absent[:, :c]))
     scores = base + log_lr + hallmark_log_factor(model, *known)
     listed = None
     if model.other_index >= 0 and model.other_mimic > 0:
         listed = base_listed_lse(model, distinct)[which]
     scores = with_other_mimic(model, base, scores, listed)
     tables = _softmax(scores)
-    if model.correction_present_t is not None and model.correction_absent_t is not None:
-        pres, abse = as_float(counted)
-        corrected = _softmax(scores + pres @ model.correction_present_t + abse @ model.correction_absent_t)
-        return corrected, log_lr, counted, tables
+    if corrected:
+        return _softmax(scores + (present[:, c:] + absent[:, c:])), log_lr, counted, tables
     return tables, log_lr, counted, tables
+
+
+def _sorted_indices(model: RankingModel, case: Case) -> tuple[list[int], list[int]]:
+    """A case's counted present and absent finding columns, ascending: the order the batch adds
+    them in (``masked_row_sums``), so one case and a batch give the same bits."""
+    present, absent = _indices(model, counted_evidence(model, case))
+    return sorted(present), sorted(absent)
 
 
 def case_correction(model: RankingModel, case: Case) -> Array:
@@ -133,7 +148,7 @@ def case_correction(model: RankingModel, case: Case) -> Array:
     c = len(model.condition_ids)
     if model.correction_present_t is None or model.correction_absent_t is None:
         return np.zeros(c)
-    present, absent = _indices(model, counted_evidence(model, case))
+    present, absent = _sorted_indices(model, case)
     out: Array = model.correction_present_t[present].sum(axis=0) + model.correction_absent_t[absent].sum(axis=0)
     return out
 
@@ -151,13 +166,22 @@ def case_arrays(
     return base, as_float(counted), as_float(known)
 
 
-def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array:
+def evidence_log_lr(
+    model: RankingModel,
+    present: Array | npt.NDArray[np.bool_],
+    absent: Array | npt.NDArray[np.bool_],
+    sums: tuple[Array, Array] | None = None,
+) -> Array:
     """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
 
     Findings of a correlation group that are present together count once per condition: the
-    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md).
+    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md). Row by row, in
+    ``case_terms``' order (``masked_row_sums``: no matrix product, whose bits depend on the
+    batch's size), so a case's terms do not depend on the cases beside it. ``sums``: those of
+    ``log_p_t`` and ``log_q_t`` made beforehand (``_batch_probabilities``).
     """
-    out: Array = present @ model.log_p_t + absent @ model.log_q_t
+    p_sums, q_sums = sums if sums is not None else (None, None)
+    out = masked_row_sums(present, model.log_p_t) if p_sums is None else p_sums.copy()
     for group in model.groups:
         cols = list(group)
         mask = present[:, cols] > 0
@@ -166,8 +190,8 @@ def evidence_log_lr(model: RankingModel, present: Array, absent: Array) -> Array
             continue
         lr = model.log_p_t[cols]  # [g, C]
         summed = (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
-        out[rows] += summed / mask[rows].sum(axis=1)[:, None] - summed
-    return out
+        out[rows] = out[rows] + summed / mask[rows].sum(axis=1)[:, None] - summed  # case_terms' order
+    return out + (masked_row_sums(absent, model.log_q_t) if q_sums is None else q_sums)
 
 
 def hallmark_log_factor(
