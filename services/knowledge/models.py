@@ -83,6 +83,22 @@ class AgeModifier(Strict):
     factor: float = Field(gt=0, le=50)
 
 
+class ImmediateTestFirst(Cited):
+    """When this emergency and another are both open, this one's immediate test comes first.
+
+    The immediate tier takes open emergencies most probable first (``workup.selection``), but
+    the ranking's share between two lesions of one spine is not a localisation: the picture is.
+    ``before``: the emergency conditions this one goes ahead of; ``when_any``: findings of which
+    one must be present (this condition's own signs); ``unless_any``: findings that localise to
+    the other condition and keep the probability order (e.g. a sensory level for the cord).
+    Only the order changes: both immediate tests stay listed.
+    """
+
+    before: list[str] = Field(min_length=1)
+    when_any: list[str] = Field(min_length=1)
+    unless_any: list[str] = []
+
+
 class Condition(Strict):
     id: str
     label: str
@@ -98,6 +114,7 @@ class Condition(Strict):
     age_modifiers: list[AgeModifier] = []
     sex_modifiers: dict[Literal["female", "male"], float] = {}
     citations: list[str] = Field(min_length=1)
+    immediate_test_first: ImmediateTestFirst | None = None
 
     @field_validator("sex_modifiers")
     @classmethod

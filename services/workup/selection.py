@@ -10,7 +10,7 @@ words about the choice are in ``rationale``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -120,6 +120,29 @@ def open_emergencies(
     return tuple(out)
 
 
+def localised_order(kb: KnowledgeBase, emergencies: tuple[str, ...], present: Collection[str]) -> tuple[str, ...]:
+    """The open emergencies with a condition's ``immediate_test_first`` applied.
+
+    Most probable first is the default, but two lesions of one spine share the probability
+    according to how the ranking weighs them, not where the signs put the lesion: with a
+    cauda equina sign (saddle, sphincter, sexual, radicular pain, foot drop) and no sign above
+    the conus (sensory level, upper motor neurone signs, arms, neck injury) the national
+    pathway's first test is the lumbosacral MRI (docs/workup.md).  The condition moves just
+    ahead of the first condition it goes ``before``; nothing is dropped.
+    """
+    out = list(emergencies)
+    seen = set(present)
+    for cid in emergencies:
+        first = kb.conditions[cid].immediate_test_first
+        if first is None or seen.isdisjoint(first.when_any) or not seen.isdisjoint(first.unless_any):
+            continue
+        ahead = [out.index(c) for c in first.before if c in out]
+        if ahead and min(ahead) < out.index(cid):
+            out.remove(cid)
+            out.insert(min(ahead), cid)
+    return tuple(out)
+
+
 def planning_distribution(kb: KnowledgeBase, shown: Array, keep: Iterable[int]) -> Array:
     """The differential as tests are valued against: [C + 1], the last entry "the other causes".
 
@@ -164,6 +187,7 @@ def build_context(
         if differential.triage.level == "emergency"
         else ()
     )
+    emergencies = localised_order(kb, emergencies, case.present())
     keep = [*watched, *(table.condition_index[c] for c in emergencies)]
     return Context(
         kb=kb,

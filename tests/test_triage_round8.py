@@ -1,0 +1,138 @@
+"""Round-8 triage and first tests (r8triage): a numbness that came on suddenly with a leg fracture or
+crush is an open-fracture / compartment / arterial-injury emergency (BOAST 4, BOAST 10), and with a
+cauda equina sign and no sign above the conus the lumbosacral MRI is ordered before the whole-spine
+MRI (the national suspected-CES pathway), while a cord sign keeps the cord test first.
+Red flags still win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from services.differential.ranking import rank
+from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Case, Patient, State
+from services.knowledge.loader import KnowledgeBaseError, knowledge_base
+from services.knowledge.models import ImmediateTestFirst
+from services.knowledge.validate import validate_knowledge_base
+from services.workup.domain import recommend_tests
+from services.workup.selection import localised_order
+
+
+def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[tuple[str, str]]]:
+    """Red flags fired, triage level and the work-up's (test, tier) in order, as a clinician sees them."""
+    kb = knowledge_base()
+    items = [EvidenceInput(f, State.PRESENT) for f in present]
+    normalized = normalize(kb, Patient(age=age), items)
+    differential = rank(normalized.case)
+    plan = recommend_tests(kb, normalized.case, differential)
+    return (
+        {hit.rule_id for hit in normalized.red_flags},
+        differential.triage.level,
+        [(t.test_id, t.tier) for t in plan.tests],
+    )
+
+
+# --- a sudden deficit with a leg fracture or crush ----------------------------------------
+
+
+def test_sudden_numbness_with_a_fracture_and_a_wound_is_an_emergency() -> None:
+    flags, level, _ = assess(
+        "unilateral", "onset_sudden", "hx_fracture_or_crush_injury", "hx_recent_surgery_injection_or_laceration",
+        age=22,
+    )
+    assert "rf_sudden_numbness_after_fracture_or_crush" in flags
+    assert level == "emergency"
+
+
+def test_sudden_numbness_after_a_crush_without_a_wound_is_an_emergency_too() -> None:
+    flags, level, _ = assess("unilateral", "onset_sudden", "hx_fracture_or_crush_injury", "loc_dorsum_foot", age=35)
+    assert "rf_sudden_numbness_after_fracture_or_crush" in flags
+    assert level == "emergency"
+
+
+def test_a_gradual_numbness_after_an_old_fracture_is_not_the_trauma_rule() -> None:
+    flags, level, _ = assess("unilateral", "onset_gradual", "hx_fracture_or_crush_injury", "loc_heel", age=35)
+    assert "rf_sudden_numbness_after_fracture_or_crush" not in flags
+    assert level != "emergency"
+
+
+# --- which spine MRI first -------------------------------------------------------------------
+
+CES_PICTURE = ("onset_sudden", "bilateral", "sx_weakness", "sx_bladder_bowel_dysfunction")
+
+
+def _immediate(tests: list[tuple[str, str]]) -> list[str]:
+    return [t for t, tier in tests if tier == "immediate"]
+
+
+def test_sphincter_change_without_a_cord_sign_gets_the_lumbar_mri_first() -> None:
+    _, level, tests = assess(*CES_PICTURE, age=40)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate[0] == "mri_lumbar_spine"
+    assert "mri_brain_spine" in immediate  # the cord test stays an immediate test, second
+
+
+def test_a_sensory_level_keeps_the_whole_spine_mri_first() -> None:
+    _, level, tests = assess(*CES_PICTURE, "ex_sensory_level", age=40)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate[0] == "mri_brain_spine"
+    assert "mri_lumbar_spine" in immediate
+
+
+def test_arms_involved_keep_the_whole_spine_mri_first() -> None:
+    _, _, tests = assess(*CES_PICTURE, "loc_hands_too", age=40)
+    assert _immediate(tests)[0] == "mri_brain_spine"
+
+
+def test_a_bilateral_sudden_paraplegia_without_a_cauda_equina_sign_keeps_the_cord_test_first() -> None:
+    _, level, tests = assess("onset_sudden", "bilateral", "sx_weakness", "sx_back_pain", age=40)
+    assert level == "emergency"
+    assert _immediate(tests)[0] == "mri_brain_spine"
+
+
+def test_bilateral_sudden_foot_drop_is_a_root_picture_lumbar_mri_first() -> None:
+    _, level, tests = assess("onset_sudden", "bilateral", "sx_weakness", "sx_foot_drop", age=60)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate.index("mri_lumbar_spine") < immediate.index("mri_brain_spine")
+
+
+def test_localised_order_moves_only_ahead_of_its_named_conditions() -> None:
+    kb = knowledge_base()
+    ces = kb.conditions["cauda_equina_syndrome"].immediate_test_first
+    assert ces is not None and ces.before == ["spinal_cord_injury"]
+    order = ("stroke", "spinal_cord_injury", "cauda_equina_syndrome", "guillain_barre")
+    assert localised_order(kb, order, {"loc_saddle_area"}) == (
+        "stroke", "cauda_equina_syndrome", "spinal_cord_injury", "guillain_barre",
+    )
+    assert localised_order(kb, order, {"loc_saddle_area", "ex_hyperreflexia_or_babinski"}) == order
+    assert localised_order(kb, order, {"sx_back_pain"}) == order  # no cauda equina sign
+    already = ("cauda_equina_syndrome", "spinal_cord_injury")
+    assert localised_order(kb, already, {"loc_saddle_area"}) == already
+
+
+def test_an_order_entry_naming_an_unknown_condition_or_finding_is_refused() -> None:
+    kb = knowledge_base()
+    bad = kb.conditions["cauda_equina_syndrome"].model_copy(
+        update={"immediate_test_first": ImmediateTestFirst(
+            before=["no_such_condition"], when_any=["no_such_finding"], citations=["girft_ces23"],
+        )}
+    )
+    broken = replace(kb, conditions={**kb.conditions, bad.id: bad})
+    with pytest.raises(KnowledgeBaseError) as error:
+        validate_knowledge_base(broken, check_codes=False)
+    assert "no_such_condition" in str(error.value)
+    assert "no_such_finding" in str(error.value)
+
+
+def test_the_case_helper_is_the_engine_path() -> None:
+    # the same picture through Case directly gives the same plan as through intake
+    kb = knowledge_base()
+    case = Case(Patient(age=40), {f: State.PRESENT for f in CES_PICTURE})
+    plan = recommend_tests(kb, case, rank(case))
+    assert plan.tests[0].test_id == "mri_lumbar_spine"
