@@ -15,7 +15,7 @@ from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import KnowledgeBaseError, knowledge_base
-from services.knowledge.models import ImmediateTestFirst
+from services.knowledge.models import ImmediateTestFirst, RedFlagPattern
 from services.knowledge.validate import validate_knowledge_base
 from services.workup.domain import recommend_tests
 from services.workup.selection import localised_order
@@ -136,3 +136,95 @@ def test_the_case_helper_is_the_engine_path() -> None:
     case = Case(Patient(age=40), {f: State.PRESENT for f in CES_PICTURE})
     plan = recommend_tests(kb, case, rank(case))
     assert plan.tests[0].test_id == "mri_lumbar_spine"
+
+
+def test_a_cold_pulseless_foot_gets_the_arterial_test_before_the_compartment_pressure() -> None:
+    kb = knowledge_base()
+    order = ("acute_compartment_syndrome", "acute_limb_ischemia")
+    assert localised_order(kb, order, {"sx_leg_pain", "ex_diminished_pedal_pulses"}) == (
+        "acute_limb_ischemia", "acute_compartment_syndrome",
+    )
+    # a compartment sign keeps the probability order
+    assert localised_order(kb, order, {"ex_diminished_pedal_pulses", "ex_pain_on_passive_stretch"}) == order
+    # leg pain alone is not an ischaemic sign
+    assert localised_order(kb, order, {"sx_leg_pain"}) == order
+
+
+def test_sudden_calf_pain_with_claudication_gets_the_duplex_first() -> None:
+    _, level, tests = assess("unilateral", "onset_sudden", "loc_calf", "sx_leg_pain", "sx_claudication", age=45)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate[0] == "arterial_duplex"
+    assert "compartment_pressure" in immediate
+
+
+def test_sudden_calf_pain_with_a_tense_compartment_gets_the_pressure_first() -> None:
+    _, level, tests = assess(
+        "unilateral", "onset_sudden", "loc_calf", "sx_leg_pain", "sx_claudication", "ex_tense_compartment", age=45,
+    )
+    assert level == "emergency"
+    assert _immediate(tests)[0] == "compartment_pressure"
+
+
+# --- a sudden foot drop in a fibular palsy's pattern ----------------------------------------
+
+FIBULAR_PALSY = (
+    "unilateral", "onset_sudden", "sx_foot_drop", "sx_weakness", "ex_ankle_eversion_weakness",
+    "loc_dorsum_foot", "loc_lateral_leg", "ex_reduced_light_touch_pinprick",
+)
+
+
+def _level(*present: str) -> tuple[set[str], str]:
+    flags, level, _ = assess(*present, age=55)
+    return flags, level
+
+
+def test_a_sudden_foot_drop_in_the_fibular_palsy_pattern_is_seen_the_same_day() -> None:
+    flags, level = _level(*FIBULAR_PALSY)
+    assert "rf_sudden_weakness" not in flags
+    assert "rf_sudden_weakness_fibular_pattern" in flags
+    assert level == "urgent"
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ("sx_leg_pain", "pain: a compartment syndrome gives the same pattern (BOAST 10)"),
+        ("sx_swelling", "swelling: compartment"),
+        ("ex_ankle_inversion_weakness", "weak inversion: the L5 root, not the fibular nerve"),
+        ("ex_hyperreflexia_or_babinski", "upper motor neurone sign: central"),
+        ("sx_facial_droop", "BE-FAST sign: stroke"),
+        ("sx_back_pain", "back pain: root, cord or dissection"),
+        ("hx_knee_injury_or_surgery", "knee injury: popliteal artery"),
+        ("bilateral", "both sides: cord or cauda equina"),
+    ],
+)
+def test_any_sign_beyond_the_fibular_pattern_keeps_the_emergency(extra: str, why: str) -> None:
+    picture = [f for f in FIBULAR_PALSY if not (extra == "bilateral" and f == "unilateral")]
+    flags, level = _level(*picture, extra)
+    assert level == "emergency", why
+    assert flags & {"rf_sudden_weakness", "rf_sudden_bilateral_weakness", "rf_sudden_weakness_after_knee_injury",
+                    "rf_leg_pain_with_motor_deficit", "rf_facial_droop", "rf_sudden_back_pain_with_numbness"}, why
+
+
+def test_eversion_weakness_without_fibular_numbness_stays_on_the_stroke_pathway() -> None:
+    flags, level = _level("unilateral", "onset_sudden", "sx_foot_drop", "sx_weakness", "ex_ankle_eversion_weakness")
+    assert "rf_sudden_weakness" in flags
+    assert level == "emergency"
+
+
+def test_fibular_numbness_without_evertor_weakness_stays_on_the_stroke_pathway() -> None:
+    flags, level = _level("unilateral", "onset_sudden", "sx_foot_drop", "sx_weakness", "loc_dorsum_foot")
+    assert "rf_sudden_weakness" in flags
+    assert level == "emergency"
+
+
+def test_a_pattern_naming_an_unknown_finding_is_refused() -> None:
+    kb = knowledge_base()
+    rules = list(kb.red_flags)
+    at = next(i for i, r in enumerate(rules) if r.id == "rf_sudden_weakness")
+    pattern = RedFlagPattern(all_of=["ex_no_such_sign"], and_any_of=[["loc_dorsum_foot"]])
+    rules[at] = rules[at].model_copy(update={"unless_pattern": pattern})
+    with pytest.raises(KnowledgeBaseError) as error:
+        validate_knowledge_base(replace(kb, red_flags=rules), check_codes=False)
+    assert "ex_no_such_sign" in str(error.value)

@@ -8,6 +8,7 @@ Cross-file checks (ids known, citations resolvable, codes real) live in ``valida
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -146,6 +147,24 @@ class Likelihood(Cited):
     p: float = Field(gt=0, lt=1)
 
 
+class RedFlagPattern(Strict):
+    """A named pattern that explains a rule's findings without its emergency (e.g. a fibular
+    palsy's motor and sensory territory for a sudden foot drop): it matches when every ``all_of``
+    finding is present, each ``and_any_of`` group has a present finding and no ``unless_any``
+    finding is present (the signs that keep the emergency possible)."""
+
+    all_of: list[str] = Field(min_length=1)
+    and_any_of: list[list[str]] = []
+    unless_any: list[str] = []
+
+    def matches(self, present: Collection[str]) -> bool:
+        return (
+            all(f in present for f in self.all_of)
+            and all(any(f in present for f in group) for group in self.and_any_of)
+            and not any(f in present for f in self.unless_any)
+        )
+
+
 class RedFlagRule(Cited):
     """A rule that forces a triage level regardless of the ranking.
 
@@ -163,6 +182,8 @@ class RedFlagRule(Cited):
     # The rule does not fire when any of these is present: a named pattern that explains the
     # findings without the emergency (e.g. positional neurogenic claudication).
     unless_any: list[str] = []
+    # Nor when this pattern matches: a conjunction (unless_any is one finding at a time).
+    unless_pattern: RedFlagPattern | None = None
     level: TriageLevelId
     suspect: list[str] = []  # condition ids this flag raises
 

@@ -38,6 +38,8 @@ def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFl
     for all_of, unless_any, any_of, and_any_of, rule in _rules(kb):
         if not all_of.issubset(seen) or not unless_any.isdisjoint(seen):
             continue
+        if rule.unless_pattern is not None and rule.unless_pattern.matches(seen):
+            continue
         matched_any = [f for f in any_of if f in seen]
         if any_of and not matched_any:
             continue
@@ -56,6 +58,11 @@ def detect_red_flags_plain(kb: KnowledgeBase, present: Collection[str]) -> tuple
         if not all(f in present for f in rule.all_of):
             continue
         if any(f in present for f in rule.unless_any):
+            continue
+        pattern = rule.unless_pattern
+        if pattern is not None and all(f in present for f in pattern.all_of) and all(
+            any(f in present for f in group) for group in pattern.and_any_of
+        ) and not any(f in present for f in pattern.unless_any):
             continue
         matched_any = [f for f in rule.any_of if f in present]
         if rule.any_of and not matched_any:

@@ -139,6 +139,14 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
             [*rule.all_of, *rule.any_of, *(f for g in rule.and_any_of for f in g), *rule.unless_any],
             kb.findings,
         )
+        if rule.unless_pattern is not None:
+            pattern = rule.unless_pattern
+            problems.unknown(
+                f"{where} unless_pattern",
+                "finding",
+                [*pattern.all_of, *(f for g in pattern.and_any_of for f in g), *pattern.unless_any],
+                kb.findings,
+            )
         problems.unknown(where, "condition", rule.suspect, kb.conditions)
         cites(where, rule.citations)
 
