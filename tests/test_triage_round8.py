@@ -228,3 +228,25 @@ def test_a_pattern_naming_an_unknown_finding_is_refused() -> None:
     with pytest.raises(KnowledgeBaseError) as error:
         validate_knowledge_base(replace(kb, red_flags=rules), check_codes=False)
     assert "ex_no_such_sign" in str(error.value)
+
+
+def test_a_foot_drop_after_a_knee_injury_gets_the_arterial_test_first() -> None:
+    # the popliteal artery of a knee dislocation (Mills 2004), even when the ranking holds limb
+    # ischaemia below the floor: the knee-injury red flag suspects it
+    _, level, tests = assess("unilateral", "onset_sudden", "hx_knee_injury_or_surgery", "sx_foot_drop", "sx_weakness",
+                             "loc_dorsum_foot", age=25)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate[0] in ("arterial_duplex", "ankle_brachial_index")
+    assert "compartment_pressure" in immediate
+
+
+def test_a_flagged_suspect_joins_only_with_its_signs_and_a_condition_to_go_before() -> None:
+    kb = knowledge_base()
+    acs = ("acute_compartment_syndrome",)
+    assert localised_order(kb, acs, {"hx_knee_injury_or_surgery"}, ["acute_limb_ischemia"]) == (
+        "acute_limb_ischemia", "acute_compartment_syndrome",
+    )
+    assert localised_order(kb, acs, {"loc_dorsum_foot"}, ["acute_limb_ischemia"]) == acs  # no ischaemic sign
+    assert localised_order(kb, acs, {"hx_knee_injury_or_surgery"}, []) == acs  # not flagged
+    assert localised_order(kb, ("stroke",), {"hx_knee_injury_or_surgery"}, ["acute_limb_ischemia"]) == ("stroke",)

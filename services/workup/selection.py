@@ -120,26 +120,42 @@ def open_emergencies(
     return tuple(out)
 
 
-def localised_order(kb: KnowledgeBase, emergencies: tuple[str, ...], present: Collection[str]) -> tuple[str, ...]:
+def localised_order(
+    kb: KnowledgeBase,
+    emergencies: tuple[str, ...],
+    present: Collection[str],
+    flagged: Collection[str] = (),
+) -> tuple[str, ...]:
     """The open emergencies with a condition's ``immediate_test_first`` applied.
 
-    Most probable first is the default, but two lesions of one spine share the probability
-    according to how the ranking weighs them, not where the signs put the lesion: with a
-    cauda equina sign (saddle, sphincter, sexual, radicular pain, foot drop) and no sign above
-    the conus (sensory level, upper motor neurone signs, arms, neck injury) the national
-    pathway's first test is the lumbosacral MRI (docs/workup.md).  The condition moves just
-    ahead of the first condition it goes ``before``; nothing is dropped.
+    Most probable first is the default, but two lesions share the probability as the ranking
+    weighs them, not where the signs put the lesion: with a cauda equina sign (saddle, sphincter,
+    sexual, radicular pain, foot drop) and no sign above the conus (sensory level, upper motor
+    neurone signs, arms, neck injury) the national pathway's first test is the lumbosacral MRI;
+    with a pulse, colour or cold sign, or a knee injury, and no compartment sign, the arterial
+    test (docs/workup.md).  The condition moves just ahead of the first condition it goes
+    ``before``.  A red flag's suspect (``flagged``) that the ranking holds below the floor joins the
+    list this way too when its signs are present: a foot drop after a knee injury is the
+    popliteal artery's until its test says otherwise.  Nothing is dropped.
     """
     out = list(emergencies)
     seen = set(present)
-    for cid in emergencies:
-        first = kb.conditions[cid].immediate_test_first
-        if first is None or seen.isdisjoint(first.when_any) or not seen.isdisjoint(first.unless_any):
+    candidates = [*emergencies, *(c for c in dict.fromkeys(flagged) if c not in emergencies and c in kb.conditions)]
+    for cid in candidates:
+        condition = kb.conditions[cid]
+        first = condition.immediate_test_first
+        if first is None or not condition.emergency:
+            continue
+        if seen.isdisjoint(first.when_any) or not seen.isdisjoint(first.unless_any):
             continue
         ahead = [out.index(c) for c in first.before if c in out]
-        if ahead and min(ahead) < out.index(cid):
+        if not ahead:
+            continue
+        if cid in out:
+            if min(ahead) > out.index(cid):
+                continue
             out.remove(cid)
-            out.insert(min(ahead), cid)
+        out.insert(min(ahead), cid)
     return tuple(out)
 
 
@@ -187,7 +203,9 @@ def build_context(
         if differential.triage.level == "emergency"
         else ()
     )
-    emergencies = localised_order(kb, emergencies, case.present())
+    emergencies = localised_order(
+        kb, emergencies, case.present(), [c for flag in differential.triage.red_flags for c in flag.suspect]
+    )
     keep = [*watched, *(table.condition_index[c] for c in emergencies)]
     return Context(
         kb=kb,
