@@ -250,3 +250,22 @@ def test_a_flagged_suspect_joins_only_with_its_signs_and_a_condition_to_go_befor
     assert localised_order(kb, acs, {"loc_dorsum_foot"}, ["acute_limb_ischemia"]) == acs  # no ischaemic sign
     assert localised_order(kb, acs, {"hx_knee_injury_or_surgery"}, []) == acs  # not flagged
     assert localised_order(kb, ("stroke",), {"hx_knee_injury_or_surgery"}, ["acute_limb_ischemia"]) == ("stroke",)
+
+
+GBS_PICTURE = ("bilateral", "onset_sudden", "progressive", "sx_weakness", "sx_tingling", "loc_hands_too")
+
+
+def test_weakness_with_tingling_hands_and_feet_gets_the_nerve_test_before_the_cord_mri() -> None:
+    _, level, tests = assess(*GBS_PICTURE, age=21)
+    assert level == "emergency"
+    immediate = _immediate(tests)
+    assert immediate.index("nerve_conduction_study") < immediate.index("mri_brain_spine")
+
+
+@pytest.mark.parametrize(
+    "cord_sign", ["ex_sensory_level", "sx_bladder_bowel_dysfunction", "ex_hyperreflexia_or_babinski"]
+)
+def test_a_sign_that_makes_gbs_doubtful_keeps_the_cord_mri_first(cord_sign: str) -> None:
+    _, level, tests = assess(*GBS_PICTURE, cord_sign, age=21)
+    assert level == "emergency"
+    assert _immediate(tests)[0] == "mri_brain_spine"
