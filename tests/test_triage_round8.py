@@ -105,7 +105,7 @@ def test_bilateral_sudden_foot_drop_is_a_root_picture_lumbar_mri_first() -> None
 def test_localised_order_moves_only_ahead_of_its_named_conditions() -> None:
     kb = knowledge_base()
     ces = kb.conditions["cauda_equina_syndrome"].immediate_test_first
-    assert ces is not None and ces.before == ["spinal_cord_injury"]
+    assert [entry.before for entry in ces] == [["spinal_cord_injury"]]
     order = ("stroke", "spinal_cord_injury", "cauda_equina_syndrome", "guillain_barre")
     assert localised_order(kb, order, {"loc_saddle_area"}) == (
         "stroke", "cauda_equina_syndrome", "spinal_cord_injury", "guillain_barre",
@@ -119,9 +119,9 @@ def test_localised_order_moves_only_ahead_of_its_named_conditions() -> None:
 def test_an_order_entry_naming_an_unknown_condition_or_finding_is_refused() -> None:
     kb = knowledge_base()
     bad = kb.conditions["cauda_equina_syndrome"].model_copy(
-        update={"immediate_test_first": ImmediateTestFirst(
+        update={"immediate_test_first": [ImmediateTestFirst(
             before=["no_such_condition"], when_any=["no_such_finding"], citations=["girft_ces23"],
-        )}
+        )]}
     )
     broken = replace(kb, conditions={**kb.conditions, bad.id: bad})
     with pytest.raises(KnowledgeBaseError) as error:
@@ -267,5 +267,21 @@ def test_weakness_with_tingling_hands_and_feet_gets_the_nerve_test_before_the_co
 )
 def test_a_sign_that_makes_gbs_doubtful_keeps_the_cord_mri_first(cord_sign: str) -> None:
     _, level, tests = assess(*GBS_PICTURE, cord_sign, age=21)
+    assert level == "emergency"
+    assert _immediate(tests)[0] == "mri_brain_spine"
+
+
+def test_a_foot_drop_with_a_fracture_at_the_knee_gets_the_compartment_checked_first() -> None:
+    # a fibular neck fracture (BOAST 10: fractures are the commonest cause of compartment syndrome);
+    # the regression vignette v204 expects the same
+    _, level, tests = assess("unilateral", "onset_sudden", "hx_knee_injury_or_surgery", "hx_fracture_or_crush_injury",
+                             "sx_foot_drop", "sx_weakness", "loc_lateral_leg", age=22)
+    assert level == "emergency"
+    assert _immediate(tests)[0] == "compartment_pressure"
+
+
+def test_sphincter_change_after_a_spinal_fracture_keeps_the_whole_spine_mri_first() -> None:
+    # spinal trauma is imaged over the whole spine (regression vignette v063)
+    _, level, tests = assess(*CES_PICTURE, "hx_back_injury", "hx_fracture_or_crush_injury", "sx_back_pain", age=34)
     assert level == "emergency"
     assert _immediate(tests)[0] == "mri_brain_spine"

@@ -115,7 +115,8 @@ class Condition(Strict):
     age_modifiers: list[AgeModifier] = []
     sex_modifiers: dict[Literal["female", "male"], float] = {}
     citations: list[str] = Field(min_length=1)
-    immediate_test_first: ImmediateTestFirst | None = None
+    # each entry is one picture (its own signs and exceptions); the first that applies orders the tier
+    immediate_test_first: list[ImmediateTestFirst] = []
 
     @field_validator("sex_modifiers")
     @classmethod

@@ -119,17 +119,15 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
             cites(f"{where} / {fid!r}", lik.citations)
 
     for cid, condition in kb.conditions.items():
-        first = condition.immediate_test_first
-        if first is None:
-            continue
-        where = f"conditions.yaml: entry {cid!r} immediate_test_first"
-        problems.unknown(where, "condition", first.before, kb.conditions)
-        problems.unknown(where, "finding", [*first.when_any, *first.unless_any], kb.findings)
-        if not condition.emergency or any(
-            c in kb.conditions and not kb.conditions[c].emergency for c in first.before
-        ):
-            problems.items.append(f"{where}: orders immediate tests, so it and every `before` must be emergencies")
-        cites(where, first.citations)
+        for i, first in enumerate(condition.immediate_test_first):
+            where = f"conditions.yaml: entry {cid!r} immediate_test_first[{i}]"
+            problems.unknown(where, "condition", first.before, kb.conditions)
+            problems.unknown(where, "finding", [*first.when_any, *first.unless_any], kb.findings)
+            if not condition.emergency or any(
+                c in kb.conditions and not kb.conditions[c].emergency for c in first.before
+            ):
+                problems.items.append(f"{where}: orders immediate tests, so it and every `before` must be emergencies")
+            cites(where, first.citations)
 
     for rule in kb.red_flags:
         where = f"red_flags.yaml: entry {rule.id!r}"

@@ -143,10 +143,12 @@ def localised_order(
     candidates = [*emergencies, *(c for c in dict.fromkeys(flagged) if c not in emergencies and c in kb.conditions)]
     for cid in candidates:
         condition = kb.conditions[cid]
-        first = condition.immediate_test_first
+        first = next(
+            (f for f in condition.immediate_test_first
+             if not seen.isdisjoint(f.when_any) and seen.isdisjoint(f.unless_any)),
+            None,
+        )
         if first is None or not condition.emergency:
-            continue
-        if seen.isdisjoint(first.when_any) or not seen.isdisjoint(first.unless_any):
             continue
         ahead = [out.index(c) for c in first.before if c in out]
         if not ahead:
