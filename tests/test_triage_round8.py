@@ -18,7 +18,7 @@ from services.knowledge.loader import KnowledgeBaseError, knowledge_base
 from services.knowledge.models import ImmediateTestFirst, RedFlagPattern
 from services.knowledge.validate import validate_knowledge_base
 from services.workup.domain import recommend_tests
-from services.workup.selection import localised_order
+from services.workup.precedence import localised_order
 
 
 def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[tuple[str, str]]]:

@@ -8,7 +8,6 @@ Cross-file checks (ids known, citations resolvable, codes real) live in ``valida
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -85,15 +84,9 @@ class AgeModifier(Strict):
 
 
 class ImmediateTestFirst(Cited):
-    """When this emergency and another are both open, this one's immediate test comes first.
-
-    The immediate tier takes open emergencies most probable first (``workup.selection``), but
-    the ranking's share between two lesions of one spine is not a localisation: the picture is.
-    ``before``: the emergency conditions this one goes ahead of; ``when_any``: findings of which
-    one must be present (this condition's own signs); ``unless_any``: findings that localise to
-    the other condition and keep the probability order (e.g. a sensory level for the cord).
-    Only the order changes: both immediate tests stay listed.
-    """
+    """One picture in which this emergency's immediate test goes ahead of ``before``'s (the signs
+    localise the lesion, the ranking's share does not): a ``when_any`` finding present and no
+    ``unless_any`` one. Only the order changes (``workup.precedence``, docs/workup.md)."""
 
     before: list[str] = Field(min_length=1)
     when_any: list[str] = Field(min_length=1)
@@ -115,7 +108,6 @@ class Condition(Strict):
     age_modifiers: list[AgeModifier] = []
     sex_modifiers: dict[Literal["female", "male"], float] = {}
     citations: list[str] = Field(min_length=1)
-    # each entry is one picture (its own signs and exceptions); the first that applies orders the tier
     immediate_test_first: list[ImmediateTestFirst] = []
 
     @field_validator("sex_modifiers")
@@ -149,21 +141,12 @@ class Likelihood(Cited):
 
 
 class RedFlagPattern(Strict):
-    """A named pattern that explains a rule's findings without its emergency (e.g. a fibular
-    palsy's motor and sensory territory for a sudden foot drop): it matches when every ``all_of``
-    finding is present, each ``and_any_of`` group has a present finding and no ``unless_any``
-    finding is present (the signs that keep the emergency possible)."""
+    """A pattern explaining a rule's findings without its emergency: every ``all_of``, one of each
+    ``and_any_of`` group and no ``unless_any`` finding present (``red_flags.pattern_matches``)."""
 
     all_of: list[str] = Field(min_length=1)
     and_any_of: list[list[str]] = []
     unless_any: list[str] = []
-
-    def matches(self, present: Collection[str]) -> bool:
-        return (
-            all(f in present for f in self.all_of)
-            and all(any(f in present for f in group) for group in self.and_any_of)
-            and not any(f in present for f in self.unless_any)
-        )
 
 
 class RedFlagRule(Cited):
