@@ -83,6 +83,16 @@ class AgeModifier(Strict):
     factor: float = Field(gt=0, le=50)
 
 
+class ImmediateTestFirst(Cited):
+    """One picture in which this emergency's immediate test goes ahead of ``before``'s (the signs
+    localise the lesion, the ranking's share does not): a ``when_any`` finding present and no
+    ``unless_any`` one. Only the order changes (``workup.precedence``, docs/workup.md)."""
+
+    before: list[str] = Field(min_length=1)
+    when_any: list[str] = Field(min_length=1)
+    unless_any: list[str] = []
+
+
 class Condition(Strict):
     id: str
     label: str
@@ -98,6 +108,7 @@ class Condition(Strict):
     age_modifiers: list[AgeModifier] = []
     sex_modifiers: dict[Literal["female", "male"], float] = {}
     citations: list[str] = Field(min_length=1)
+    immediate_test_first: list[ImmediateTestFirst] = []
 
     @field_validator("sex_modifiers")
     @classmethod
@@ -129,6 +140,15 @@ class Likelihood(Cited):
     p: float = Field(gt=0, lt=1)
 
 
+class RedFlagPattern(Strict):
+    """A pattern explaining a rule's findings without its emergency: every ``all_of``, one of each
+    ``and_any_of`` group and no ``unless_any`` finding present (``red_flags.pattern_matches``)."""
+
+    all_of: list[str] = Field(min_length=1)
+    and_any_of: list[list[str]] = []
+    unless_any: list[str] = []
+
+
 class RedFlagRule(Cited):
     """A rule that forces a triage level regardless of the ranking.
 
@@ -146,6 +166,8 @@ class RedFlagRule(Cited):
     # The rule does not fire when any of these is present: a named pattern that explains the
     # findings without the emergency (e.g. positional neurogenic claudication).
     unless_any: list[str] = []
+    # Nor when this pattern matches: a conjunction (unless_any is one finding at a time).
+    unless_pattern: RedFlagPattern | None = None
     level: TriageLevelId
     suspect: list[str] = []  # condition ids this flag raises
 

@@ -7,10 +7,11 @@ the caller having run intake first) use this one function.
 from __future__ import annotations
 
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 
 from services.knowledge.clinical import TRIAGE_ORDER, RedFlagHit
 from services.knowledge.loader import KnowledgeBase
-from services.knowledge.models import RedFlagRule
+from services.knowledge.models import RedFlagPattern, RedFlagRule
 
 _Rule = tuple[frozenset[str], frozenset[str], tuple[str, ...], tuple[tuple[str, ...], ...], RedFlagRule]
 _COMPILED: dict[int, tuple[KnowledgeBase, tuple[_Rule, ...]]] = {}
@@ -32,11 +33,22 @@ def _rules(kb: KnowledgeBase) -> tuple[_Rule, ...]:
     return rules
 
 
+def pattern_matches(pattern: RedFlagPattern, seen: AbstractSet[str]) -> bool:
+    """Whether a rule's ``unless_pattern`` explains the findings away (the compiled walk's test)."""
+    return (
+        all(f in seen for f in pattern.all_of)
+        and all(not seen.isdisjoint(group) for group in pattern.and_any_of)
+        and seen.isdisjoint(pattern.unless_any)
+    )
+
+
 def detect_red_flags(kb: KnowledgeBase, present: Collection[str]) -> tuple[RedFlagHit, ...]:
     seen = present if isinstance(present, (set, frozenset)) else set(present)
     hits: list[RedFlagHit] = []
     for all_of, unless_any, any_of, and_any_of, rule in _rules(kb):
         if not all_of.issubset(seen) or not unless_any.isdisjoint(seen):
+            continue
+        if rule.unless_pattern is not None and pattern_matches(rule.unless_pattern, seen):
             continue
         matched_any = [f for f in any_of if f in seen]
         if any_of and not matched_any:
@@ -56,6 +68,11 @@ def detect_red_flags_plain(kb: KnowledgeBase, present: Collection[str]) -> tuple
         if not all(f in present for f in rule.all_of):
             continue
         if any(f in present for f in rule.unless_any):
+            continue
+        pattern = rule.unless_pattern
+        if pattern is not None and all(f in present for f in pattern.all_of) and all(
+            any(f in present for f in group) for group in pattern.and_any_of
+        ) and not any(f in present for f in pattern.unless_any):
             continue
         matched_any = [f for f in rule.any_of if f in present]
         if rule.any_of and not matched_any:

@@ -118,6 +118,17 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
         for fid, lik in per_finding.items():
             cites(f"{where} / {fid!r}", lik.citations)
 
+    for cid, condition in kb.conditions.items():
+        for i, first in enumerate(condition.immediate_test_first):
+            where = f"conditions.yaml: entry {cid!r} immediate_test_first[{i}]"
+            problems.unknown(where, "condition", first.before, kb.conditions)
+            problems.unknown(where, "finding", [*first.when_any, *first.unless_any], kb.findings)
+            if not condition.emergency or any(
+                c in kb.conditions and not kb.conditions[c].emergency for c in first.before
+            ):
+                problems.items.append(f"{where}: orders immediate tests, so it and every `before` must be emergencies")
+            cites(where, first.citations)
+
     for rule in kb.red_flags:
         where = f"red_flags.yaml: entry {rule.id!r}"
         problems.unknown(
@@ -126,6 +137,14 @@ def validate_knowledge_base(kb: KnowledgeBase, *, check_codes: bool = True) -> N
             [*rule.all_of, *rule.any_of, *(f for g in rule.and_any_of for f in g), *rule.unless_any],
             kb.findings,
         )
+        if rule.unless_pattern is not None:
+            pattern = rule.unless_pattern
+            problems.unknown(
+                f"{where} unless_pattern",
+                "finding",
+                [*pattern.all_of, *(f for g in pattern.and_any_of for f in g), *pattern.unless_any],
+                kb.findings,
+            )
         problems.unknown(where, "condition", rule.suspect, kb.conditions)
         cites(where, rule.citations)
 

@@ -19,6 +19,7 @@ from services.knowledge.clinical import Case, Differential
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
+from services.workup.precedence import localised_order
 from services.workup.value import (
     Array,
     CompiledTests,
@@ -163,6 +164,9 @@ def build_context(
         open_emergencies(kb, differential, kb.triage_policy.dont_miss_threshold)
         if differential.triage.level == "emergency"
         else ()
+    )
+    emergencies = localised_order(
+        kb, emergencies, case.present(), [c for flag in differential.triage.red_flags for c in flag.suspect]
     )
     keep = [*watched, *(table.condition_index[c] for c in emergencies)]
     return Context(
