@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.cli.casefile import case_from_json
+from services.intake.handlers import normalize_intake
 from services.knowledge.validate import vocabulary
+from services.pipeline.stages import intake_request
+from services.platform.errors import InvalidInput
 from tests.clinical.real_eval import RealCaseReport, evaluate_cases
 from tests.clinical.realcases import (
     LOCKED_SETS,
@@ -24,6 +28,16 @@ from tests.clinical.realcases import (
     spent_cases,
     under_triage_steps,
 )
+
+
+def _intake_refusal(case: RealCase) -> str | None:
+    """What the intake says of the case's findings (the intake only: nothing is ranked, so this
+    may run on a locked set before its one run), or None when it accepts them."""
+    try:
+        normalize_intake(intake_request(case_from_json(case.case_json())))
+    except InvalidInput as refused:
+        return str(refused)
+    return None
 
 
 def _gated_cases() -> list[RealCase]:
@@ -69,6 +83,10 @@ def test_a_later_round_is_new_sources_with_known_ids(split: Split) -> None:
         assert {f.id for f in c.evidence} <= vocab["findings"], c.id
         assert {c.expected.condition, *c.expected.acceptable} <= vocab["conditions"], c.id
         assert set(c.expected.first_tests) <= vocab["tests"], c.id
+    # A locked run must not stop on a case the intake refuses (round 8's first run did: one case
+    # gave its numbness as one-sided and its weakness as both-sided under the two laterality ids).
+    refused = {c.id: why for c in later if (why := _intake_refusal(c)) is not None}
+    assert not refused, refused
 
 
 def test_split_is_by_source_and_about_a_third_locked() -> None:
