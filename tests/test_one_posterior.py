@@ -92,12 +92,16 @@ def test_single_case_and_batch_paths_agree_with_the_correction() -> None:
     assert compile_model(load_knowledge_base(corrected=False)).correction_present_t is None
 
 
-def test_held_out_the_one_posterior_is_at_least_as_safe_and_raises_fewer() -> None:
+def test_held_out_the_one_posterior_is_at_least_as_safe() -> None:
     """The shipping gate (nested leave-one-round-out over the spent rounds: both layers fitted on
     the other rounds). Against round 7's engine on the same held-out cases (thresholds 0.10 /
     0.015 / 0.35, self-care 0.5, reading the uncorrected posterior): no fewer emergencies
-    triaged emergency, no more under-triage (one or two levels), fewer non-emergencies raised to
-    emergency (660 cases: 253 -> 254, 35 -> 31, 4 -> 4, 77 -> 75; docs/ranking.md section 9)."""
+    triaged emergency and no more under-triage (one or two levels), overall and in every round.
+    Over-triage is reported, not gated: on the 660 cases of rounds 1-7 the round-8 choice
+    (emergency 0.14) raised 75 non-emergencies against 77, but on round 8's unseen cases it missed
+    an emergency the older engine caught; with round 8 spent (732 cases) the emergency threshold
+    is 0.12, chosen by all eight nested folds: caught 285 -> 286 of 308, under-triage 39 -> 35,
+    by two levels 5 -> 4, raised 89 -> 95 of 424 (docs/knowledge-changes-round8.md)."""
     base = load_knowledge_base(fitted=False, corrected=False)
     ids = list(compile_model(base).condition_ids)
     rows = held_out_rows(base, realcases.spent_cases(), FitParams(), (0.01,))[0.01]
@@ -106,7 +110,6 @@ def test_held_out_the_one_posterior_is_at_least_as_safe_and_raises_fewer() -> No
     assert shipped["emergencies_caught"] >= round7["emergencies_caught"]
     assert shipped["under_triage"] <= round7["under_triage"]
     assert shipped["under_triage_two_levels"] <= round7["under_triage_two_levels"]
-    assert shipped["raised"] < round7["raised"]
     for r in sorted({x.case.corpus_round for x in rows}):
         held = [x for x in rows if x.case.corpus_round == r]
         a = evaluate(base, ids, held, file_thresholds(base), one=True)
