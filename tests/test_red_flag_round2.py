@@ -62,9 +62,18 @@ URGENT_NOT_EMERGENCY = [
 
 @pytest.mark.parametrize(("rule", "present"), URGENT_NOT_EMERGENCY, ids=[r for r, _ in URGENT_NOT_EMERGENCY])
 def test_the_explained_picture_is_seen_the_same_day(rule: str, present: tuple[str, ...]) -> None:
-    flags, level = assess(*present)
-    assert rule in flags
-    assert level == "urgent"
+    """The explaining rule replaces the emergency one, so the red flags ask for the same day; only an
+    emergency condition over the probability threshold raises the level further, and says so. (Since
+    round 8's emergency threshold of 0.12 the HNPP foot drop is one: stroke stays at 13% on a sudden
+    foot drop, `docs/knowledge-changes-round8.md`.)"""
+    items = [EvidenceInput(f, State.PRESENT) for f in present]
+    normalized = normalize(knowledge_base(), Patient(age=45), items)
+    flags = {hit.rule_id: hit.level for hit in normalized.red_flags}
+    triage = rank(normalized.case).triage
+    assert rule in flags and "rf_sudden_weakness" not in flags
+    assert "emergency" not in flags.values()
+    over_threshold = [r for r in triage.reasons if r.endswith(": an emergency.")]
+    assert triage.level == ("emergency" if over_threshold else "urgent")
 
 
 def test_an_unexplained_sudden_foot_drop_stays_on_the_stroke_pathway() -> None:
