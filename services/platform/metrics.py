@@ -14,6 +14,7 @@ worker (docker-compose and ``LocalSuite`` do); the parent process serves the chi
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import time
@@ -108,6 +109,37 @@ class MetricsInterceptor(BehaviorInterceptor):
 
 
 
+class _SettledFilesCollector(multiprocess.MultiProcessCollector):
+    """The multiprocess sum, skipping a file another thread or process is creating right now.
+
+    prometheus-client creates a process's file, then sizes it: for that instant the file is
+    empty, and the library's collector fails on it (``struct.error``), so a scrape that lands
+    then answers 500 (seen when a restarted worker counted its first task while being
+    scraped). An empty file holds no sample yet; the next scrape reads it.
+    """
+
+    def collect(self) -> Any:
+        settled = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.path.getsize(path) >= _MMAP_HEADER_BYTES:
+                    settled.append(path)
+            except FileNotFoundError:  # removed since the glob (a dead process's live gauge)
+                continue
+        return self.merge(settled, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+# prometheus-client's mmap file starts with its 4-byte used-size and 4 bytes of padding.
+_MMAP_HEADER_BYTES = 8
+
+
+def multiprocess_registry(directory: str) -> CollectorRegistry:
+    """A registry serving the sum of every process writing under ``directory``."""
+    registry = CollectorRegistry()
+    _SettledFilesCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
+
+
 def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
     """Serve ``/metrics`` on ``host:port`` from a daemon thread; 0 = off.
 
@@ -115,10 +147,8 @@ def serve_metrics(port: int, host: str = "127.0.0.1") -> None:
     """
     if not port:
         return
-    registry: CollectorRegistry | None = None
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    registry = multiprocess_registry(directory) if directory else None
     if registry is None:
         start_http_server(port, addr=host)
     else:
