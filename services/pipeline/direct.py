@@ -4,7 +4,7 @@
 intake, then differential, then workup and treatment at the same time (both need only
 intake's and differential's answers).  Every call carries the caller's remaining time as
 its gRPC timeout, so a service never works past the deadline.
-UNAVAILABLE and DEADLINE_EXCEEDED are retried with the same backoff as the Celery stage
+UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED are retried with the same backoff as the Celery stage
 tasks while time remains; any other failure becomes the same ``StageFailed`` (same status,
 same field violations) the Celery path produces, so callers cannot tell the modes apart
 except by speed.  Celery stays for asynchronous work (team screening).

@@ -40,7 +40,11 @@ class StageFailed(Exception):
         return grpc.StatusCode[self.code] if self.code in grpc.StatusCode.__members__ else grpc.StatusCode.INTERNAL
 
 
-RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# CANCELLED too: the pipeline never cancels a stage call whose answer it still awaits, so a
+# CANCELLED it reads came from the server - a replica stopping with the call still held past its
+# grace (a roster's chunk met it in `make compose-scale`); the stages are idempotent, so the call
+# goes again, to a sibling.
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 RETRY_BASE_SECONDS = 0.05
 RETRY_MAX_SECONDS = 1.0
 
@@ -48,9 +52,9 @@ RETRY_MAX_SECONDS = 1.0
 def retry_pause(error: grpc.RpcError, attempt: int, deadline: float) -> float | None:
     """Seconds to back off before retrying a failed call, or None when it must fail now.
 
-    One policy for the Celery stage tasks and the direct path: only UNAVAILABLE and
-    DEADLINE_EXCEEDED are retried, at most ``FOOTCDS_TASK_MAX_RETRIES`` times, with doubling
-    pauses, and never past the caller's deadline.
+    One policy for the Celery stage tasks and the direct path: only UNAVAILABLE,
+    DEADLINE_EXCEEDED and CANCELLED (``RETRYABLE``) are retried, at most
+    ``FOOTCDS_TASK_MAX_RETRIES`` times, with doubling pauses, and never past the caller's deadline.
     """
     if error.code() not in RETRYABLE or attempt >= settings().task_max_retries:
         return None
