@@ -18,20 +18,20 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-import services.differential.ranking as ranking
 from devtools.casefit import FitParams, cases_by_fold, fit_counts, fitted_pairs, intake_case, prior_table, with_fit
+from devtools.triage_tally import Tally, thresholds_applied
 from services.differential.explain import forget_explain_tables
 from services.differential.fit import poor_fit_batch
-from services.differential.ranking import Array, RankingModel, _batch_probabilities, compile_model, triage_for
+from services.differential.ranking import Array, _batch_probabilities, compile_model, triage_for
 from services.knowledge.clinical import RedFlagHit
 from services.knowledge.loader import KnowledgeBase, load_knowledge_base
 from services.knowledge.red_flags import detect_red_flags
-from tests.clinical.realcases import RealCase, spent_cases, under_triage_steps
+from tests.clinical.realcases import RealCase, spent_cases
 
 
 @dataclass(frozen=True)
@@ -93,55 +93,15 @@ def tempered(probs: Array, temperature: float) -> Array:
     return out
 
 
-def evaluate(base: KnowledgeBase, rows: Sequence[HeldOut], ids: Sequence[str], s: Setting) -> dict[str, float]:
+def evaluate(base: KnowledgeBase, rows: Sequence[HeldOut], ids: Sequence[str], s: Setting) -> Mapping[str, float]:
     """Triage and Brier of the held-out rows under one setting (top-1 / top-3 do not depend on it)."""
-    policy = base.triage_policy.model_copy(update={
-        "emergency_condition_threshold": s.emergency, "dont_miss_threshold": s.dont_miss,
-        "urgent_condition_threshold": s.urgent})
-    model = replace(_compiled(base), kb=replace(base, triage_policy=policy))
-    saved = ranking.SELF_CARE_MIN_PROBABILITY
-    ranking.SELF_CARE_MIN_PROBABILITY = s.self_care
-    n = triage = under = under2 = em = caught = others = raised = top1 = top3 = 0
-    brier = 0.0
-    try:
+    tally = Tally(ids)
+    with thresholds_applied(base, s.emergency, s.dont_miss, s.urgent, s.self_care) as model:
         for r in rows:
             p = tempered(r.probs, s.temperature)
-            probs = dict(zip(ids, p.tolist(), strict=True))
-            level = triage_for(model, probs, r.red_flags, r.poor_fit).level
-            truth = r.case.expected.condition
-            order = np.argsort(-p, kind="stable")
-            ranked = [ids[i] for i in order[:3]]
-            n += 1
-            top1 += ranked[0] == truth
-            top3 += truth in ranked
-            triage += level == r.case.expected.triage
-            steps = under_triage_steps(r.case.expected.triage, level)
-            under += steps > 0
-            under2 += steps > 1
-            if r.case.is_emergency:
-                em += 1
-                caught += level == "emergency"
-            else:
-                others += 1
-                raised += level == "emergency"
-            brier += float(sum((q - (c == truth)) ** 2 for c, q in zip(ids, p.tolist(), strict=True)))
-    finally:
-        ranking.SELF_CARE_MIN_PROBABILITY = saved
-    return {"cases": n, "top1": round(top1 / n, 4), "top3": round(top3 / n, 4),
-            "triage_exact": round(triage / n, 4), "under_triage": under, "under_triage_two_levels": under2,
-            "emergency_sensitivity": round(caught / max(em, 1), 4), "emergencies_caught": caught,
-            "non_emergencies_raised_to_emergency": round(raised / max(others, 1), 4), "raised": raised,
-            "brier": round(brier / n, 4)}
-
-
-_MODELS: dict[int, RankingModel] = {}
-
-
-def _compiled(base: KnowledgeBase) -> RankingModel:
-    """One compiled model per knowledge base (triage reads only its ``kb``)."""
-    if id(base) not in _MODELS:
-        _MODELS[id(base)] = compile_model(base)
-    return _MODELS[id(base)]
+            level = triage_for(model, dict(zip(ids, p.tolist(), strict=True)), r.red_flags, r.poor_fit).level
+            tally.add(r.case, p, level, r.red_flags)
+    return tally.figures()
 
 
 # The search (docs/ranking.md, section 8): temperature x the emergency / don't-miss / urgent thresholds

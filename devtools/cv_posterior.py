@@ -24,16 +24,14 @@ import argparse
 import itertools
 import json
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
-import services.differential.ranking as ranking
 from devtools.casefit import FitParams, intake_case, prior_table
 from devtools.correction_fit import CorrectionParams, fitted_kb, guard_bounds, out_of_fold_design, train, weight_table
 from devtools.cv_correction import corrected
+from devtools.triage_tally import Tally, thresholds_applied
 from services.differential.explain import forget_explain_tables
 from services.differential.fit import poor_fit_batch
 from services.differential.ranking import Array, _batch_probabilities, compile_model, triage_for
@@ -41,7 +39,7 @@ from services.knowledge.clinical import RedFlagHit
 from services.knowledge.loader import KnowledgeBase, load_knowledge_base
 from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
-from tests.clinical.realcases import RealCase, spent_cases, under_triage_steps
+from tests.clinical.realcases import RealCase, spent_cases
 
 
 @dataclass(frozen=True)
@@ -88,51 +86,18 @@ def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams
 
 
 def evaluate(base: KnowledgeBase, ids: Sequence[str], rows: Iterable[Row], t: Thresholds,
-             *, one: bool) -> dict[str, float]:
+             *, one: bool) -> Mapping[str, float]:
     """Ranking and triage figures of ``rows``; ``one``: the thresholds read the corrected posterior."""
-    policy = base.triage_policy.model_copy(update={
-        "emergency_condition_threshold": t.emergency, "dont_miss_threshold": t.dont_miss,
-        "urgent_condition_threshold": t.urgent})
-    model = replace(_MODEL.setdefault(id(base), compile_model(base)), kb=replace(base, triage_policy=policy))
-    saved = ranking.SELF_CARE_MIN_PROBABILITY
-    ranking.SELF_CARE_MIN_PROBABILITY = t.self_care
-    n = exact = under = under2 = em = caught = others = raised = top1 = top3 = 0
-    threshold_only = 0
-    brier = 0.0
-    try:
+    tally = Tally(ids)
+    with thresholds_applied(base, t.emergency, t.dont_miss, t.urgent, t.self_care) as model:
         for r in rows:
             shown = dict(zip(ids, r.probs.tolist(), strict=True))
             read = shown if one else dict(zip(ids, r.tables.tolist(), strict=True))
             level = triage_for(model, read, r.red_flags, r.poor_fit, shown=None if one else shown).level
-            truth = r.case.expected.condition
-            order = np.argsort(-r.probs, kind="stable")
-            n += 1
-            top1 += ids[order[0]] == truth
-            top3 += truth in [ids[i] for i in order[:3]]
-            exact += level == r.case.expected.triage
-            steps = under_triage_steps(r.case.expected.triage, level)
-            under += steps > 0
-            under2 += steps > 1
-            if r.case.is_emergency:
-                em += 1
-                caught += level == "emergency"
-            else:
-                others += 1
-                raised += level == "emergency"
-                threshold_only += level == "emergency" and not any(f.level == "emergency" for f in r.red_flags)
-            brier += float(((r.probs - (np.array(ids) == truth)) ** 2).sum())
-    finally:
-        ranking.SELF_CARE_MIN_PROBABILITY = saved
-    m = max(n, 1)
-    return {"cases": n, "top1": round(top1 / m, 4), "top3": round(top3 / m, 4), "triage_exact": round(exact / m, 4),
-            "exact": exact, "under_triage": under, "under_triage_two_levels": under2,
-            "emergencies": em, "emergencies_caught": caught,
-            "emergency_sensitivity": round(caught / max(em, 1), 4), "others": others, "raised": raised,
-            "raised_by_threshold_only": threshold_only,
-            "non_emergencies_raised_to_emergency": round(raised / max(others, 1), 4), "brier": round(brier / m, 4)}
+            tally.add(r.case, r.probs, level, r.red_flags)
+    return tally.figures()
 
 
-_MODEL: dict[int, ranking.RankingModel] = {}
 
 GRID: dict[str, tuple[float, ...]] = {
     "emergency": (0.08, 0.1, 0.12, 0.14, 0.16, 0.18, 0.2, 0.25),
@@ -149,7 +114,7 @@ def file_thresholds(base: KnowledgeBase) -> Thresholds:
 
 
 def choose(base: KnowledgeBase, ids: Sequence[str], rows: Sequence[Row], one: bool,
-           reference: dict[str, float]) -> Thresholds:
+           reference: Mapping[str, float]) -> Thresholds:
     """Safety first against ``reference`` (caught not lower, under-triage by one or two levels not
     higher), then the fewest raised to emergency, then the most exact, then the fewest two-level under-triages."""
     best: tuple[tuple[float, ...], Thresholds] | None = None
