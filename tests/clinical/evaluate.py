@@ -201,6 +201,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked6": "real cases, round 6, LOCKED as a whole (written blind after round 5; run once)",
     "locked7": "real cases, round 7, LOCKED as a whole (written blind after round 6; run once)",
     "locked8": "real cases, round 8, LOCKED as a whole (written blind after round 7; run once)",
+    "locked9": "real cases, round 9, LOCKED as a whole (written blind after round 8; run once)",
 }
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
-Split = Literal["dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "tuning"]
+Split = Literal["dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9", "tuning"]
 # Each later round is one locked set, in the order the rounds were written.
 ROUND_SPLITS: dict[int, Split] = {
     2: "locked2",
@@ -38,6 +38,7 @@ ROUND_SPLITS: dict[int, Split] = {
     6: "locked6",
     7: "locked7",
     8: "locked8",
+    9: "locked9",
 }
 ROUND_DIRS = {n: CASE_DIR / f"round{n}" for n in ROUND_SPLITS}
 LOCKED_SETS: dict[Split, Path] = {ROUND_SPLITS[n]: d for n, d in ROUND_DIRS.items()}
@@ -73,7 +74,7 @@ class CaseExpectation(_Strict):
 class RealCase(_Strict):
     """One published patient as first seen, with only the findings the source states."""
 
-    id: str = Field(pattern=r"^rc_[a-z]\d{3}_[a-z0-9_]+$")
+    id: str = Field(pattern=r"^rc_[a-z]{1,2}\d{3}_[a-z0-9_]+$")
     citation: str = Field(min_length=6)
     source_title: str
     source_kind: Literal["case_report", "case_series", "teaching_case"]
@@ -83,7 +84,7 @@ class RealCase(_Strict):
     evidence: tuple[CaseFinding, ...]
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
-    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8] = 1  # set by the loader from the folder, never written in a case
+    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9] = 1  # set by the loader from the folder, never written in a case
 
     @property
     def source_key(self) -> str:
