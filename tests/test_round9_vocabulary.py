@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
-from services.pipeline.local import assess_local
 from services.knowledge.loader import knowledge_base
+from services.pipeline.local import assess_local
 
 ROUND9_IDS = ("sx_arm_weakness", "ex_palpable_mass", "ex_positive_romberg", "hx_vasoconstrictor_drug", "hx_cancer")
 
@@ -123,8 +123,14 @@ def test_arm_weakness_with_ascending_areflexic_leg_weakness_is_gbs_emergency_ner
 
 def test_slow_hand_and_foot_weakness_with_wasting_and_high_arches_is_not_the_gbs_pathway() -> None:
     rules, level, ranked, _ = assess(
-        "sx_arm_weakness", "sx_weakness", "onset_gradual", "progressive", "bilateral",
-        "sx_muscle_atrophy", "ex_high_arches_hammer_toes", age=30,
+        "sx_arm_weakness",
+        "sx_weakness",
+        "onset_gradual",
+        "progressive",
+        "bilateral",
+        "sx_muscle_atrophy",
+        "ex_high_arches_hammer_toes",
+        age=30,
     )
     assert "rf_arm_and_leg_weakness_progressive" not in rules
     assert level != "emergency"
@@ -165,8 +171,13 @@ def test_without_the_drug_a_sudden_cold_painful_foot_fires_no_drug_rule() -> Non
 
 def test_a_raynaud_attack_on_a_triptan_is_same_day_not_the_ischaemia_emergency() -> None:
     rules, level, ranked, _ = assess(
-        "hx_vasoconstrictor_drug", "onset_sudden", "sx_cold_foot", "sx_pallor_or_cyanosis",
-        "episodic_color_change", "after_cold_exposure", age=30,
+        "hx_vasoconstrictor_drug",
+        "onset_sudden",
+        "sx_cold_foot",
+        "sx_pallor_or_cyanosis",
+        "episodic_color_change",
+        "after_cold_exposure",
+        age=30,
     )
     assert "rf_vasoconstrictor_ischaemic_foot" not in rules and "rf_vasoconstrictor_cold_foot" in rules
     assert level == "urgent"
