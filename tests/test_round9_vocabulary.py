@@ -71,6 +71,17 @@ def test_cancer_with_back_pain_and_no_deficit_is_urgent_not_an_emergency() -> No
     assert level == "urgent"
 
 
+def test_chemotherapy_numb_feet_with_back_pain_wait_24_hours_not_an_emergency() -> None:
+    """Both feet numb from chemotherapy is the presenting complaint, not NICE's new sensory loss."""
+    picture = ("hx_cancer", "hx_chemotherapy", "sx_back_pain", "bilateral", "loc_stocking_distribution", "sx_tingling")
+    rules, level, ranked, _ = assess(*picture, age=62)
+    assert "rf_cancer_back_pain" in rules and "rf_cancer_back_pain_neuro_deficit" not in rules
+    assert level == "urgent"
+    assert ranked[0] == "chemo_induced_neuropathy"
+    rules, level, _, _ = assess(*picture, "ex_reduced_light_touch_pinprick", "sx_weakness", age=62)
+    assert "rf_cancer_back_pain_neuro_deficit" in rules and level == "emergency"
+
+
 def test_back_pain_and_numbness_without_cancer_fire_no_cancer_rule() -> None:
     rules, _, _, _ = assess("sx_back_pain", "sx_tingling", "loc_toes", age=66)
     assert not {r for r in rules if r.startswith("rf_cancer")}
