@@ -11,6 +11,10 @@ foot is acute limb ischaemia (ESVS 2020). Each rule is checked on its picture an
 
 from __future__ import annotations
 
+import pytest
+from footcds.v1 import common_pb2, encounter_pb2_grpc, intake_pb2, intake_pb2_grpc
+
+from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
 from services.knowledge.loader import knowledge_base
@@ -233,3 +237,21 @@ def test_a_palpable_mass_along_the_nerve_lowers_compartment_syndrome_and_raises_
     )
     _, level, _, _ = assess("ex_palpable_mass", *lateral, age=17)
     assert level != "emergency"
+
+
+@pytest.mark.e2e
+def test_the_grpc_services_accept_the_round9_ids_and_act_on_the_mscc_pathway(suite: LocalSuite) -> None:
+    with suite.channel("intake") as channel:
+        intake = intake_pb2_grpc.IntakeServiceStub(channel)
+        evidence = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in ROUND9_IDS]
+        reply = intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=evidence), timeout=10)
+        assert {e.finding_id for e in reply.evidence} >= set(ROUND9_IDS)
+    with suite.channel("encounter") as channel:
+        encounter = encounter_pb2_grpc.EncounterServiceStub(channel)
+        picture = ("hx_cancer", "sx_back_pain", "sx_weakness", "bilateral", "sx_tingling")
+        request = case_from_json({"patient": {"age": 66}, "evidence": [{"id": f, "state": "present"} for f in picture]})
+        assessment = encounter.Assess(request, timeout=20).assessment
+        assert assessment.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY
+        assert "rf_cancer_back_pain_neuro_deficit" in {f.rule_id for f in assessment.triage.red_flags}
+        assert assessment.tests[0].test_id == "mri_brain_spine"
+        assert "decision support" in assessment.disclaimer.lower()
