@@ -255,3 +255,39 @@ def test_the_grpc_services_accept_the_round9_ids_and_act_on_the_mscc_pathway(sui
         assert "rf_cancer_back_pain_neuro_deficit" in {f.rule_id for f in assessment.triage.red_flags}
         assert assessment.tests[0].test_id == "mri_brain_spine"
         assert "decision support" in assessment.disclaimer.lower()
+
+
+def test_known_pressure_palsies_keep_a_sudden_arm_and_foot_weakness_off_the_stroke_rule() -> None:
+    picture = ("onset_sudden", "sx_arm_weakness", "sx_foot_drop", "unilateral")
+    assert "rf_sudden_arm_weakness" in assess(*picture, age=30)[0]
+    assert "rf_sudden_arm_weakness" not in assess(*picture, "hx_recurrent_pressure_palsies", age=30)[0]
+
+
+def test_four_limb_weakness_on_vincristine_with_a_family_neuropathy_is_still_an_emergency() -> None:
+    picture = ("hx_chemotherapy", "hx_cancer", "hx_family_history_neuropathy", "bilateral", "sx_weakness")
+    rules, level, _, _ = assess(*picture, "sx_arm_weakness", "ex_absent_reflexes", age=8)
+    assert "rf_arm_and_leg_weakness_progressive" in rules and level == "emergency"
+    rules, _, _, _ = assess(*picture, "sx_arm_weakness", "ex_absent_reflexes", "onset_gradual", age=8)
+    assert "rf_arm_and_leg_weakness_progressive" not in rules
+
+
+def test_worsening_cold_blue_painful_legs_on_an_ergot_are_an_emergency_chronic_claudication_is_not() -> None:
+    rules, level, _, first = assess(
+        "hx_vasoconstrictor_drug", "bilateral", "sx_cold_foot", "sx_pallor_or_cyanosis", "sx_leg_pain", "progressive"
+    )
+    assert "rf_vasoconstrictor_ischaemic_foot" in rules and level == "emergency"
+    assert first == "arterial_duplex"
+    rules, level, _, _ = assess("hx_vasoconstrictor_drug", "onset_gradual", "sx_cold_foot", "sx_claudication")
+    assert "rf_vasoconstrictor_ischaemic_foot" not in rules and "rf_vasoconstrictor_cold_foot" in rules
+    assert level == "urgent"
+
+
+def test_cocaine_raises_compartment_syndrome_and_cancer_raises_chemotherapy_neuropathy_further() -> None:
+    calf = ("loc_calf", "sx_leg_pain", "sx_swelling", "unilateral")
+    assert probability("acute_compartment_syndrome", "hx_vasoconstrictor_drug", *calf, age=28) > probability(
+        "acute_compartment_syndrome", *calf, age=28
+    )
+    chemo = ("hx_chemotherapy", "sx_weakness")
+    assert probability("chemo_induced_neuropathy", "hx_cancer", *chemo, age=69) > probability(
+        "chemo_induced_neuropathy", *chemo, age=69
+    )
