@@ -291,3 +291,29 @@ def test_cocaine_raises_compartment_syndrome_and_cancer_raises_chemotherapy_neur
     assert probability("chemo_induced_neuropathy", "hx_cancer", *chemo, age=69) > probability(
         "chemo_induced_neuropathy", *chemo, age=69
     )
+
+
+def test_the_counterfactual_lists_real_spent_cases_that_lacked_the_id() -> None:
+    """devtools.unmapped_counterfactual: each prefix names one spent case, none already carries the id."""
+    from devtools.unmapped_counterfactual import additions
+    from tests.clinical.realcases import spent_cases
+
+    cases = spent_cases()
+    for prefix, ids in additions().items():
+        matching = [c for c in cases if c.id.startswith(prefix + "_")]
+        assert len(matching) == 1, prefix
+        assert not {f.id for f in matching[0].evidence} & set(ids), prefix
+
+
+def test_with_the_writers_unmapped_concepts_mapped_no_spent_emergency_is_lost() -> None:
+    """The published emergencies among those cases stay emergencies when the round-9 id is added."""
+    from devtools.unmapped_counterfactual import additions, assess
+    from tests.clinical.realcases import spent_cases
+
+    added = additions()
+    for case in spent_cases():
+        ids = added.get(case.id[:7])
+        if ids is None or case.expected.triage != "emergency":
+            continue
+        if assess(case, [])["triage"] == "emergency":
+            assert assess(case, ids)["triage"] == "emergency", case.id
