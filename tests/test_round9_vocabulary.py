@@ -317,3 +317,12 @@ def test_with_the_writers_unmapped_concepts_mapped_no_spent_emergency_is_lost() 
             continue
         if assess(case, [])["triage"] == "emergency":
             assert assess(case, ids)["triage"] == "emergency", case.id
+
+
+def test_a_lump_with_weakness_is_seen_within_48_hours_a_lump_alone_is_routine() -> None:
+    knee = ("loc_lateral_leg", "unilateral", "sx_radiating_leg_pain", "ex_reduced_light_touch_pinprick")
+    rules, level, ranked, _ = assess("ex_palpable_mass", "sx_weakness", *knee, age=40)
+    assert "rf_mass_with_motor_deficit" in rules and level == "urgent"
+    assert ranked[0] == "common_fibular_neuropathy"
+    rules, _, _, _ = assess("ex_palpable_mass", *knee, age=40)
+    assert "rf_mass_with_motor_deficit" not in rules
