@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from services.knowledge.clinical import Case, Differential
+from services.knowledge.clinical import Case, Differential, Triage
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
@@ -104,18 +104,30 @@ def open_emergencies(
     limb ischaemia in a patient on the stroke pathway would be harmful); but when triage is
     emergency and none qualifies, the most probable suspect still counts.
     """
+    conditions = differential.conditions
+    return emergencies_among(
+        kb, [c.condition_id for c in conditions], [c.probability for c in conditions], differential.triage, threshold
+    )
+
+
+def emergencies_among(
+    kb: KnowledgeBase, ids: Sequence[str], probabilities: Sequence[float], triage: Triage, threshold: float
+) -> tuple[str, ...]:
+    """``open_emergencies`` on a differential's columns (its ids and probabilities in order):
+    the treatment of a roster reads only these from the message, no condition objects."""
     policy = kb.triage_policy
-    flagged = [cid for flag in differential.triage.red_flags for cid in flag.suspect]
+    flagged = [cid for flag in triage.red_flags for cid in flag.suspect]
+    known = kb.conditions
     out: list[str] = []
-    for c in sorted(differential.conditions, key=lambda c: -c.probability):
-        if c.condition_id not in kb.conditions or not kb.conditions[c.condition_id].emergency:
+    for i in sorted(range(len(ids)), key=lambda i: -probabilities[i]):
+        cid, p = ids[i], probabilities[i]
+        if cid not in known or not known[cid].emergency:
             continue
-        above = c.probability >= threshold
-        if above or (c.condition_id in flagged and c.probability >= policy.unlikely_floor):
-            out.append(c.condition_id)
-    if not out and differential.triage.level == "emergency":
-        probs = differential.probabilities()
-        suspects = [c for c in flagged if c in kb.conditions and kb.conditions[c].emergency]
+        if p >= threshold or (cid in flagged and p >= policy.unlikely_floor):
+            out.append(cid)
+    if not out and triage.level == "emergency":
+        probs = dict(zip(ids, probabilities, strict=True))
+        suspects = [c for c in flagged if c in known and known[c].emergency]
         if suspects:
             out.append(max(suspects, key=lambda c: probs.get(c, 0.0)))
     return tuple(out)
