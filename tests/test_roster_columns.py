@@ -1,4 +1,4 @@
-"""The treatment reads a differential's columns (ids, probabilities, triage), not condition objects.
+"""Work-up and treatment read a differential's columns (ids, probabilities, triage), not condition objects.
 
 ``treatment.handlers._plan_bytes`` reads only the condition ids and probabilities from the
 message, and ``selection.emergencies_among`` / ``treatment.domain.select_conditions`` choose on
@@ -21,6 +21,8 @@ from services.pipeline import stages
 from services.platform.errors import InvalidInput
 from services.treatment import domain, handlers
 from services.wire import convert
+from services.workup.handlers import ranked_from_pb
+from services.workup.ranked import ranked_of
 from services.workup.selection import emergencies_among, open_emergencies
 from tests.test_batch_rows import normalized
 
@@ -106,3 +108,26 @@ def test_unknown_and_missing_conditions_are_named() -> None:
         assert "differential.conditions" in [v.field for v in exc.violations]
     else:
         raise AssertionError("an empty differential was planned for")
+
+
+def test_the_work_up_reads_from_the_message_what_it_reads_from_the_full_differential() -> None:
+    """``ranked_from_pb`` (columns, the leader and the don't-miss list only) equals the columns
+    of the lean differential it replaced, on every roster athlete and vignette, and with the
+    leading probability tied (the first of the tied conditions leads, as ``max`` picks)."""
+    group = normalized()
+    batch = differential_pb2.RankDifferentialBatchRequest(omit_explanations=True)
+    for n in group:
+        batch.items.add(**stages.differential_fields(n))
+    messages = [r.differential for r in rank_differential_batch(batch).results]
+    tied = type(messages[0])()
+    tied.CopyFrom(messages[0])
+    top = max(c.probability for c in tied.conditions)
+    tied.conditions[0].probability = 0.0
+    tied.conditions[2].probability = tied.conditions[1].probability = top
+    dont_miss = 0
+    for message in [*messages, tied]:
+        reference = ranked_of(convert.lean_differential_from_pb(message))
+        assert ranked_from_pb(message) == reference
+        dont_miss += bool(reference.dont_miss)
+    assert ranked_from_pb(tied).leader == convert.lean_scored_from_pb(tied.conditions[1])
+    assert dont_miss > 0

@@ -5,6 +5,8 @@ Used by the servicer (the gRPC edge) and the in-process runner alike.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from footcds.v1 import common_pb2, workup_pb2
 
 from services.differential.handlers import case_from_pb
@@ -14,6 +16,7 @@ from services.wire import convert, encoding
 from services.wire.batch import each_item
 from services.workup import domain
 from services.workup.batch_search import plan_batch
+from services.workup.ranked import Ranked, leader_index
 from services.workup.selection import plan
 
 OUTCOMES = {
@@ -38,7 +41,26 @@ def _start(request: workup_pb2.RecommendTestsRequest, prefix: str) -> domain.Wor
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
-    return domain.plan_context(kb, case, convert.lean_differential_from_pb(request.differential), prefix=prefix)
+    return domain.plan_context(kb, case, ranked_from_pb(request.differential), prefix=prefix)
+
+
+_CONDITION_ID = attrgetter("condition_id")
+_PROBABILITY = attrgetter("probability")
+
+
+def ranked_from_pb(msg: common_pb2.Differential) -> Ranked:
+    """The differential's columns read straight from the message (C-level ``map``), the leader
+    and the don't-miss list as conditions: ``ranked_of(lean_differential_from_pb(msg))``
+    without a condition object per condition."""
+    conditions = msg.conditions
+    probabilities = tuple(map(_PROBABILITY, conditions))
+    return Ranked(
+        ids=tuple(map(_CONDITION_ID, conditions)),
+        probabilities=probabilities,
+        dont_miss=tuple([convert.lean_scored_from_pb(c) for c in msg.dont_miss]),
+        triage=convert.triage_from_pb(msg.triage),
+        leader=convert.lean_scored_from_pb(conditions[leader_index(probabilities)]) if probabilities else None,
+    )
 
 
 def _response(result: domain.WorkupResult) -> workup_pb2.RecommendTestsResponse:
