@@ -10,18 +10,20 @@ emergency triage without a qualifying condition), on random differentials.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
-from footcds.v1 import differential_pb2, treatment_pb2
+from footcds.v1 import common_pb2, differential_pb2, treatment_pb2
 
 from services.differential.handlers import rank_differential_batch
-from services.knowledge.clinical import Differential, RedFlagHit, ScoredCondition, Triage
+from services.knowledge import clinical
+from services.knowledge.clinical import CitationRef, Differential, RedFlagHit, ScoredCondition, Triage
 from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.pipeline import stages
 from services.platform.errors import InvalidInput
 from services.treatment import domain, handlers
 from services.wire import convert
-from services.workup.handlers import ranked_from_pb
+from services.workup.handlers import fill_test, ranked_from_pb
 from services.workup.ranked import ranked_of
 from services.workup.selection import emergencies_among, open_emergencies
 from tests.test_batch_rows import normalized
@@ -131,3 +133,31 @@ def test_the_work_up_reads_from_the_message_what_it_reads_from_the_full_differen
         dont_miss += bool(reference.dont_miss)
     assert ranked_from_pb(tied).leader == convert.lean_scored_from_pb(tied.conditions[1])
     assert dont_miss > 0
+
+
+def _filled(t: clinical.TestRecommendation) -> bytes:
+    target = common_pb2.TestRecommendation()
+    fill_test(target, t)
+    return target.SerializeToString(deterministic=True)
+
+
+def test_a_test_filled_in_place_is_the_converted_test() -> None:
+    """``fill_test`` (the work-up batch's responses) writes what ``convert.test_to_pb`` writes,
+    for every catalogue test and with every field set (a field added to ``TestRecommendation``
+    and converted in ``test_to_pb`` but not filled in place fails here)."""
+    kb = knowledge_base()
+    samples: dict[str, object] = {
+        "str": "x", "float": 0.25, "int": 3, "bool": True, "tuple[str, ...]": ("a", "b"),
+        "tuple[CitationRef, ...]": (CitationRef("k", "A title", True),),
+    }
+    fields = dataclasses.fields(clinical.TestRecommendation)
+    full = clinical.TestRecommendation(**{f.name: samples[str(f.type)] for f in fields})  # type: ignore[arg-type]
+    checked = [full, dataclasses.replace(full, tier="immediate"), dataclasses.replace(full, value_score=-0.0)]
+    for test in kb.tests.values():
+        checked.append(clinical.TestRecommendation(
+            test_id=test.id, label=test.label, tier="first_line", rationale="why", condition_ids=("c",),
+            cpt=tuple(test.cpt), loinc=tuple(test.loinc), cost_tier=test.cost_tier,
+            citations=tuple(CitationRef(k, kb.sources[k].title) for k in test.citations),
+        ))
+    for t in checked:
+        assert _filled(t) == convert.test_to_pb(t).SerializeToString(deterministic=True), t.test_id
