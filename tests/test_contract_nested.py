@@ -52,3 +52,35 @@ def test_a_bad_state_in_evidence_against_of_a_dont_miss_entry_is_named() -> None
     assert not message_valid(request.DESCRIPTOR.full_name, contract._plan)(request)
     weight.state = common_pb2.EVIDENCE_STATE_ABSENT
     assert message_valid(request.DESCRIPTOR.full_name, contract._plan)(request)
+
+
+def _evidence_request(*entries: tuple[str, int]) -> workup_pb2.RecommendTestsRequest:
+    request = _request()
+    for finding_id, state in entries:
+        request.evidence.add(finding_id=finding_id, state=state)
+    return request
+
+
+def test_a_list_checked_by_columns_still_finds_one_bad_entry_after_many_good_ones() -> None:
+    """Evidence lists are checked a field at a time, remembering ids and states found valid;
+    a bad id, an empty id or a missing state among remembered good ones is still refused and
+    named, at its index, whatever was seen before."""
+    present, absent = common_pb2.EVIDENCE_STATE_PRESENT, common_pb2.EVIDENCE_STATE_ABSENT
+    good = [(f"finding_{i}", present if i % 2 else absent) for i in range(30)]
+    valid = message_valid(_request().DESCRIPTOR.full_name, contract._plan)
+    contract.problems(_request())
+    for _ in range(3):  # the same values again: answered from what is remembered
+        assert valid(_evidence_request(*good))
+    for bad, where, rule in [
+        (("Finding 3", present), "evidence[30].finding_id", "pattern"),  # breaks the pattern
+        (("", present), "evidence[30].finding_id", "required"),  # empty: min_len 1
+        (("finding_3", 0), "evidence[30].state", "required"),  # unset state: not_in [0]
+        (("finding_3", 42), "evidence[30].state", "defined"),  # not a defined state
+    ]:
+        request = _evidence_request(*good, bad)
+        assert not valid(request), bad
+        assert not valid(request), bad  # a refused value is not remembered as valid
+        with pytest.raises(InvalidInput) as raised:
+            contract.check(request)
+        assert {v.field for v in raised.value.violations} == {where}, (bad, rule)
+        assert valid(_evidence_request(*good))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache, partial
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from buf.validate import validate_pb2
@@ -197,6 +198,9 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
 
             if required or value_ok is not _always:  # else it always holds: not checked at all
                 checks.append(present_field_ok if field.has_presence else scalar_field_ok)
+                if not field.has_presence:
+                    _SCALAR_FIELDS[scalar_field_ok] = (name, partial(_value_ok, skip_empty, required, value_ok),
+                                                       _memoable(rules))
     if plan.nested is not None and plan.nested not in _COMPILING:
         # Compiled now (a type being compiled further up is resolved on first use below): a
         # nested type without rules anywhere (a differential's codes and citations) is then
@@ -204,9 +208,15 @@ def _field_valid(plan: FieldPlan, plans: Plans) -> Callable[[Message], bool]:
         inner = message_valid(plan.nested, plans)
         if inner is not _always:
             if repeated:
+                columns = _COLUMNS.get(inner)
+                if columns is not None:  # the items checked field by field (a column at a time)
 
-                def nested_items_ok(m: Message) -> bool:
-                    return all(map(inner, getattr(m, name)))
+                    def nested_items_ok(m: Message) -> bool:
+                        return columns(getattr(m, name))
+                else:
+
+                    def nested_items_ok(m: Message) -> bool:
+                        return all(map(inner, getattr(m, name)))
 
                 _NESTED_LISTS[nested_items_ok] = (name, inner)
                 checks.append(nested_items_ok)
@@ -268,7 +278,10 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
         _COMPILING.discard(full_name)
     if not fields:
         return _always
+    columns = _columns(fields)
     if len(fields) == 1:
+        if columns is not None:
+            _COLUMNS[fields[0]] = columns
         return fields[0]
     lists = [_NESTED_LISTS.get(f) for f in fields]
     if all(lists):  # only lists of nested messages (a ConditionScore's evidence weights)
@@ -281,6 +294,8 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
                     return False
             return True
 
+        if columns is not None:
+            _COLUMNS[lists_valid] = columns
         return lists_valid
 
     def valid(m: Message) -> bool:
@@ -289,4 +304,73 @@ def _compile(full_name: str, plans: Plans) -> Callable[[Message], bool]:
                 return False
         return True
 
+    if columns is not None:
+        _COLUMNS[valid] = columns
     return valid
+
+
+# --- lists of messages checked a column at a time -----------------------------------------
+# A list of a message type whose checks are all plain scalar fields (no presence) is checked
+# field by field across its items: the values read with a C-level ``map``, and for ids and
+# enums a set of values already found valid answers most lists in one subset test (a roster
+# checks ~20 evidence entries per athlete three times over: ~1.5 us per entry in closures
+# before).  Exact: a value's check depends on the value alone.  Lists of nested lists (a
+# condition's evidence weights) stay item by item: reading a repeated field from each item
+# costs more than the closure (measured).
+
+Columns = Callable[[Sequence[Message]], bool]
+MEMO_SIZE = 4096  # values remembered as valid per field (ids and enum values: a vocabulary's worth)
+# A type's compiled check -> its column form; a scalar field's check -> (field, value check, memo?).
+_COLUMNS: dict[Callable[[Message], bool], Columns] = {}
+_SCALAR_FIELDS: dict[Callable[[Message], bool], tuple[str, Valid, bool]] = {}
+
+
+def _value_ok(skip_empty: bool, required: bool, value_ok: Valid, value: Any) -> bool:
+    """``scalar_field_ok`` on the field's value."""
+    if skip_empty and not value:
+        return not required
+    return value_ok(value)
+
+
+def _memoable(rules: validate_pb2.FieldRules) -> bool:
+    """Remember valid values only for enums, integers and patterned strings (ids), never free text."""
+    kind = rules.WhichOneof("type")
+    return kind == "enum" or kind in NUMBER_KINDS or (kind == "string" and rules.string.HasField("pattern"))
+
+
+def _columns(fields: Sequence[Callable[[Message], bool]]) -> Columns | None:
+    """The column form of a type whose field checks are all plain scalar fields, else None."""
+    scalars = [_SCALAR_FIELDS.get(f) for f in fields]
+    parts = tuple(_scalar_column(*s) for s in scalars if s is not None)
+    if len(parts) != len(fields):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+
+    def all_columns(items: Sequence[Message]) -> bool:
+        for check in parts:  # noqa: SIM110 (a loop: no generator object per list checked)
+            if not check(items):
+                return False
+        return True
+
+    return all_columns
+
+
+def _scalar_column(name: str, ok: Valid, memo: bool) -> Columns:
+    get = attrgetter(name)
+    if not memo:
+        return lambda items: all(map(ok, map(get, items)))
+    known: set[Any] = set()
+
+    def column_ok(items: Sequence[Message]) -> bool:
+        values = set(map(get, items))
+        if values <= known:
+            return True
+        for value in values - known:
+            if not ok(value):
+                return False
+            if len(known) < MEMO_SIZE:
+                known.add(value)
+        return True
+
+    return column_ok

@@ -32,12 +32,13 @@ from services.knowledge.clinical import (
     Patient,
     PlanItem,
     TreatmentPlan,
+    Triage,
 )
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import ConditionPlan, TreatmentItem
 from services.knowledge.policy import clinical_policy
 from services.platform.errors import InvalidInput, Violation
-from services.workup.domain import open_emergencies
+from services.workup.selection import emergencies_among
 
 STAGES = ("now", "next_2_6_weeks", "escalation")
 MAX_CONDITIONS = 3  # the leader and up to two others (emergencies come on top)
@@ -82,19 +83,18 @@ def _check(kb: KnowledgeBase, differential: Differential) -> None:
         raise InvalidInput(bad)
 
 
-def select_conditions(kb: KnowledgeBase, differential: Differential) -> tuple[str, ...]:
-    """Open emergencies first, then the leader and other meaningful conditions (three in all).
+def select_conditions(
+    kb: KnowledgeBase, ids: Sequence[str], probabilities: Sequence[float], triage: Triage
+) -> tuple[str, ...]:
+    """Open emergencies first, then the leader and other meaningful conditions (three in all),
+    from the differential's columns (its condition ids and probabilities, in order).
 
     The leader always counts (whatever its probability); another condition needs at least
     ``MEANINGFUL_PROBABILITY`` so a plan is not padded with causes the ranking barely holds.
     """
-    emergencies = open_emergencies(
-        kb, differential, kb.triage_policy.emergency_condition_threshold
-    )
-    ranked = sorted(differential.conditions, key=lambda c: -c.probability)
-    leading = [ranked[0].condition_id] + [
-        c.condition_id for c in ranked[1:] if c.probability >= MEANINGFUL_PROBABILITY
-    ]
+    emergencies = emergencies_among(kb, ids, probabilities, triage, kb.triage_policy.emergency_condition_threshold)
+    ranked = sorted(range(len(ids)), key=lambda i: -probabilities[i])
+    leading = [ids[ranked[0]]] + [ids[i] for i in ranked[1:] if probabilities[i] >= MEANINGFUL_PROBABILITY]
     chosen = [*emergencies, *leading[:MAX_CONDITIONS]]
     return tuple(c for c in dict.fromkeys(chosen) if c in kb.plans)
 
@@ -325,11 +325,22 @@ class PlanInputs:
 def plan_inputs(kb: KnowledgeBase, patient: Patient, differential: Differential) -> PlanInputs:
     """What ``plan_from_inputs`` needs from a differential and a patient (validated)."""
     _check(kb, differential)
+    conditions = differential.conditions
+    return ranked_inputs(
+        kb, patient, [c.condition_id for c in conditions], [c.probability for c in conditions], differential.triage
+    )
+
+
+def ranked_inputs(
+    kb: KnowledgeBase, patient: Patient, ids: Sequence[str], probabilities: Sequence[float], triage: Triage
+) -> PlanInputs:
+    """``plan_inputs`` from the differential's columns, its condition ids already checked
+    (non-empty, known): the batch handler reads only these from each message."""
     flags = context_flags(patient)
     return PlanInputs(
-        chosen=select_conditions(kb, differential),
+        chosen=select_conditions(kb, ids, probabilities, triage),
         flags=flags,
-        emergency=differential.triage.level == "emergency",
+        emergency=triage.level == "emergency",
         age=patient.age if AGE_FLAG in flags else None,
         days_to_competition=patient.days_to_competition if COMPETITION_FLAG in flags else None,
     )
@@ -383,6 +394,7 @@ __all__ = [
     "context_flags",
     "plan_from_inputs",
     "plan_inputs",
+    "ranked_inputs",
     "plan_treatment",
     "select_conditions",
 ]

@@ -28,7 +28,14 @@ from services.workup.selection import (
     needs_unconstrained,
     tiered,
 )
-from services.workup.value import Array, CompiledTests, expected_uncertainties, uncertainty
+from services.workup.value import (
+    DONT_MISS_WEIGHT,
+    Array,
+    CompiledTests,
+    binary_entropy,
+    expected_uncertainties,
+    uncertainty,
+)
 
 GROUP = 16  # searches per array pass: measured best of 8-128 (a [16, T, 2^k, C + 1] pass at k = 4 is ~2 MB)
 
@@ -89,15 +96,26 @@ def expected_uncertainties_batch(
     post0 = joint0 / np.where(p0 > 0, p0, 1.0)[..., None]
     base_values = (p0 * uncertainty(post0, watched)).sum(axis=-1).tolist()
     bases: list[float | None] = [v if ok else None for v, ok in zip(base_values, possible.tolist(), strict=True)]
-    joint = np.concatenate(
-        [
-            joint0[:, None] * table.planning[None, :, None, :],
-            joint0[:, None] * table.planning_normal[None, :, None, :],
-        ],
-        axis=2,
-    )  # [B, T, 2O, K]
+    # [B, T, 2O, K]: the two halves of value.expected_uncertainties' concatenation written in
+    # place, then the posterior and the entropy's terms in the same two buffers (``out=``: the
+    # same IEEE operations as the expressions, without a fresh multi-MB temporary per step).
+    o = joint0.shape[1]
+    joint = np.empty((b, table.planning.shape[0], 2 * o, joint0.shape[2]))
+    np.multiply(joint0[:, None], table.planning[None, :, None, :], out=joint[:, :, :o])
+    np.multiply(joint0[:, None], table.planning_normal[None, :, None, :], out=joint[:, :, o:])
     p_outcome = joint.sum(axis=-1)
     safe = np.where(p_outcome > 0, p_outcome, 1.0)
-    post = joint / safe[..., None]
-    each: Array = (p_outcome * uncertainty(post, watched)).sum(axis=-1)
+    post = np.divide(joint, safe[..., None], out=joint)
+    each: Array = (p_outcome * _uncertainty_in_place(post, watched)).sum(axis=-1)
     return bases, each
+
+
+def _uncertainty_in_place(p: Array, watched: Sequence[int]) -> Array:
+    """``value.uncertainty(p, watched)`` with the entropy's [.., K] terms in one scratch buffer."""
+    terms = np.where(p > 0, p, 1.0)  # value.entropy: log of the safe values, times p, summed
+    np.log(terms, out=terms)
+    np.multiply(p, terms, out=terms)
+    total: Array = -terms.sum(axis=-1)
+    if watched:
+        total = total + DONT_MISS_WEIGHT * binary_entropy(p[..., list(watched)]).sum(axis=-1)
+    return total

@@ -28,8 +28,8 @@ from services.knowledge.clinical import (
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.policy import clinical_policy
 from services.platform.errors import InvalidInput, Violation
+from services.workup.ranked import Ranked, ranked_of
 from services.workup.rationale import (
-    leading_condition,
     pct,
     plan_note,
     recommendation,
@@ -71,11 +71,11 @@ class WorkupResult:
     note: str
 
 
-def _none_needed(
-    kb: KnowledgeBase, differential: Differential, why: str, *, emergency: bool = False
-) -> WorkupResult:
+def _none_needed(kb: KnowledgeBase, ranked: Ranked, why: str, *, emergency: bool = False) -> WorkupResult:
     """A single "no test now" entry, with the safety net as the note."""
-    leader = leading_condition(differential)
+    leader = ranked.leader
+    if leader is None:  # (plan_context refuses an empty differential first)
+        raise InvalidInput([Violation("differential.conditions", "a ranked differential is required")])
     test = kb.tests.get(kb.no_test_id)
     citations = (
         tuple(CitationRef(k, kb.sources[k].title) for k in test.citations) if test else ()
@@ -103,7 +103,7 @@ def _none_needed(
     return WorkupResult(tests=(rec,), note=f"{rationale} {safety_net(kb, leader.condition_id)}")
 
 
-def _self_care_without_dont_miss(kb: KnowledgeBase, differential: Differential) -> str | None:
+def _self_care_without_dont_miss(kb: KnowledgeBase, differential: Differential | Ranked) -> str | None:
     """Why no test is needed, when triage is self-care and nothing dangerous is open.
 
     Self-care triage already means no red flag and no emergency cause at the don't-miss
@@ -137,28 +137,29 @@ def recommend_tests(
 class Pending:
     """A work-up whose tests are still to be chosen (``plan`` or ``batch_search.plan_batch``)."""
 
-    differential: Differential
+    ranked: Ranked
     ctx: Context
 
 
 def plan_context(
     kb: KnowledgeBase,
     case: Case,
-    differential: Differential,
+    differential: Differential | Ranked,
     *,
     exclude: Iterable[str] = (),
     prefix: str = "",
 ) -> WorkupResult | Pending:
     """``recommend_tests`` up to the search: its answer when no test is needed, else what
     the search needs (so a batch can run all its searches together)."""
-    if not differential.conditions:
+    ranked = differential if isinstance(differential, Ranked) else ranked_of(differential)
+    if not ranked.ids:
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
-    why = _self_care_without_dont_miss(kb, differential)
+    why = _self_care_without_dont_miss(kb, ranked)
     if why is not None:
-        return _none_needed(kb, differential, why)
-    return Pending(differential, build_context(kb, case, differential, exclude, prefix))
+        return _none_needed(kb, ranked, why)
+    return Pending(ranked, build_context(kb, case, ranked, exclude, prefix))
 
 
 def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
@@ -169,16 +170,16 @@ def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
         # test (deep frostbite is judged on examination): the emergency department comes first,
         # outpatient tests do not.  (With an emergency condition open, e.g. after its immediate
         # test has resulted, the plan goes on as usual.)
-        flags = ", ".join(f.description for f in pending.differential.triage.red_flags[:1])
+        flags = ", ".join(f.description for f in pending.ranked.triage.red_flags[:1])
         return _none_needed(
-            ctx.kb, pending.differential,
+            ctx.kb, pending.ranked,
             "go to the emergency department now; no test in this catalogue answers the suspected "
             f"emergency{f' ({flags})' if flags else ''}, and further tests are chosen there",
             emergency=True,
         )
     if not picks:
         return _none_needed(
-            ctx.kb, pending.differential, "no test in the catalogue would change the differential usefully"
+            ctx.kb, pending.ranked, "no test in the catalogue would change the differential usefully"
         )
     tests = tuple(recommendation(ctx, p) for p in picks)
     return WorkupResult(tests=tests, note=plan_note(ctx, tests))

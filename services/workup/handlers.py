@@ -5,15 +5,20 @@ Used by the servicer (the gRPC edge) and the in-process runner alike.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from operator import attrgetter
+
 from footcds.v1 import common_pb2, workup_pb2
 
 from services.differential.handlers import case_from_pb
+from services.knowledge.clinical import CitationRef, TestRecommendation
 from services.knowledge.loader import knowledge_base
 from services.platform.errors import InvalidInput, Violation
 from services.wire import convert, encoding
 from services.wire.batch import each_item
 from services.workup import domain
 from services.workup.batch_search import plan_batch
+from services.workup.ranked import Ranked, leader_index
 from services.workup.selection import plan
 
 OUTCOMES = {
@@ -38,7 +43,26 @@ def _start(request: workup_pb2.RecommendTestsRequest, prefix: str) -> domain.Wor
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
-    return domain.plan_context(kb, case, convert.lean_differential_from_pb(request.differential), prefix=prefix)
+    return domain.plan_context(kb, case, ranked_from_pb(request.differential), prefix=prefix)
+
+
+_CONDITION_ID = attrgetter("condition_id")
+_PROBABILITY = attrgetter("probability")
+
+
+def ranked_from_pb(msg: common_pb2.Differential) -> Ranked:
+    """The differential's columns read straight from the message (C-level ``map``), the leader
+    and the don't-miss list as conditions: ``ranked_of(lean_differential_from_pb(msg))``
+    without a condition object per condition."""
+    conditions = msg.conditions
+    probabilities = tuple(map(_PROBABILITY, conditions))
+    return Ranked(
+        ids=tuple(map(_CONDITION_ID, conditions)),
+        probabilities=probabilities,
+        dont_miss=tuple([convert.lean_scored_from_pb(c) for c in msg.dont_miss]),
+        triage=convert.triage_from_pb(msg.triage),
+        leader=convert.lean_scored_from_pb(conditions[leader_index(probabilities)]) if probabilities else None,
+    )
 
 
 def _response(result: domain.WorkupResult) -> workup_pb2.RecommendTestsResponse:
@@ -69,11 +93,38 @@ def recommend_tests_batch(
             continue
         result = domain.finish_plan(outcome, next(plans)) if isinstance(outcome, domain.Pending) else outcome
         target = item.response
-        target.tests.extend([convert.test_to_pb(t) for t in result.tests])
+        for test in result.tests:
+            fill_test(target.tests.add(), test)
         target.note = result.note
         target.kb_version = kb.version
         target.disclaimer = kb.disclaimer
     return response
+
+
+def fill_test(target: common_pb2.TestRecommendation, t: TestRecommendation) -> None:
+    """``target.CopyFrom(convert.test_to_pb(t))`` without building the message and copying it:
+    the fields that vary set in place, the codes and citations (a test's own, the same for
+    every athlete) merged from bytes kept per test (tests/test_roster_columns.py holds it to
+    ``test_to_pb`` field by field)."""
+    target.test_id = t.test_id
+    target.label = t.label
+    target.tier = convert.TIER_TO_PB.get(t.tier, common_pb2.TEST_TIER_UNSPECIFIED)
+    target.rationale = t.rationale
+    target.condition_ids.extend(t.condition_ids)
+    target.contraindications_found.extend(t.contraindications_found)
+    target.value_score = t.value_score
+    target.cost_tier = t.cost_tier
+    target.invasiveness = t.invasiveness
+    target.typical_wait_days = t.typical_wait_days
+    target.same_day = t.same_day
+    target.MergeFromString(_references(t.cpt, t.loinc, t.citations))
+
+
+@lru_cache(maxsize=1024)
+def _references(cpt: tuple[str, ...], loinc: tuple[str, ...], citations: tuple[CitationRef, ...]) -> bytes:
+    """A test's codes and citations as ``test_to_pb`` writes them, serialized once."""
+    empty = TestRecommendation(test_id="", label="", tier="", rationale="", cpt=cpt, loinc=loinc, citations=citations)
+    return convert.test_to_pb(empty).SerializeToString()
 
 
 def submit_test_results(

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from services.knowledge.clinical import Case, Differential
+from services.knowledge.clinical import Case, Differential, Triage
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
 from services.workup.precedence import localised_order
+from services.workup.ranked import Ranked, ranked_of
 from services.workup.value import (
     Array,
     CompiledTests,
@@ -68,21 +69,19 @@ class Context:
     emergency_triage: bool
 
 
-def _prior(table: CompiledTests, differential: Differential, prefix: str) -> Array:
+def _prior(table: CompiledTests, ids: Sequence[str], probabilities: Sequence[float], prefix: str) -> Array:
     """The differential as a probability vector over the KB's conditions (renormalized)."""
     problems: list[Violation] = []
     prior = np.zeros(len(table.condition_ids))
     index = table.condition_index
-    for i, c in enumerate(differential.conditions):
-        at = index.get(c.condition_id)
-        if at is not None and 0.0 <= c.probability <= 1.0:  # (NaN fails the comparison)
-            prior[at] = c.probability
+    for i, (cid, p) in enumerate(zip(ids, probabilities, strict=True)):
+        at = index.get(cid)
+        if at is not None and 0.0 <= p <= 1.0:  # (NaN fails the comparison)
+            prior[at] = p
             continue
         field = f"{prefix}differential.conditions[{i}]"  # named only when it is wrong
         if at is None:
-            problems.append(
-                Violation(f"{field}.condition_id", f"unknown condition {c.condition_id!r}")
-            )
+            problems.append(Violation(f"{field}.condition_id", f"unknown condition {cid!r}"))
         else:
             problems.append(Violation(f"{field}.probability", "must be between 0 and 1"))
     if not problems and prior.sum() <= 0:
@@ -104,18 +103,30 @@ def open_emergencies(
     limb ischaemia in a patient on the stroke pathway would be harmful); but when triage is
     emergency and none qualifies, the most probable suspect still counts.
     """
+    conditions = differential.conditions
+    return emergencies_among(
+        kb, [c.condition_id for c in conditions], [c.probability for c in conditions], differential.triage, threshold
+    )
+
+
+def emergencies_among(
+    kb: KnowledgeBase, ids: Sequence[str], probabilities: Sequence[float], triage: Triage, threshold: float
+) -> tuple[str, ...]:
+    """``open_emergencies`` on a differential's columns (its ids and probabilities in order):
+    the treatment of a roster reads only these from the message, no condition objects."""
     policy = kb.triage_policy
-    flagged = [cid for flag in differential.triage.red_flags for cid in flag.suspect]
+    flagged = [cid for flag in triage.red_flags for cid in flag.suspect]
+    known = kb.conditions
     out: list[str] = []
-    for c in sorted(differential.conditions, key=lambda c: -c.probability):
-        if c.condition_id not in kb.conditions or not kb.conditions[c.condition_id].emergency:
+    for i in sorted(range(len(ids)), key=lambda i: -probabilities[i]):
+        cid, p = ids[i], probabilities[i]
+        if cid not in known or not known[cid].emergency:
             continue
-        above = c.probability >= threshold
-        if above or (c.condition_id in flagged and c.probability >= policy.unlikely_floor):
-            out.append(c.condition_id)
-    if not out and differential.triage.level == "emergency":
-        probs = differential.probabilities()
-        suspects = [c for c in flagged if c in kb.conditions and kb.conditions[c].emergency]
+        if p >= threshold or (cid in flagged and p >= policy.unlikely_floor):
+            out.append(cid)
+    if not out and triage.level == "emergency":
+        probs = dict(zip(ids, probabilities, strict=True))
+        suspects = [c for c in flagged if c in known and known[c].emergency]
         if suspects:
             out.append(max(suspects, key=lambda c: probs.get(c, 0.0)))
     return tuple(out)
@@ -146,27 +157,30 @@ def planning_distribution(kb: KnowledgeBase, shown: Array, keep: Iterable[int]) 
 def build_context(
     kb: KnowledgeBase,
     case: Case,
-    differential: Differential,
+    differential: Differential | Ranked,
     exclude: Iterable[str],
     prefix: str,
 ) -> Context:
+    ranked = differential if isinstance(differential, Ranked) else ranked_of(differential)
     table = compiled_tests(kb)
-    prior = _prior(table, differential, prefix)
+    prior = _prior(table, ranked.ids, ranked.probabilities, prefix)
     floor = kb.triage_policy.unlikely_floor
     watched = tuple(
         dict.fromkeys(
             table.condition_index[c.condition_id]
-            for c in differential.dont_miss
+            for c in ranked.dont_miss
             if c.condition_id in table.condition_index and c.probability >= floor
         )
     )
+    triage = ranked.triage
+    emergency = triage.level == "emergency"
     emergencies = (
-        open_emergencies(kb, differential, kb.triage_policy.dont_miss_threshold)
-        if differential.triage.level == "emergency"
+        emergencies_among(kb, ranked.ids, ranked.probabilities, triage, kb.triage_policy.dont_miss_threshold)
+        if emergency
         else ()
     )
     emergencies = localised_order(
-        kb, emergencies, case.present(), [c for flag in differential.triage.red_flags for c in flag.suspect]
+        kb, emergencies, case.present(), [c for flag in triage.red_flags for c in flag.suspect]
     )
     keep = [*watched, *(table.condition_index[c] for c in emergencies)]
     return Context(
@@ -178,7 +192,7 @@ def build_context(
         emergencies=emergencies,
         flags=case.patient.flags,
         exclude=frozenset(exclude),
-        emergency_triage=differential.triage.level == "emergency",
+        emergency_triage=emergency,
     )
 
 
