@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from footcds.v1 import encounter_pb2, treatment_pb2, workup_pb2
+from footcds.v1 import differential_pb2, encounter_pb2, intake_pb2, treatment_pb2, workup_pb2
 
 from services.cli.casefile import case_from_json
 from services.differential.handlers import rank_differential
@@ -36,15 +36,18 @@ def requests() -> tuple[encounter_pb2.AssessRequest, ...]:
     return (*vignettes, *real)
 
 
-class BytesCalls(LocalCalls):
+class BytesCalls:
     """``SerializedCalls`` in-process: the handlers get the spliced bytes parsed, as a service does."""
 
-    def differential(self, request: bytes) -> object:  # type: ignore[override]
-        from footcds.v1 import differential_pb2
+    def intake(self, request: intake_pb2.NormalizeIntakeRequest) -> intake_pb2.NormalizeIntakeResponse:
+        return LocalCalls().intake(request)
 
+    def differential(self, request: bytes) -> differential_pb2.RankDifferentialResponse:
         return rank_differential(differential_pb2.RankDifferentialRequest.FromString(request))
 
-    def workup_and_treatment(self, workup: bytes, treatment: bytes) -> object:  # type: ignore[override]
+    def workup_and_treatment(
+        self, workup: bytes, treatment: bytes
+    ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         return (
             recommend_tests(workup_pb2.RecommendTestsRequest.FromString(workup)),
             plan_treatment(treatment_pb2.PlanTreatmentRequest.FromString(treatment)),
