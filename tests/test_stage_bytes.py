@@ -1,11 +1,11 @@
 """The spliced stage requests and Assessment are the very bytes of the messages they replace.
 
-``pipeline.stage_bytes`` writes the work-up and treatment requests and the Assessment with the
+``stages.SerializedStages`` writes the work-up and treatment requests and the Assessment with the
 differential serialized once (the Celery task and ``direct`` send those bytes); ``stages``
-builds them as messages (``--local``).  On every clinical vignette and every real case of the
-corpus, through the real in-process handlers, each spliced request and the answer must equal
-the message's ``SerializeToString()`` byte for byte, and the services must answer the spliced
-requests exactly as they answer the messages.
+builds them as messages (``--local``).  On every clinical vignette and every other real case
+of the corpus (480 cases), through the real in-process handlers, each spliced request and the
+answer must equal the message's ``SerializeToString()`` byte for byte, and the services must
+answer the spliced requests exactly as they answer the messages.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from services.intake.handlers import normalize_intake
 from services.pipeline import stages
 from services.pipeline.assess import assess_serialized
 from services.pipeline.local import LocalCalls, assess_local
-from services.pipeline.stage_bytes import SerializedStages
+from services.pipeline.stages import SerializedStages
 from services.treatment.handlers import plan_treatment
 from services.workup.handlers import recommend_tests
 from tests.clinical.evaluate import load_vignettes, request_for

@@ -8,7 +8,7 @@ only intake's and differential's answers: a runner that can run them concurrentl
 The runners that send bytes over gRPC (the Celery task, ``direct``) take the stage requests
 and the answer serialized (``SerializedCalls``, ``assess_serialized``): the differential is
 serialized once and spliced into the work-up and treatment requests and the Assessment
-(``stage_bytes``); the in-process runner takes messages (``assess``).  Both go through
+(``stages.SerializedStages``); the in-process runner takes messages (``assess``).  Both go through
 ``_run``, so the order is still written once.
 """
 
@@ -25,7 +25,7 @@ from footcds.v1 import (
 )
 
 from services.pipeline import stages
-from services.pipeline.stage_bytes import SerializedStages
+from services.pipeline.stages import SerializedStages
 
 
 class StageCalls(Protocol):

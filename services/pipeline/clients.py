@@ -145,7 +145,7 @@ def stubs() -> Stubs:
 @dataclass(frozen=True)
 class SerializedStubs:
     """The three stage methods whose requests are sent as bytes already serialized
-    (``pipeline.stage_bytes``); answers are parsed as the generated stubs parse them."""
+    (``stages.SerializedStages``); answers are parsed as the generated stubs parse them."""
 
     rank_differential: AuthorizedCall
     recommend_tests: AuthorizedCall
