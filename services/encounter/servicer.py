@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from services.encounter.handlers import assess_response, assess_response_from_bytes
+from services.encounter.handlers import assess_response_from_bytes
 from services.encounter.screening_servicer import ScreeningServicerMixin
 from services.pipeline import direct
 from services.pipeline.errors import StageFailed
@@ -52,7 +52,8 @@ class EncounterServicer(ScreeningServicerMixin, encounter_pb2_grpc.EncounterServ
         deadline = time.time() + call_budget(context)  # finite even without a caller's deadline
         if settings().assess_mode == "direct":
             try:
-                return respond(direct.assess(request, deadline), request, started)
+                answer = direct.assess(request, deadline)
+                return logged(assess_response_from_bytes(answer, request.include_fhir_bundle), started)
             except StageFailed as failure:
                 abort_failed(context, failure)
         try:
@@ -79,12 +80,6 @@ def abort_failed(context: grpc.ServicerContext, failure: StageFailed) -> NoRetur
         context.abort_with_status(bad_request_status(failure.violations, failure.message))
     context.abort(failure.status_code(), failure.message)
     raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
-
-
-def respond(
-    assessment: encounter_pb2.Assessment, request: encounter_pb2.AssessRequest, started: float
-) -> encounter_pb2.AssessResponse:
-    return logged(assess_response(assessment, request.include_fhir_bundle), started)
 
 
 def logged(response: encounter_pb2.AssessResponse, started: float) -> encounter_pb2.AssessResponse:

@@ -22,11 +22,15 @@ from typing import Any
 
 import grpc
 from footcds.v1 import (
+    differential_pb2,
     differential_pb2_grpc,
     intake_pb2_grpc,
+    treatment_pb2,
     treatment_pb2_grpc,
+    workup_pb2,
     workup_pb2_grpc,
 )
+from google.protobuf.message import Message
 
 from services.platform.auth import service_token
 from services.platform.config import settings
@@ -107,14 +111,65 @@ def channel(address: str) -> AuthorizedChannel:
     return AuthorizedChannel(plain, service_token(cfg))
 
 
+@dataclass(frozen=True)
+class Channels:
+    intake: AuthorizedChannel
+    differential: AuthorizedChannel
+    workup: AuthorizedChannel
+    treatment: AuthorizedChannel
+
+
+@cache
+def channels() -> Channels:
+    """One channel per service per process, shared by ``stubs`` and ``serialized_stubs``."""
+    cfg = settings()
+    return Channels(
+        intake=channel(cfg.intake_addr),
+        differential=channel(cfg.differential_addr),
+        workup=channel(cfg.workup_addr),
+        treatment=channel(cfg.treatment_addr),
+    )
+
+
 @cache
 def stubs() -> Stubs:
-    cfg = settings()
+    c = channels()
     return Stubs(
-        intake=intake_pb2_grpc.IntakeServiceStub(channel(cfg.intake_addr)),
-        differential=differential_pb2_grpc.DifferentialServiceStub(channel(cfg.differential_addr)),
-        workup=workup_pb2_grpc.WorkupServiceStub(channel(cfg.workup_addr)),
-        treatment=treatment_pb2_grpc.TreatmentServiceStub(channel(cfg.treatment_addr)),
+        intake=intake_pb2_grpc.IntakeServiceStub(c.intake),
+        differential=differential_pb2_grpc.DifferentialServiceStub(c.differential),
+        workup=workup_pb2_grpc.WorkupServiceStub(c.workup),
+        treatment=treatment_pb2_grpc.TreatmentServiceStub(c.treatment),
+    )
+
+
+@dataclass(frozen=True)
+class SerializedStubs:
+    """The three stage methods whose requests are sent as bytes already serialized
+    (``stages.SerializedStages``); answers are parsed as the generated stubs parse them."""
+
+    rank_differential: AuthorizedCall
+    recommend_tests: AuthorizedCall
+    plan_treatment: AuthorizedCall
+
+
+def _bytes_in(on: AuthorizedChannel, file: Any, service: str, method: str, response: type[Message]) -> AuthorizedCall:
+    """``method`` of ``service`` taking serialized requests (no request serializer: gRPC sends
+    the bytes as they are), its path read from the proto descriptor as the stubs' is written."""
+    descriptor = file.DESCRIPTOR.services_by_name[service].methods_by_name[method]
+    path = f"/{descriptor.containing_service.full_name}/{descriptor.name}"
+    return on.unary_unary(path, None, response.FromString, _registered_method=True)
+
+
+@cache
+def serialized_stubs() -> SerializedStubs:
+    c = channels()
+    return SerializedStubs(
+        rank_differential=_bytes_in(c.differential, differential_pb2, "DifferentialService", "RankDifferential",
+                                    differential_pb2.RankDifferentialResponse),
+        recommend_tests=_bytes_in(c.workup, workup_pb2, "WorkupService", "RecommendTests",
+                                  workup_pb2.RecommendTestsResponse),
+        plan_treatment=_bytes_in(c.treatment, treatment_pb2, "TreatmentService", "PlanTreatment",
+                                 treatment_pb2.PlanTreatmentResponse),
     )
 
 
@@ -139,7 +194,9 @@ def in_background(method: Callable[..., Any], request: Any, timeout: float) -> F
 
 
 def _after_fork() -> None:
+    channels.cache_clear()
     stubs.cache_clear()
+    serialized_stubs.cache_clear()
     _background.cache_clear()  # the parent's threads do not exist in the child
 
 

@@ -1,6 +1,6 @@
 """Assess over direct gRPC calls (``FOOTCDS_ASSESS_MODE=direct``): no queue hop.
 
-``DirectCalls`` is the ``StageCalls`` of ``pipeline.assess``: the encounter service calls
+``DirectCalls`` is the ``SerializedCalls`` of ``pipeline.assess``: the encounter service calls
 intake, then differential, then workup and treatment at the same time (both need only
 intake's and differential's answers).  Every call carries the caller's remaining time as
 its gRPC timeout, so a service never works past the deadline.
@@ -27,7 +27,7 @@ from footcds.v1 import (
 )
 
 from services.pipeline import assess as pipeline
-from services.pipeline.clients import in_background, stubs
+from services.pipeline.clients import in_background, serialized_stubs, stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
@@ -64,7 +64,7 @@ def call(
 
 
 class DirectCalls:
-    """``StageCalls`` over gRPC from the calling process, every call bounded by ``deadline``."""
+    """``SerializedCalls`` over gRPC from the calling process, every call bounded by ``deadline``."""
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
@@ -75,28 +75,27 @@ class DirectCalls:
         )
         return response
 
-    def differential(
-        self, request: differential_pb2.RankDifferentialRequest
-    ) -> differential_pb2.RankDifferentialResponse:
+    def differential(self, request: bytes) -> differential_pb2.RankDifferentialResponse:
         response: differential_pb2.RankDifferentialResponse = call(
-            "differential", stubs().differential.RankDifferential, request, self.deadline
+            "differential", serialized_stubs().rank_differential, request, self.deadline
         )
         return response
 
     def workup_and_treatment(
-        self, workup_request: workup_pb2.RecommendTestsRequest, treatment_request: treatment_pb2.PlanTreatmentRequest
+        self, workup_request: bytes, treatment_request: bytes
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
-        s, deadline = stubs(), self.deadline
+        s, deadline = serialized_stubs(), self.deadline
         # The work-up on a pooled thread, the treatment here (clients.in_background says why).
-        workup_pending = in_background(s.workup.RecommendTests, workup_request, _timeout("workup", deadline))
+        workup_pending = in_background(s.recommend_tests, workup_request, _timeout("workup", deadline))
         try:
-            plan = call("treatment", s.treatment.PlanTreatment, treatment_request, deadline)
-            workup = call("workup", s.workup.RecommendTests, workup_request, deadline, workup_pending)
+            plan = call("treatment", s.plan_treatment, treatment_request, deadline)
+            workup = call("workup", s.recommend_tests, workup_request, deadline, workup_pending)
         finally:
             workup_pending.cancel()  # not started yet: never sent
         return workup, plan
 
 
-def assess(request: encounter_pb2.AssessRequest, deadline: float) -> encounter_pb2.Assessment:
-    """The four services in order (workup and treatment together); raises ``StageFailed``."""
-    return pipeline.assess(request, DirectCalls(deadline))
+def assess(request: encounter_pb2.AssessRequest, deadline: float) -> bytes:
+    """The serialized Assessment: the four services in order (workup and treatment together);
+    raises ``StageFailed``."""
+    return pipeline.assess_serialized(request, DirectCalls(deadline))

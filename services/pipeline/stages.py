@@ -16,6 +16,9 @@ from footcds.v1 import (
     treatment_pb2,
     workup_pb2,
 )
+from google.protobuf.message import Message
+
+from services.wire.encoding import _field
 
 
 def intake_request(
@@ -83,3 +86,105 @@ def assemble(
         kb_version=ranked.kb_version,
         disclaimer=ranked.disclaimer,
     )
+
+
+# --- the same requests and answer as bytes, the differential serialized once -----------------
+#
+# The functions above build each request as a message: the work-up and treatment requests and the
+# Assessment each copy the differential (9-15 KB, most of every message after the ranking)
+# and gRPC or the reply list then serializes each copy again.  Protobuf's wire format is a
+# message's fields encoded one after another, and an embedded message's field is its tag,
+# its length and the embedded message serialized; so a runner that sends bytes can serialize
+# the differential once and splice it into all three.  Fields are written in field-number
+# order, as ``SerializeToString`` writes them: the bytes are the very bytes the messages above
+# serialize to (``tests/test_stage_bytes.py`` compares them on 480 vignettes and real cases),
+# and the services parse the same requests.  Measured: 139-144 -> 63-65 us of the
+# worker's CPU per assessment in-process (docs/performance.md, seventh pass).
+
+# Field tags (number << 3 | 2, length-delimited) of the fields spliced here.
+_TAG_PATIENT = b"\x0a"  # PlanTreatmentRequest.patient = 1
+_TAG_TREATMENT_DIFFERENTIAL = b"\x12"  # PlanTreatmentRequest.differential = 2
+_TAG_WORKUP_DIFFERENTIAL = b"\x1a"  # RecommendTestsRequest.differential = 3
+_TAG_TRIAGE = b"\x0a"  # Assessment.triage = 1
+_TAG_ASSESSMENT_DIFFERENTIAL = b"\x12"  # Assessment.differential = 2
+
+
+def _check_tags() -> None:
+    """The tags above against the messages' descriptors, once at import: a renumbered field
+    must fail loudly, not splice a differential into the wrong field."""
+    expected: dict[tuple[type[Message], str], bytes] = {
+        (treatment_pb2.PlanTreatmentRequest, "patient"): _TAG_PATIENT,
+        (treatment_pb2.PlanTreatmentRequest, "differential"): _TAG_TREATMENT_DIFFERENTIAL,
+        (workup_pb2.RecommendTestsRequest, "differential"): _TAG_WORKUP_DIFFERENTIAL,
+        (encounter_pb2.Assessment, "triage"): _TAG_TRIAGE,
+        (encounter_pb2.Assessment, "differential"): _TAG_ASSESSMENT_DIFFERENTIAL,
+    }
+    for (message, name), tag in expected.items():
+        if bytes(((message.DESCRIPTOR.fields_by_name[name].number << 3) | 2,)) != tag:
+            raise RuntimeError(f"{message.DESCRIPTOR.name}.{name} was renumbered: update stages.SerializedStages")
+    # The work-up request must open with the differential request's fields (patient 1, evidence 2).
+    for name in ("patient", "evidence"):
+        if (workup_pb2.RecommendTestsRequest.DESCRIPTOR.fields_by_name[name].number
+                != differential_pb2.RankDifferentialRequest.DESCRIPTOR.fields_by_name[name].number):
+            raise RuntimeError(f"RecommendTestsRequest.{name} no longer matches RankDifferentialRequest")
+    numbers = sorted(f.number for f in workup_pb2.RecommendTestsRequest.DESCRIPTOR.fields)
+    if numbers[-1] != workup_pb2.RecommendTestsRequest.DESCRIPTOR.fields_by_name["differential"].number:
+        raise RuntimeError("RecommendTestsRequest.differential is no longer its last field")
+
+
+_check_tags()
+
+
+class SerializedStages:
+    """``stages``' requests and answer for one assessment, as bytes (one instance per
+    assessment: it keeps the patient-and-evidence and differential bytes it made)."""
+
+    __slots__ = ("_case", "_differential", "_differential_bytes")
+
+    def __init__(self) -> None:
+        self._case = b""  # patient + evidence, as the differential request serializes them
+        self._differential: common_pb2.Differential | None = None
+        self._differential_bytes = b""
+
+    def _serialized(self, differential: common_pb2.Differential) -> bytes:
+        if differential is not self._differential:
+            self._differential = differential
+            self._differential_bytes = differential.SerializeToString()
+        return self._differential_bytes
+
+    def differential_request(self, intake: intake_pb2.NormalizeIntakeResponse) -> bytes:
+        self._case = differential_request(intake).SerializeToString()
+        return self._case
+
+    def workup_request(
+        self, intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
+    ) -> bytes:
+        case = self._case or differential_request(intake).SerializeToString()
+        return case + _field(_TAG_WORKUP_DIFFERENTIAL, self._serialized(differential))
+
+    def treatment_request(
+        self, intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
+    ) -> bytes:
+        return (_field(_TAG_PATIENT, intake.patient.SerializeToString())
+                + _field(_TAG_TREATMENT_DIFFERENTIAL, self._serialized(differential)))
+
+    def assemble(
+        self,
+        intake: intake_pb2.NormalizeIntakeResponse,
+        ranked: differential_pb2.RankDifferentialResponse,
+        workup: workup_pb2.RecommendTestsResponse,
+        plan: treatment_pb2.PlanTreatmentResponse,
+    ) -> bytes:
+        """``stages.assemble(...).SerializeToString()``: triage, the differential, then the rest."""
+        differential = ranked.differential
+        rest = encounter_pb2.Assessment(
+            tests=workup.tests,
+            plan=plan.plan,
+            evidence=intake.evidence,
+            patient=intake.patient,
+            workup_note=workup.note,
+            kb_version=ranked.kb_version,
+            disclaimer=ranked.disclaimer,
+        ).SerializeToString()
+        return (_field(_TAG_TRIAGE, differential.triage.SerializeToString())
+                + _field(_TAG_ASSESSMENT_DIFFERENTIAL, self._serialized(differential)) + rest)

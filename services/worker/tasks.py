@@ -24,8 +24,8 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.pipeline.assess import assess
-from services.pipeline.clients import in_background, stubs
+from services.pipeline.assess import assess_serialized
+from services.pipeline.clients import in_background, serialized_stubs, stubs
 from services.pipeline.errors import StageFailed, retry_pause
 from services.platform.config import settings
 from services.platform.deadlines import DeadlineExpired, remaining
@@ -67,7 +67,7 @@ class StageTask(Task):
 
 
 class CeleryCalls:
-    """``StageCalls`` from inside a task: a retryable failure retries the whole task."""
+    """``SerializedCalls`` from inside a task: a retryable failure retries the whole task."""
 
     def __init__(self, task: StageTask, deadline: float) -> None:
         self.task = task
@@ -79,27 +79,25 @@ class CeleryCalls:
         )
         return response
 
-    def differential(
-        self, request: differential_pb2.RankDifferentialRequest
-    ) -> differential_pb2.RankDifferentialResponse:
+    def differential(self, request: bytes) -> differential_pb2.RankDifferentialResponse:
         response: differential_pb2.RankDifferentialResponse = self.task.call(
-            "differential", stubs().differential.RankDifferential, request, self.deadline
+            "differential", serialized_stubs().rank_differential, request, self.deadline
         )
         return response
 
     def workup_and_treatment(
-        self, workup_request: workup_pb2.RecommendTestsRequest, treatment_request: treatment_pb2.PlanTreatmentRequest
+        self, workup_request: bytes, treatment_request: bytes
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         """Both last stages at once: each needs only intake's and differential's answers, so
         the task waits for the slower call instead of both in turn (docs/performance.md)."""
-        task, deadline, s = self.task, self.deadline, stubs()
+        task, deadline, s = self.task, self.deadline, serialized_stubs()
         # call() returns the started call here; its errors surface (and retry) at .result() below.
         pending = task.call(
-            "workup", lambda request, timeout: in_background(s.workup.RecommendTests, request, timeout),
+            "workup", lambda request, timeout: in_background(s.recommend_tests, request, timeout),
             workup_request, deadline,
         )
         try:
-            plan = task.call("treatment", s.treatment.PlanTreatment, treatment_request, deadline)
+            plan = task.call("treatment", s.plan_treatment, treatment_request, deadline)
             workup = task.call("workup", lambda _request, timeout: pending.result(), workup_request, deadline)
         finally:
             pending.cancel()  # not started yet: never sent
@@ -115,7 +113,7 @@ def pipeline_stage(self: StageTask, state: State) -> bytes | None:
     key: str | None = state.get("reply")
     try:
         request = encounter_pb2.AssessRequest.FromString(state["request"])
-        answer = assess(request, CeleryCalls(self, deadline)).SerializeToString()
+        answer = assess_serialized(request, CeleryCalls(self, deadline))
     except Retry:
         raise  # the same task runs again and answers then
     except StageFailed as failure:
