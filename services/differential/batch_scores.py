@@ -27,7 +27,10 @@ __all__ = ["BLOCK_ROWS", "BatchScores", "batch_scores", "group_terms", "hallmark
 
 # Rows per block (a few blocks per 10k batch: each block's buffers stay in the cache's reach,
 # and the per-block calls are few).
-BLOCK_ROWS = 2048
+BLOCK_ROWS = 1024
+# When the findings asked anywhere in a batch are at most this share of the table's rows, the
+# product is taken over those rows only (a roster asks a questionnaire's findings).
+COMPACT_SHARE = 0.75
 
 # (tables' log scores [N, C], corrected log scores [N, C] or None without the ranking
 # correction, evidence log-LR [N, C], counted present / absent masks [N, F])
@@ -51,15 +54,23 @@ def batch_scores(cases: Sequence[Case], model: RankingModel, rows: int = BLOCK_R
     listed = base_listed_lse(model, distinct) if model.other_index >= 0 and model.other_mimic > 0 else None
     log_lr, scores = np.empty((n, c)), np.empty((n, c))
     corrected = np.empty((n, c)) if table.shape[1] > c else None
+    present, absent = counted
+    asked_p, asked_a = np.flatnonzero(present.any(axis=0)), np.flatnonzero(absent.any(axis=0))
+    if asked_p.size + asked_a.size <= COMPACT_SHARE * 2 * f:
+        # few findings asked across the batch (a roster's questionnaire, a small chunk): only
+        # their rows are summed - the same rows of each case, so the same exact sums
+        present, absent = present[:, asked_p], absent[:, asked_a]
+        table = table[np.concatenate([asked_p, f + asked_a])]
+    k = present.shape[1]
     step = max(1, min(rows, n))
-    masks = np.empty((step, 2 * f))
+    masks = np.empty((step, table.shape[0]))
     sums = np.empty((step, table.shape[1]))
     for start in range(0, n, step):
         stop = min(start + step, n)
         part, m = slice(start, stop), stop - start
         x = masks[:m]
-        x[:, :f] = counted[0][part]
-        x[:, f:] = counted[1][part]
+        x[:, :k] = present[part]
+        x[:, k:] = absent[part]
         total = np.matmul(x, table, out=sums[:m])
         lr = log_lr[part]
         lr[...] = total[:, :c]
