@@ -17,8 +17,9 @@ import pytest
 
 from bench.ranking import cases as drawn_cases
 from services.differential import ranking
-from services.differential.batch_scores import batch_scores
+from services.differential.batch_scores import COMPACT_SHARE, batch_scores
 from services.differential.model import SUM_BOUND, SUM_GRID_BITS, RankingModel, _summands, default_model, sum_grid
+from services.knowledge.clinical import Case, State
 
 GRID = 2.0**-SUM_GRID_BITS
 
@@ -154,3 +155,21 @@ def test_a_table_the_grid_cannot_sum_exactly_is_refused_at_load() -> None:
         sum_grid(np.array([[0.0, np.inf]]), names)
     with pytest.raises(ValueError, match="ranking correction of b: a value is not finite"):
         sum_grid(np.array([[0.0, 0.0], [1.0, np.nan]]), names)
+
+
+def test_a_questionnaire_batch_summed_over_its_asked_rows_only_is_the_case_alone() -> None:
+    """A roster asks the same few findings of everyone: the product then runs over those rows
+    only (``batch_scores.COMPACT_SHARE``); each row is still the case ranked alone."""
+    model = default_model()
+    rng = np.random.default_rng(8)
+    asked = [str(f) for f in rng.choice(model.finding_ids, 12, replace=False)]
+    drawn = drawn_cases(300, seed=6)
+    cases = [
+        Case(c.patient, {f: (State.PRESENT, State.ABSENT, State.UNKNOWN)[int(rng.integers(3))] for f in asked})
+        for c in drawn
+    ]
+    assert 2 * len(asked) <= COMPACT_SHARE * 2 * len(model.finding_ids)  # the compact path
+    alone = np.vstack([ranking.posterior(c, model) for c in cases])
+    assert np.array_equal(ranking.posterior_batch(cases, model), alone)
+    whole = np.vstack([ranking.posterior_batch(drawn, model), ranking.posterior_batch(cases, model)])
+    assert np.array_equal(ranking.posterior_batch(drawn + cases, model), whole)  # full rows, mixed
