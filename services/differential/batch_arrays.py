@@ -218,7 +218,9 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
 
     What ``ranking.hallmark_log_factor`` asks of its hallmark counts (hits == 0, ruled out <
     count), as bit tests on each case's hallmark findings packed into 64-bit words: no
-    matrix product, whose BLAS threads cost more than the arithmetic at this size.
+    matrix product, whose BLAS threads cost more than the arithmetic at this size.  Only the
+    conditions that have hallmarks (26 of 35) are tested (0.4 of 3 ms per 10k less); packing only
+    the hallmark findings was measured slower (the column gathers cost more than they save).
     """
     marks = model.hallmark
     if marks is None:
@@ -232,7 +234,8 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
         out[:, : bits.shape[1]] = bits
         return out.view(np.uint64)
 
-    condition_marks = packed(np.ascontiguousarray(marks.T > 0))  # [C, W]
+    with_marks = np.flatnonzero(marks.any(axis=0))  # only the conditions that have hallmarks
+    condition_marks = packed(np.ascontiguousarray(marks[:, with_marks].T > 0))  # [K, W]
     present_bits, absent_bits = packed(present), packed(absent)  # [N, W]
     hit: Mask | None = None
     all_absent: Mask | None = None
@@ -243,6 +246,6 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
         hit = word_hit if hit is None else hit | word_hit
         all_absent = word_absent if all_absent is None else all_absent & word_absent
     assert hit is not None and all_absent is not None
-    has = (condition_marks != 0).any(axis=-1)
-    out: Mask = has & ~hit & ~all_absent
+    out: Mask = np.zeros((present.shape[0], len(model.condition_ids)), dtype=np.bool_)
+    out[:, with_marks] = ~(hit | all_absent)
     return out
