@@ -131,3 +131,21 @@ def run(out: Collector, repeats: int, per_case: int = 2000, explained: int = 300
     ))
     out.add(figure("ranking.posterior_batch.case", summarize([v * 1e3 / BATCH for v in results["batch"]]), "us",
                    ceiling=per_case_floor))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.ranking [--repeats N]``: only these figures, as JSON lines, then a table."""
+    import argparse
+
+    from bench.report import table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args(argv)
+    out = Collector()
+    run(out, args.repeats)
+    print(table(out.figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ import pytest
 
 from bench.ranking import cases as drawn_cases
 from services.differential import ranking
-from services.differential.batch_arrays import as_float, base_parts, case_masks, known_masks, masked_row_sums
+from services.differential.batch_arrays import as_float, base_parts, case_masks, known_masks
 from services.differential.fit import assess_fit, poor_fit_batch
 from services.differential.model import (
     MAX_AGE,
@@ -128,9 +128,9 @@ def test_prior_rows_per_distinct_patient_give_the_same_bits_as_per_case() -> Non
     scores = base + ranking.evidence_log_lr(model, *as_float(counted)) + ranking.hallmark_log_factor(model, *known)
     mixed = with_other_mimic(model, base, scores)  # every row's normalizer computed
     if model.correction_present_t is not None and model.correction_absent_t is not None:
-        # the ranking correction (docs/ranking.md, section 9), row by row as the batch adds it
-        mixed = mixed + (masked_row_sums(counted[0], model.correction_present_t)
-                         + masked_row_sums(counted[1], model.correction_absent_t))
+        # the ranking correction (docs/ranking.md, section 9): present + absent weights (exact sums)
+        present, absent = as_float(counted)
+        mixed = mixed + (present @ model.correction_present_t + absent @ model.correction_absent_t)
     per_row = _softmax(mixed)
     batch = ranking.posterior_batch(cases, model)
     assert model.other_index >= 0 and model.other_mimic > 0  # the shared normalizer is exercised

@@ -6,8 +6,9 @@ athletes' probabilities differing in their last bits (up to 61 ulps) between the
 (chunks of 50) and the in-process reference (chunks of 250): the ranking's matrix products
 left the order of the additions to BLAS, which picks it by the shape of the whole chunk
 (docs/performance.md, sixth pass). These tests hold the fix: the same roster in chunks of
-different sizes gives the same bytes per athlete, a batch row equals the case ranked alone
-(Assess), and the row sums do not depend on the rows beside them.
+different sizes gives the same bytes per athlete and a batch row equals the case ranked alone
+(Assess). The fix is that every sum is exact (``model.sum_grid``; ``tests/test_sum_grid.py``
+proves it for any order, shape and kernel), so it does not rest on OpenBLAS's internals.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 
 from bench.ranking import cases as drawn_cases
 from services.cli.roster import Roster, parse_roster, synthesize, write_roster
 from services.cli.screen import screen_local
 from services.differential import ranking
-from services.differential.batch_arrays import masked_row_sums
 from services.differential.model import default_model
 from services.knowledge.loader import knowledge_base
 
@@ -59,29 +58,3 @@ def test_a_batch_row_is_the_case_ranked_alone_bit_for_bit() -> None:
     assert np.array_equal(batch, alone)
     pieces = np.vstack([ranking.posterior_batch(cases[i:i + 13], model) for i in range(0, len(cases), 13)])
     assert np.array_equal(pieces, batch)
-
-
-def test_masked_row_sums_add_each_rows_findings_in_order_whatever_the_batch() -> None:
-    table = default_model().log_p_t
-    rng = np.random.default_rng(7)
-    mask = rng.random((500, table.shape[0])) < 0.1
-    mask[3] = False  # a row with no finding sums to zero
-    sums = masked_row_sums(mask, table)
-    for row in range(mask.shape[0]):
-        cols = np.flatnonzero(mask[row])
-        expected = np.zeros(table.shape[1])
-        for col in cols:  # one addition per selected row of the table, ascending
-            expected = expected + table[col]
-        assert np.array_equal(sums[row], expected), row
-    assert not sums[3].any()
-    for size in (1, 2, 31, 64):
-        parts = np.vstack([masked_row_sums(mask[i:i + size], table) for i in range(0, len(mask), size)])
-        assert np.array_equal(parts, sums), size
-    assert masked_row_sums(np.zeros((4, table.shape[0]), dtype=bool), table).shape == (4, table.shape[1])
-
-
-@pytest.mark.parametrize("dtype", [np.bool_, np.float64])
-def test_masked_row_sums_read_masks_and_zero_one_matrices_alike(dtype: type) -> None:
-    table = default_model().log_q_t
-    mask = np.random.default_rng(1).random((40, table.shape[0])) < 0.2
-    assert np.array_equal(masked_row_sums(mask.astype(dtype), table), masked_row_sums(mask, table))

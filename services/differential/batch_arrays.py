@@ -6,8 +6,8 @@ gathering each case's evidence keys and states (C-level ``extend`` / ``map``).  
 findings count (``model.counted_evidence``: a known age drops its stand-in findings, each
 implication chain counts once) is decided on the masks.  The masks are exactly those a
 case-by-case ``counted_evidence`` pass gives (``tests/test_batch_arrays.py`` compares them
-on thousands of cases), so the products the ranking computes from them are unchanged to
-the last bit.
+on thousands of cases), so the sums the ranking computes from them are unchanged to the
+last bit.
 """
 
 from __future__ import annotations
@@ -56,43 +56,6 @@ def case_parts(
 def as_float(masks: tuple[Mask, Mask]) -> tuple[Array, Array]:
     """0/1 float64 matrices (the fit's and the tests' operands; the ranking reads the masks)."""
     return masks[0].astype(np.float64), masks[1].astype(np.float64)
-
-
-def masked_row_sums(mask: Mask | Array, table: Array) -> Array:
-    """[N, C]: per row of ``mask`` [N, F], the rows of ``table`` [F, C] it selects, added one
-    after another in column order - bit for bit what ``table[cols].sum(axis=0)`` gives for
-    that row alone (``ranking.case_terms``); all-zero where a row selects nothing.
-
-    Why not ``mask @ table``: BLAS picks its kernel, blocking and so the order of the additions
-    by the shape of the whole product, so a row's sum moved in its last bits (up to 61 ulps of
-    a probability) with the number of rows beside it: the same athlete came back with other
-    bytes from a roster screened in chunks of 50 than in chunks of 250 (docs/performance.md,
-    sixth pass). Here a row's arithmetic depends on that row only, whatever the chunk, the
-    replica or the worker; ``tests/test_screening_determinism.py`` holds it.
-    """
-    n = mask.shape[0]
-    out: Array = np.zeros((n, table.shape[1]))
-    rows, cols = np.nonzero(mask)  # row-major: each row's columns ascending
-    if rows.size == 0:
-        return out
-    counts = np.bincount(rows, minlength=n)
-    starts = np.zeros(n, dtype=np.intp)
-    np.cumsum(counts[:-1], out=starts[1:])
-    # rows by falling count, so step k touches only the rows with more than k findings
-    order = np.argsort(-counts, kind="stable")
-    rank = np.empty(n, dtype=np.intp)
-    rank[order] = np.arange(n, dtype=np.intp)
-    picked = np.zeros((n, int(counts[order[0]])), dtype=np.intp)  # [N, K]: each row's columns
-    picked[rank[rows], np.arange(rows.size) - starts[rows]] = cols
-    longer = counts[order]
-    acc = np.zeros_like(out)
-    step = np.empty_like(out)
-    lives = np.count_nonzero(longer[None, :] > np.arange(picked.shape[1])[:, None], axis=1).tolist()
-    for k, live in enumerate(lives):  # one addition per finding, in the same order for every row
-        np.take(table, picked[:live, k], axis=0, out=step[:live])
-        acc[:live] += step[:live]
-    out[order] = acc
-    return out
 
 
 def base_rows(model: RankingModel, patients: Sequence[Patient]) -> Array:
@@ -255,7 +218,9 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
 
     What ``ranking.hallmark_log_factor`` asks of its hallmark counts (hits == 0, ruled out <
     count), as bit tests on each case's hallmark findings packed into 64-bit words: no
-    matrix product, whose BLAS threads cost more than the arithmetic at this size.
+    matrix product, whose BLAS threads cost more than the arithmetic at this size.  Only the
+    conditions that have hallmarks (26 of 35) are tested (0.4 of 3 ms per 10k less); packing only
+    the hallmark findings was measured slower (the column gathers cost more than they save).
     """
     marks = model.hallmark
     if marks is None:
@@ -269,7 +234,8 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
         out[:, : bits.shape[1]] = bits
         return out.view(np.uint64)
 
-    condition_marks = packed(np.ascontiguousarray(marks.T > 0))  # [C, W]
+    with_marks = np.flatnonzero(marks.any(axis=0))  # only the conditions that have hallmarks
+    condition_marks = packed(np.ascontiguousarray(marks[:, with_marks].T > 0))  # [K, W]
     present_bits, absent_bits = packed(present), packed(absent)  # [N, W]
     hit: Mask | None = None
     all_absent: Mask | None = None
@@ -280,6 +246,6 @@ def hallmark_applies(model: RankingModel, present: Mask, absent: Mask) -> Mask:
         hit = word_hit if hit is None else hit | word_hit
         all_absent = word_absent if all_absent is None else all_absent & word_absent
     assert hit is not None and all_absent is not None
-    has = (condition_marks != 0).any(axis=-1)
-    out: Mask = has & ~hit & ~all_absent
+    out: Mask = np.zeros((present.shape[0], len(model.condition_ids)), dtype=np.bool_)
+    out[:, with_marks] = ~(hit | all_absent)
     return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from services.differential.explain import explain_tables
 from services.differential.model import RankingModel, default_model
-from services.differential.ranking import _batch_probabilities, triage_for
+from services.differential.ranking import _batch_shown, triage_for
 from services.knowledge.clinical import Case, Triage
 from services.knowledge.red_flags import detect_red_flags
 
@@ -48,7 +48,7 @@ def rank_batch_rows(cases: Sequence[Case], model: RankingModel | None = None) ->
     kb = model.kb
     policy = kb.triage_policy
     threshold, floor = policy.dont_miss_threshold, policy.unlikely_floor
-    probs, log_lr, counted, _ = _batch_probabilities(cases, model)
+    probs, log_lr, counted = _batch_shown(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
     # One posterior (round 8): the list, the don't-miss list and triage read the same array.
     statics = explain_tables(model).statics

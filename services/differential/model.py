@@ -7,7 +7,7 @@ arrays per case; keeping them apart keeps each module readable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -28,6 +28,13 @@ Array = npt.NDArray[np.float64]
 
 SETTINGS: tuple[Setting, ...] = ("sports_medicine", "general_adult")
 MAX_AGE = 130
+# Every table value a case sums over its findings (the likelihood log-ratios and the ranking
+# correction's weights) is rounded at load to a multiple of 2**-SUM_GRID_BITS (``sum_grid``), so
+# that any sum of them is exact in float64 and no order of the additions can change a bit.
+SUM_GRID_BITS = 32
+# A column whose |values| add up to at most this keeps every partial sum an integer multiple of
+# 2**-SUM_GRID_BITS below 2**53 of them: exactly representable, so every addition is exact.
+SUM_BOUND = 2.0 ** (53 - SUM_GRID_BITS)
 OTHER = "other"  # the vocabulary's catch-all
 EXPLAINED_PER_CONDITION = 6
 DECISIVE_PER_CONDITION = 3
@@ -71,6 +78,12 @@ class RankingModel:
     # inputs are formed; None without the layer.
     correction_present_t: Array | None = None
     correction_absent_t: Array | None = None
+    # [2F, W]: what a case sums, on the sum grid - rows [0, F) a counted present finding's
+    # (``log_p_t``, then the correction's present weights), rows [F, 2F) an absent one's
+    # (``log_q_t``, ``correction_absent_t``); W = C, or 2C with the correction.  Every sum of
+    # its rows is exact (``sum_grid``), so a batch forms them as one BLAS product of any shape
+    # and a case alone as a NumPy sum, and both give the same bits.
+    summands: Array | None = None
 
 
 def compile_model(kb: KnowledgeBase) -> RankingModel:
@@ -110,14 +123,18 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         sex: np.log(np.array([sex_factor(kb.conditions[c], sex) for c in conditions]))
         for sex in ("female", "male")
     }
+    summed = _summands(
+        conditions,
+        (np.log(p) - np.log(background)[None, :]).T,
+        (np.log1p(-p) - np.log1p(-background)[None, :]).T,
+        _correction_arrays(kb, f_index),
+    )
     return RankingModel(
         kb=kb,
         condition_ids=conditions,
         finding_ids=findings,
         finding_index=f_index,
         p=p,
-        log_p_t=np.ascontiguousarray((np.log(p) - np.log(background)[None, :]).T),
-        log_q_t=np.ascontiguousarray((np.log1p(-p) - np.log1p(-background)[None, :]).T),
         log_prior=log_prior,
         log_age=log_age,
         log_sex=log_sex,
@@ -131,8 +148,62 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
         hallmark_log_discount=log_discount,
         other_index=conditions.index(OTHER) if OTHER in conditions else -1,
         other_mimic=kb.evidence_model.fit.other_mimic_share if kb.evidence_model is not None else 0.0,
-        **_correction_arrays(kb, f_index),
+        **summed,
     )
+
+
+def _summands(
+    conditions: tuple[str, ...], log_p_t: Array, log_q_t: Array, correction: dict[str, Array]
+) -> dict[str, Array]:
+    """The tables a case sums, on the sum grid: ``log_p_t``, ``log_q_t``, the correction's two
+    (when there is one) and ``summands`` (all four in one [2F, W] table)."""
+    present = [log_p_t]
+    absent = [log_q_t]
+    names = [f"log-likelihood ratios of {c}" for c in conditions]
+    if correction:
+        present.append(correction["correction_present_t"])
+        absent.append(correction["correction_absent_t"])
+        names += [f"ranking correction of {c}" for c in conditions]
+    table = sum_grid(np.vstack([np.hstack(present), np.hstack(absent)]), names)
+    f, c = log_p_t.shape
+    out = {
+        "summands": table,
+        "log_p_t": np.ascontiguousarray(table[:f, :c]),
+        "log_q_t": np.ascontiguousarray(table[f:, :c]),
+    }
+    if correction:
+        out["correction_present_t"] = np.ascontiguousarray(table[:f, c:])
+        out["correction_absent_t"] = np.ascontiguousarray(table[f:, c:])
+    return out
+
+
+def sum_grid(table: Array, columns: Sequence[str]) -> Array:
+    """``table`` rounded to the nearest multiple of 2**-SUM_GRID_BITS (at most 1.2e-10 away);
+    refused (ValueError naming the column) if a value is not finite or a column's |values|
+    add up to more than ``SUM_BOUND``.
+
+    Why: a batch of cases sums table rows as BLAS products, whose order of additions follows
+    the product's shape (the kernel, the blocking, the threads, the CPU), and a case alone sums
+    them with NumPy; in floating point another order is another result in the last bits, so an
+    athlete's probabilities depended on the athletes screened beside it (docs/performance.md,
+    sixth pass).  On the grid, with the bound, every partial sum of 0/1-selected rows is an
+    integer multiple of 2**-SUM_GRID_BITS below 2**53 of them, which float64 holds exactly:
+    every addition is exact, so every order, kernel and machine gives the same bits.  Valid
+    knowledge files are far inside the bound (a log-ratio of probabilities in (0, 1) is at most
+    ~745 in size, a correction weight 3; 2F rows: ~2e5 < 2e6).
+    """
+    bad = ~np.isfinite(table)
+    if bad.any():
+        raise ValueError(f"{columns[int(np.argwhere(bad)[0][1])]}: a value is not finite")
+    on_grid: Array = np.ldexp(np.rint(np.ldexp(table, SUM_GRID_BITS)), -SUM_GRID_BITS)
+    size = np.abs(on_grid).sum(axis=0)
+    worst = int(np.argmax(size)) if size.size else 0
+    if size.size and size[worst] > SUM_BOUND:
+        raise ValueError(
+            f"{columns[worst]}: its values' sizes add up to {size[worst]:.6g} > {SUM_BOUND:g}, so sums "
+            f"on the 2**-{SUM_GRID_BITS} grid would not be exact in float64"
+        )
+    return on_grid
 
 
 def _correction_arrays(kb: KnowledgeBase, f_index: dict[str, int]) -> dict[str, Array]:
@@ -208,7 +279,12 @@ def _log_base(model: RankingModel, patient: Patient) -> Array:
 
 
 def with_other_mimic(
-    model: RankingModel, base: Array, log_scores: Array, listed_base_lse: Array | None = None
+    model: RankingModel,
+    base: Array,
+    log_scores: Array,
+    listed_base_lse: Array | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Array:
     """Log scores [.., C] with "other" scored as a leak (docs/ranking.md, section 7).
 
@@ -224,18 +300,19 @@ def with_other_mimic(
     although mimics present exactly that way.
 
     ``listed_base_lse``: ``listed_base_lse(model, base)`` computed beforehand (a batch has few
-    distinct base rows: ``batch_arrays.base_parts``); the same values row by row.
+    distinct base rows: ``batch_arrays.base_parts``); the same values row by row.  ``overwrite``:
+    ``log_scores`` is the caller's and becomes the result (the same operations, the same bits).
     """
     o, m = model.other_index, model.other_mimic
     if o < 0 or m <= 0:
         return log_scores
+    own = log_scores[..., o] - base[..., o]
     # sum_c pi_c exp(lr(c)) = sum_c exp(score(c)) / sum_c exp(base(c)) over the listed c.
-    listed_scores = log_scores.copy()
+    listed_scores = log_scores if overwrite else log_scores.copy()
     listed_scores[..., o] = -np.inf
     if listed_base_lse is None:
         listed_base_lse = base_listed_lse(model, base)
     mimic = _logsumexp(listed_scores) - listed_base_lse
-    own = log_scores[..., o] - base[..., o]
     listed_scores[..., o] = base[..., o] + np.logaddexp(np.log1p(-m) + own, np.log(m) + mimic)
     return listed_scores
 
@@ -249,14 +326,22 @@ def base_listed_lse(model: RankingModel, base: Array) -> Array:
 
 def _logsumexp(x: Array) -> Array:
     top = x.max(axis=-1)
-    out: Array = top + np.log(np.exp(x - top[..., None]).sum(axis=-1))
+    shifted = x - top[..., None]
+    np.exp(shifted, out=shifted)  # in place: the same values as a new array, one [N, C] fewer
+    out: Array = top + np.log(shifted.sum(axis=-1))
     return out
 
 
-def _softmax(log_scores: Array) -> Array:
-    shifted = np.exp(log_scores - log_scores.max(axis=-1, keepdims=True))
-    out: Array = shifted / shifted.sum(axis=-1, keepdims=True)
-    return out
+def _softmax(log_scores: Array, *, overwrite: bool = False) -> Array:
+    """Softmax along the last axis.  ``overwrite``: ``log_scores`` is the caller's temporary and
+    becomes the result in place (the same operations in the same order, so the same bits; a
+    10k batch otherwise allocates more [N, C] arrays, and fresh pages cost more than the
+    arithmetic on them: docs/performance.md, sixth pass (p6rank))."""
+    top = log_scores.max(axis=-1, keepdims=True)
+    shifted: Array = np.subtract(log_scores, top, out=log_scores if overwrite else None)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
 
 
 def counted_evidence(model: RankingModel, case: Case) -> Mapping[str, State]:

@@ -1,8 +1,8 @@
 """Bayesian ranking of conditions from present/absent findings (the math: docs/ranking.md).
 
 The knowledge base is compiled once into NumPy arrays (``RankingModel``); a case is then a
-handful of vector operations, and a batch the same row sums across cases (in the same order:
-no BLAS product, whose bits depend on the batch's shape).  Conditions are treated as
+handful of vector operations, and a batch the same sums as BLAS products across cases (exact
+sums, ``model.sum_grid``: the same bits as a case alone, whatever the batch's shape).  Conditions are treated as
 mutually exclusive explanations of the presenting numbness and findings as conditionally
 independent given the condition (naive Bayes); unknown findings are left out.
 """
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from services.differential.batch_arrays import as_float, case_masks, case_parts, hallmark_applies, masked_row_sums
+from services.differential.batch_arrays import as_float, case_masks
+from services.differential.batch_scores import batch_scores, group_terms, hallmark_log_factor
 from services.differential.explain import ExplainTables, _explanations, explain_tables
 from services.differential.model import (  # re-exported: the ranking's public names
     MAX_AGE,
@@ -24,7 +25,6 @@ from services.differential.model import (  # re-exported: the ranking's public n
     _indices,
     _log_base,
     _softmax,
-    base_listed_lse,
     compile_model,
     counted_evidence,
     default_model,
@@ -56,31 +56,44 @@ SELF_CARE_MIN_PROBABILITY = clinical_policy().triage.self_care_min_probability.v
 def posterior(case: Case, model: RankingModel | None = None) -> Array:
     """Posterior probabilities over ``model.condition_ids`` (sums to 1).
 
-    The same terms as ``posterior_batch`` for one case, as row sums (no [N, F] matrices), added
-    in the same order, so the same bits (``tests/test_screening_determinism.py``).
+    The same terms as ``posterior_batch`` for one case, as NumPy sums of the same table rows
+    (no [N, F] matrices; exact, ``model.sum_grid``), then the same steps in the same order, so
+    the same bits (``tests/test_screening_determinism.py``).
     """
     model = model or default_model()
-    log_lr, hallmark = case_terms(model, case)
+    sums = _case_sums(model, case)
+    log_lr, hallmark = case_terms(model, case, sums)
     base = _log_base(model, case.patient)
-    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case))
+    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case, sums))
 
 
-def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
+CaseSums = tuple[Array, list[int]]
+
+
+def _case_sums(model: RankingModel, case: Case) -> CaseSums:
+    """[W]: the case's rows of ``model.summands`` added up (its counted present findings' and
+    absent findings'; in any order: exact), and its counted present findings' columns."""
+    table = model.summands
+    assert table is not None, "compile_model sets the summands"
+    present, absent = _indices(model, counted_evidence(model, case))
+    f = len(model.finding_ids)
+    out: Array = table[present + [f + i for i in absent]].sum(axis=0)
+    return out, present
+
+
+def case_terms(model: RankingModel, case: Case, sums: CaseSums | None = None) -> tuple[Array, Array]:
     """One case's evidence log-likelihood ratio vs background [C] (``evidence_log_lr``) and its
-    hallmark discount [C] (``hallmark_log_factor``)."""
-    present, absent = _sorted_indices(model, case)
+    hallmark discount [C] (``hallmark_log_factor``); ``sums``: its ``_case_sums`` if known."""
     c = len(model.condition_ids)
-    log_lr: Array = np.zeros(c)
-    if present:
-        log_lr = log_lr + model.log_p_t[present].sum(axis=0)
+    summed, present = _case_sums(model, case) if sums is None else sums
+    log_lr: Array = summed[:c].copy()
+    if len(present) >= 2:
         chosen = set(present)
         for group in model.groups:
             members = [f for f in group if f in chosen]
             if len(members) >= 2:
                 rows = model.log_p_t[members]
                 log_lr = log_lr + rows.mean(axis=0) - rows.sum(axis=0)
-    if absent:
-        log_lr = log_lr + model.log_q_t[absent].sum(axis=0)
     hallmark: Array = np.zeros(c)
     if model.hallmark is not None and model.hallmark_count is not None and model.hallmark_log_discount is not None:
         known_present, known_absent = _indices(model, case.evidence)
@@ -92,64 +105,48 @@ def case_terms(model: RankingModel, case: Case) -> tuple[Array, Array]:
 
 
 def posterior_batch(cases: Sequence[Case], model: RankingModel | None = None) -> Array:
-    """Posteriors for many cases at once: [N, C]; row sums across the batch (``masked_row_sums``).
+    """Posteriors for many cases at once: [N, C]; BLAS products across the batch
+    (``batch_scores``: exact sums, so each row is ``posterior`` of its case, bit for bit).
 
     The evidence is read from each case's column codes (``Case.columns``, set by the intake's
     ``validate``) when every case has them, else from the evidence dicts - the same masks,
     the same bits; NumPy then gathers and scatters in one go (docs/performance.md).
-    ``posterior`` is this with one case.
+    Only the shown posterior is formed (``_batch_probabilities`` adds the tables').
     """
     model = model or default_model()
-    return _batch_probabilities(cases, model)[0]
+    return _batch_shown(cases, model)[0]
+
+
+def _batch_shown(
+    cases: Sequence[Case], model: RankingModel
+) -> tuple[Array, Array, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]]:
+    """The shown (corrected) posteriors [N, C], the evidence log-LR [N, C] and the counted
+    masks of a batch; each softmax taken in place on ``batch_scores``' fresh arrays."""
+    scores, corrected, log_lr, counted = batch_scores(cases, model)
+    return _softmax(scores if corrected is None else corrected, overwrite=True), log_lr, counted
 
 
 def _batch_probabilities(
     cases: Sequence[Case], model: RankingModel
 ) -> tuple[Array, Array, tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]], Array]:
     """Posteriors [N, C], evidence log-LR [N, C], the counted masks of a batch, and the
-    posteriors without the ranking correction [N, C] (what the triage thresholds read).
-
-    The prior rows and the "other" leak's listed-prior normalizer are computed once per
-    distinct (setting, age, sex) (``batch_arrays.base_parts``), then gathered per case.
-    """
-    (distinct, which), counted, known = case_parts(cases, model)
-    base = distinct[which]
-    c = len(model.condition_ids)
-    fix_p, fix_a = model.correction_present_t, model.correction_absent_t
-    corrected = fix_p is not None and fix_a is not None
-    # One pass per mask over the likelihood and correction tables side by side: each column is
-    # still its own sum in the same order (the same bits), at half the steps.
-    p_table, q_table = model.log_p_t, model.log_q_t
-    if fix_p is not None and fix_a is not None:
-        p_table, q_table = np.hstack([p_table, fix_p]), np.hstack([q_table, fix_a])
-    present, absent = masked_row_sums(counted[0], p_table), masked_row_sums(counted[1], q_table)
-    log_lr = evidence_log_lr(model, *counted, sums=(present[:, :c], absent[:, :c]))
-    scores = base + log_lr + hallmark_log_factor(model, *known)
-    listed = None
-    if model.other_index >= 0 and model.other_mimic > 0:
-        listed = base_listed_lse(model, distinct)[which]
-    scores = with_other_mimic(model, base, scores, listed)
-    tables = _softmax(scores)
-    if corrected:
-        return _softmax(scores + (present[:, c:] + absent[:, c:])), log_lr, counted, tables
-    return tables, log_lr, counted, tables
+    posteriors without the ranking correction [N, C] (what round 7's split engine's triage
+    read: the cross-validation tools compare it)."""
+    scores, corrected, log_lr, counted = batch_scores(cases, model)
+    tables = _softmax(scores, overwrite=True)
+    if corrected is None:
+        return tables, log_lr, counted, tables
+    return _softmax(corrected, overwrite=True), log_lr, counted, tables
 
 
-def _sorted_indices(model: RankingModel, case: Case) -> tuple[list[int], list[int]]:
-    """A case's counted present and absent finding columns, ascending: the order the batch adds
-    them in (``masked_row_sums``), so one case and a batch give the same bits."""
-    present, absent = _indices(model, counted_evidence(model, case))
-    return sorted(present), sorted(absent)
-
-
-def case_correction(model: RankingModel, case: Case) -> Array:
+def case_correction(model: RankingModel, case: Case, sums: CaseSums | None = None) -> Array:
     """One case's ranking-correction term [C] (docs/ranking.md, section 9): the layer's weights of
-    its counted present and absent findings; zeros without the layer."""
+    its counted present and absent findings, added up (exact); zeros without the layer.
+    ``sums``: its ``_case_sums`` if known."""
     c = len(model.condition_ids)
     if model.correction_present_t is None or model.correction_absent_t is None:
         return np.zeros(c)
-    present, absent = _sorted_indices(model, case)
-    out: Array = model.correction_present_t[present].sum(axis=0) + model.correction_absent_t[absent].sum(axis=0)
+    out: Array = (_case_sums(model, case) if sums is None else sums)[0][c:].copy()
     return out
 
 
@@ -170,46 +167,17 @@ def evidence_log_lr(
     model: RankingModel,
     present: Array | npt.NDArray[np.bool_],
     absent: Array | npt.NDArray[np.bool_],
-    sums: tuple[Array, Array] | None = None,
 ) -> Array:
     """[N, C] log-likelihood ratio of each case's counted findings, condition vs background.
 
     Findings of a correlation group that are present together count once per condition: the
-    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md). Row by row, in
-    ``case_terms``' order (``masked_row_sums``: no matrix product, whose bits depend on the
-    batch's size), so a case's terms do not depend on the cases beside it. ``sums``: those of
-    ``log_p_t`` and ``log_q_t`` made beforehand (``_batch_probabilities``).
+    mean of their log-likelihood ratios (instead of the sum; docs/ranking.md), after the present
+    and absent sums (a BLAS product: exact, ``model.sum_grid``), in ``case_terms``' order, so a
+    case's terms do not depend on the cases beside it.
     """
-    p_sums, q_sums = sums if sums is not None else (None, None)
-    out = masked_row_sums(present, model.log_p_t) if p_sums is None else p_sums.copy()
-    for group in model.groups:
-        cols = list(group)
-        mask = present[:, cols] > 0
-        rows = np.flatnonzero(mask.sum(axis=1) >= 2)
-        if rows.size == 0:
-            continue
-        lr = model.log_p_t[cols]  # [g, C]
-        summed = (mask[rows][:, :, None] * lr[None, :, :]).sum(axis=1)
-        out[rows] = out[rows] + summed / mask[rows].sum(axis=1)[:, None] - summed  # case_terms' order
-    return out + (masked_row_sums(absent, model.log_q_t) if q_sums is None else q_sums)
-
-
-def hallmark_log_factor(
-    model: RankingModel, present: Array | npt.NDArray[np.bool_], absent: Array | npt.NDArray[np.bool_]
-) -> Array:
-    """[N, C] log discount for conditions none of whose hallmarks is present and one unknown
-    (``present`` / ``absent``: every known finding, 0/1 or masks)."""
-    if model.hallmark is None or model.hallmark_count is None or model.hallmark_log_discount is None:
-        return np.zeros((present.shape[0], len(model.condition_ids)))
-    if present.dtype == np.bool_ and absent.dtype == np.bool_:
-        # the same booleans, as bit tests (asarray: no copy of a mask)
-        applies = hallmark_applies(model, np.asarray(present, dtype=np.bool_), np.asarray(absent, dtype=np.bool_))
-    else:
-        hits = present @ model.hallmark
-        ruled_out = absent @ model.hallmark
-        applies = (model.hallmark_count > 0) & (hits == 0) & (ruled_out < model.hallmark_count)
-    out: Array = applies * model.hallmark_log_discount
-    return out
+    out: Array = np.asarray(present, dtype=np.float64) @ model.log_p_t
+    out += np.asarray(absent, dtype=np.float64) @ model.log_q_t
+    return group_terms(model, present, out)
 
 
 # --- from probabilities to an explained, triaged differential ---------------------------
@@ -360,10 +328,11 @@ def _poor_fit(model: RankingModel, case: Case, probs: Array, log_lr: Array | Non
 def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True) -> Differential:
     """The ranked, explained, triaged differential for one case."""
     model = model or default_model()
-    log_lr, hallmark = case_terms(model, case)
+    sums = _case_sums(model, case)
+    log_lr, hallmark = case_terms(model, case, sums)
     base = _log_base(model, case.patient)
     scores = with_other_mimic(model, base, base + log_lr + hallmark)
-    probs = _softmax(scores + case_correction(model, case))
+    probs = _softmax(scores + case_correction(model, case, sums))
     return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 
@@ -374,7 +343,7 @@ def rank_batch(
     from services.differential.fit import poor_fit_batch  # fit reads this module's arrays
 
     model = model or default_model()
-    probs, log_lr, counted, _ = _batch_probabilities(cases, model)
+    probs, log_lr, counted = _batch_shown(cases, model)
     poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
     return [
         differential_from_probabilities(case, row, model, explain=explain, log_lr=lr, poor_fit=bad)
