@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CASE_DIR = Path(__file__).parent / "cases"
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
-Split = Literal["dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9", "tuning"]
+Split = Literal[
+    "dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9", "tuning"
+]
 # Each later round is one locked set, in the order the rounds were written.
 ROUND_SPLITS: dict[int, Split] = {
     2: "locked2",
