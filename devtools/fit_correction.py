@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devtools.correction_fit import CorrectionParams, guard_bounds, out_of_fold_design, train, weight_table
 from devtools.fit_likelihoods import cases_of, render, spent_sets
 from services.knowledge.loader import CORRECTION_FILE, DATA_DIR, KnowledgeBase, load_knowledge_base
@@ -60,9 +62,16 @@ def build_layer(base: KnowledgeBase, sets: dict[str, str], params: CorrectionPar
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DATA_DIR / CORRECTION_FILE)
+    parser.add_argument("--keep-sets", action="store_true",
+                        help="refit on the sets the committed layer names (e.g. after a merge moved the offsets), "
+                             "not on every spent set")
     args = parser.parse_args(argv)
     base = load_knowledge_base(fitted=False, corrected=False)
-    layer = build_layer(base, spent_sets(), CorrectionParams())
+    sets = spent_sets()
+    if args.keep_sets:
+        committed = yaml.safe_load((DATA_DIR / CORRECTION_FILE).read_text(encoding="utf-8"))
+        sets = dict(committed["corpus"]["sets"])
+    layer = build_layer(base, sets, CorrectionParams())
     args.out.write_text(render(layer, HEADER), encoding="utf-8")
     n = sum(len(t) for per in layer["weights"].values() for t in per.values())
     print(f"{args.out}: {n} weights from {layer['corpus']['cases']} spent cases ({', '.join(layer['corpus']['sets'])})")
