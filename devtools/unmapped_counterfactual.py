@@ -39,7 +39,13 @@ def additions() -> dict[str, list[str]]:
     return out
 
 
+def short_id(case: RealCase) -> str:
+    """The id without its slug (``rc_a019``, ``rc_aa019``): what ``additions`` is keyed by."""
+    return "_".join(case.id.split("_")[:2])
+
+
 def assess(case: RealCase, extra: list[str]) -> dict[str, Any]:
+    """The engine's answer to the case as written plus ``extra`` findings present (``--local``)."""
     body = case.case_json()
     evidence = [{"id": f.id, "state": f.state} for f in case.evidence]
     known = {f.id for f in case.evidence}
@@ -53,13 +59,14 @@ def assess(case: RealCase, extra: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
+    """Print the figures of the listed spent cases as written and with their unmapped concept as its id."""
     added = additions()
     keys = ("exact", "top1", "top3", "first", "under", "caught", "raised")
     before = dict.fromkeys(keys, 0)
     after = dict.fromkeys(keys, 0)
     counts = {"cases": 0, "emergencies": 0}
     for case in spent_cases():
-        prefix = case.id[:7]
+        prefix = short_id(case)
         if prefix not in added:
             continue
         expected = case.expected

@@ -130,6 +130,8 @@ def test_on_held_out_folds_the_fit_helps_without_losing_emergencies() -> None:
     assert after["emergency_sensitivity"] >= before["emergency_sensitivity"]
     assert after["under_triage"] <= before["under_triage"]
     assert after["top1"] + after["top3"] > before["top1"] + before["top3"]
+    n = len(cases)
+    assert round(after["top1"] * n) >= round(before["top1"] * n) - 1, "the layer costs at most one top-1 case"
     assert after["top3"] > before["top3"]
     assert after["brier"] < before["brier"]
 

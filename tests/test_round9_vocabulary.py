@@ -307,12 +307,12 @@ def test_the_counterfactual_lists_real_spent_cases_that_lacked_the_id() -> None:
 
 def test_with_the_writers_unmapped_concepts_mapped_no_spent_emergency_is_lost() -> None:
     """The published emergencies among those cases stay emergencies when the round-9 id is added."""
-    from devtools.unmapped_counterfactual import additions, assess
+    from devtools.unmapped_counterfactual import additions, assess, short_id
     from tests.clinical.realcases import spent_cases
 
     added = additions()
     for case in spent_cases():
-        ids = added.get(case.id[:7])
+        ids = added.get(short_id(case))
         if ids is None or case.expected.triage != "emergency":
             continue
         if assess(case, [])["triage"] == "emergency":

@@ -19,12 +19,9 @@ from services.knowledge.policy import clinical_policy
 
 STOP_LEADER_PROBABILITY = 0.85
 STOP_MIN_GAIN = 0.01
-# The interview stops with a confident leader only when no other don't-miss condition is at 1.5% or
-# more. This is triage's do-not-miss threshold until round 8. Triage acts from 1% since round 9 (a
-# same-day look is cheap), but asking on about a condition at 1-1.5% sent the regression vignettes'
-# interviews to the wrong leader more often (right leader 0.807 -> 0.798), so the stop keeps 1.5%.
-STOP_OPEN_DONT_MISS = 0.015
 DONT_MISS_WEIGHT = clinical_policy().interview.dont_miss_weight.value  # knowledge/data/policy.yaml
+# no confident stop while another don't-miss condition is this probable (policy.yaml says why it is not triage's)
+STOP_OPEN_DONT_MISS = clinical_policy().interview.stop_open_dont_miss.value
 # "I don't know" answers (``exclude``): the next question is worth its expected gain only if
 # the patient can answer it. The chance of an informative answer is estimated from this
 # interview's own answers by Laplace's rule of succession, (answered + 1) / (asked + 2), and

@@ -47,6 +47,11 @@ class DontMissPolicy(Strict):
     dont_miss_weight: PolicyNumber
 
 
+class InterviewPolicy(DontMissPolicy):
+    # the interview may stop with a confident leader only when no other don't-miss condition is this probable
+    stop_open_dont_miss: PolicyNumber
+
+
 class TriageRules(Strict):
     """Triage cut-offs outside triage.yaml's probability thresholds (which carry one citation block)."""
 
@@ -63,7 +68,7 @@ class FhirPolicy(Strict):
 
 class ClinicalPolicy(Strict):
     treatment: TreatmentPolicy
-    interview: DontMissPolicy
+    interview: InterviewPolicy
     workup: WorkupRules
     triage: TriageRules
     fhir: FhirPolicy
