@@ -113,6 +113,10 @@ def channel(address: str) -> AuthorizedChannel:
 
 @dataclass(frozen=True)
 class Channels:
+    """The four services' channels, apart from the stubs: ``stubs`` (messages) and
+    ``serialized_stubs`` (requests as bytes) build their methods on the same channels, so a
+    process keeps one connection per service whichever path it runs."""
+
     intake: AuthorizedChannel
     differential: AuthorizedChannel
     workup: AuthorizedChannel
@@ -162,6 +166,9 @@ def _bytes_in(on: AuthorizedChannel, file: Any, service: str, method: str, respo
 
 @cache
 def serialized_stubs() -> SerializedStubs:
+    """The stage methods that take requests already serialized: the Celery task and ``direct``
+    send ``stages.SerializedStages``' bytes, the differential serialized once instead of once per
+    message that carries it (generated stubs only take messages).  One set per process."""
     c = channels()
     return SerializedStubs(
         rank_differential=_bytes_in(c.differential, differential_pb2, "DifferentialService", "RankDifferential",

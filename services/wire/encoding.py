@@ -39,7 +39,10 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _field(tag: bytes, payload: bytes) -> bytes:
+def length_delimited(tag: bytes, payload: bytes) -> bytes:
+    """One length-delimited field (an embedded message, string or bytes) as the wire writes it:
+    its tag, the payload's length as a varint, then the payload.  Public because
+    ``pipeline.stages.SerializedStages`` splices serialized messages with it too."""
     return tag + _varint(len(payload)) + payload
 
 
@@ -98,9 +101,9 @@ def _citation_bytes(citations: tuple[CitationRef, ...]) -> bytes:
 def _explanation_bytes(c: ScoredCondition) -> bytes:
     """The explanation fields (7, 8, 9, 12) of ``scored_to_pb(c)``, in field order, as the
     serializer writes them; weights and citation lists come from caches."""
-    parts = [_field(_TAG_EVIDENCE_FOR, _weight_bytes(w)) for w in c.evidence_for]
-    parts += [_field(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
-    parts += [_field(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
+    parts = [length_delimited(_TAG_EVIDENCE_FOR, _weight_bytes(w)) for w in c.evidence_for]
+    parts += [length_delimited(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
+    parts += [length_delimited(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
     if c.citations:
         parts.append(_citation_bytes(c.citations))
     return b"".join(parts)
@@ -112,9 +115,9 @@ def differential_bytes(d: Differential) -> bytes:
     Building 32 ``ConditionScore`` messages field by field was ~40% of ranking's CPU in a
     team screening (docs/performance.md); this is the same message, encoded directly.
     """
-    parts = [_field(_TAG_CONDITIONS, _scored_bytes(c)) for c in d.conditions]
-    parts += [_field(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
-    parts.append(_field(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
+    parts = [length_delimited(_TAG_CONDITIONS, _scored_bytes(c)) for c in d.conditions]
+    parts += [length_delimited(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
+    parts.append(length_delimited(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
     return b"".join(parts)
 
 
@@ -159,7 +162,7 @@ def ranked_row_bytes(
     for ci in order:
         p = values[ci]
         if p == 0.0 and pack(p) == bytes(8):
-            parts.append(_field(_TAG_CONDITIONS, _zero_bytes(statics[ci], p < floor)))
+            parts.append(length_delimited(_TAG_CONDITIONS, _zero_bytes(statics[ci], p < floor)))
         elif p < floor:
             parts.append(heads[ci][1] + pack(p) + _TAG_UNLIKELY_TRUE)
         else:
@@ -167,12 +170,12 @@ def ranked_row_bytes(
     for ci in dont_miss:
         p = values[ci]
         if p == 0.0 and pack(p) == bytes(8):
-            parts.append(_field(_TAG_DONT_MISS, _zero_bytes(statics[ci], p < floor)))
+            parts.append(length_delimited(_TAG_DONT_MISS, _zero_bytes(statics[ci], p < floor)))
         elif p < floor:
             parts.append(heads[ci][3] + pack(p) + _TAG_UNLIKELY_TRUE)
         else:
             parts.append(heads[ci][2] + pack(p))
-    parts.append(_field(_TAG_TRIAGE, triage_to_pb(triage).SerializeToString()))
+    parts.append(length_delimited(_TAG_TRIAGE, triage_to_pb(triage).SerializeToString()))
     return b"".join(parts)
 
 
