@@ -127,10 +127,12 @@ def test_prior_rows_per_distinct_patient_give_the_same_bits_as_per_case() -> Non
     base, counted, known = case_masks(cases, model)
     scores = base + ranking.evidence_log_lr(model, *as_float(counted)) + ranking.hallmark_log_factor(model, *known)
     mixed = with_other_mimic(model, base, scores)  # every row's normalizer computed
-    if model.correction_present_t is not None and model.correction_absent_t is not None:
+    if model.has_correction:
         # the ranking correction (docs/ranking.md, section 9): present + absent weights (exact sums)
+        assert model.summands is not None
         present, absent = as_float(counted)
-        mixed = mixed + (present @ model.correction_present_t + absent @ model.correction_absent_t)
+        f, c = len(model.finding_ids), len(model.condition_ids)
+        mixed = mixed + (present @ model.summands[:f, c:] + absent @ model.summands[f:, c:])
     per_row = _softmax(mixed)
     batch = ranking.posterior_batch(cases, model)
     assert model.other_index >= 0 and model.other_mimic > 0  # the shared normalizer is exercised

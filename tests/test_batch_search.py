@@ -16,7 +16,6 @@ from footcds.v1 import common_pb2, workup_pb2
 
 from services.differential.handlers import case_from_pb
 from services.knowledge.loader import knowledge_base
-from services.wire import convert
 from services.wire.batch import each_item
 from services.workup import domain, handlers, selection
 from services.workup.batch_search import expected_uncertainties_batch, plan_batch
@@ -29,7 +28,7 @@ def contexts() -> list[selection.Context]:
     out = []
     for patient, evidence, differential in ranked_cases():
         start = domain.plan_context(
-            kb, case_from_pb(kb, patient, evidence), convert.lean_differential_from_pb(differential)
+            kb, case_from_pb(kb, patient, evidence), handlers.ranked_from_pb(differential)
         )
         if isinstance(start, domain.Pending):
             out.append(start.ctx)

@@ -24,17 +24,28 @@ from services.differential.model import (
     counted_evidence,
 )
 from services.intake.handlers import normalize_intake
-from services.knowledge.clinical import Case, State, Weight
+from services.knowledge.clinical import Case, Differential, State, Weight
 from services.knowledge.loader import knowledge_base
 from services.treatment import domain as treatment_domain
 from services.treatment.handlers import plan_treatment
 from services.wire import convert, encoding
 from services.workup import domain as workup_domain
 from services.workup import selection as workup_selection
-from services.workup.handlers import recommend_tests
+from services.workup.handlers import ranked_from_pb, recommend_tests
 from tests.clinical.evaluate import load_vignettes, request_for
 
 Ranked = tuple[common_pb2.PatientContext, list[common_pb2.Evidence], common_pb2.Differential]
+
+
+def lean_differential_from_pb(msg: common_pb2.Differential) -> Differential:
+    """The reference lean read: ids, labels, probabilities, flags, don't-miss and triage, without
+    each condition's codes, evidence weights, decisive findings and citations (what work-up and
+    treatment read; ``ranked_from_pb`` and the treatment's columns are held to it)."""
+    return Differential(
+        conditions=tuple(convert.lean_scored_from_pb(c) for c in msg.conditions),
+        dont_miss=tuple(convert.lean_scored_from_pb(c) for c in msg.dont_miss),
+        triage=convert.triage_from_pb(msg.triage),
+    )
 
 
 @cache
@@ -81,7 +92,7 @@ def test_lean_differential_gives_the_same_tests_and_plans_as_the_full_conversion
     kb = knowledge_base()
     for patient, evidence, differential in ranked_cases():
         full = convert.differential_from_pb(differential)
-        lean = convert.lean_differential_from_pb(differential)
+        lean = lean_differential_from_pb(differential)
         case = case_from_pb(kb, patient, evidence)
         assert workup_domain.recommend_tests(kb, case, lean) == workup_domain.recommend_tests(kb, case, full)
         who = convert.patient_from_pb(patient)
@@ -125,10 +136,10 @@ def test_one_search_when_nothing_is_contraindicated_is_the_two_search_plan() -> 
     checked = 0
     for patient, evidence, differential in ranked_cases():
         case = case_from_pb(kb, patient, evidence)
-        lean = convert.lean_differential_from_pb(differential)
-        if workup_domain._self_care_without_dont_miss(kb, lean) is not None:
+        ranked = ranked_from_pb(differential)
+        if workup_domain._self_care_without_dont_miss(kb, ranked) is not None:
             continue
-        ctx = workup_selection.build_context(kb, case, lean, (), "")
+        ctx = workup_selection.build_context(kb, case, ranked, (), "")
         if not ctx.flags.isdisjoint(table.contraindicating):
             continue
         seeds: list[workup_selection.Pick] = []

@@ -89,7 +89,7 @@ def test_single_case_and_batch_paths_agree_with_the_correction() -> None:
         assert [c.condition_id for c in single.conditions] == [c.condition_id for c in batch.conditions]
         assert single.triage.level == batch.triage.level
         assert single.triage.reasons == batch.triage.reasons
-    assert compile_model(load_knowledge_base(corrected=False)).correction_present_t is None
+    assert not compile_model(load_knowledge_base(corrected=False)).has_correction
 
 
 def test_held_out_the_one_posterior_is_at_least_as_safe() -> None:

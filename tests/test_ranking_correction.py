@@ -66,7 +66,7 @@ def _case(**states: str) -> Case:
 
 def test_the_engine_applies_the_correction_and_the_batch_path_agrees() -> None:
     corrected, plain = default_model(), compile_model(load_knowledge_base(corrected=False))
-    assert corrected.correction_present_t is not None and plain.correction_present_t is None
+    assert corrected.has_correction and not plain.has_correction
     case = _case(loc_toes="present", sx_radiating_leg_pain="present", ex_positive_slr="absent")
     with_layer, without = posterior(case, corrected), posterior(case, plain)
     assert not np.allclose(with_layer, without), "the layer changes the probabilities"

@@ -22,11 +22,12 @@ from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.pipeline import stages
 from services.platform.errors import InvalidInput
 from services.treatment import domain, handlers
-from services.wire import convert
-from services.workup.handlers import fill_test, ranked_from_pb
+from services.wire import convert, encoding
+from services.workup.handlers import ranked_from_pb
 from services.workup.ranked import ranked_of
 from services.workup.selection import emergencies_among, open_emergencies
 from tests.test_batch_rows import normalized
+from tests.test_fast_paths import lean_differential_from_pb
 
 
 def _objects_open_emergencies(kb: KnowledgeBase, d: Differential, threshold: float) -> tuple[str, ...]:
@@ -128,16 +129,18 @@ def test_the_work_up_reads_from_the_message_what_it_reads_from_the_full_differen
     tied.conditions[2].probability = tied.conditions[1].probability = top
     dont_miss = 0
     for message in [*messages, tied]:
-        reference = ranked_of(convert.lean_differential_from_pb(message))
+        reference = ranked_of(lean_differential_from_pb(message))
         assert ranked_from_pb(message) == reference
         dont_miss += bool(reference.dont_miss)
     assert ranked_from_pb(tied).leader == convert.lean_scored_from_pb(tied.conditions[1])
+    tied_differential = lean_differential_from_pb(tied)  # the domain path's leader: ``max``'s pick too
+    assert ranked_of(tied_differential).leader is tied_differential.conditions[1]
     assert dont_miss > 0
 
 
 def _filled(t: clinical.TestRecommendation) -> bytes:
     target = common_pb2.TestRecommendation()
-    fill_test(target, t)
+    encoding.fill_test(target, t)
     return target.SerializeToString(deterministic=True)
 
 

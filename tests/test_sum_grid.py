@@ -18,7 +18,15 @@ import pytest
 from bench.ranking import cases as drawn_cases
 from services.differential import ranking
 from services.differential.batch_scores import COMPACT_SHARE, batch_scores
-from services.differential.model import SUM_BOUND, SUM_GRID_BITS, RankingModel, _summands, default_model, sum_grid
+from services.differential.model import (
+    SUM_BOUND,
+    SUM_GRID_BITS,
+    RankingModel,
+    _correction_arrays,
+    _summands,
+    default_model,
+    sum_grid,
+)
 from services.knowledge.clinical import Case, State
 
 GRID = 2.0**-SUM_GRID_BITS
@@ -80,9 +88,10 @@ def test_the_shipped_tables_are_on_the_grid_within_the_bound_and_a_rounding_away
     assert np.abs(model.log_p_t - exact_p).max() <= GRID / 2
     assert np.abs(model.log_q_t - exact_q).max() <= GRID / 2
     assert np.array_equal(table[:f, :c], model.log_p_t) and np.array_equal(table[f:, :c], model.log_q_t)
-    assert model.correction_present_t is not None and model.correction_absent_t is not None
-    assert np.array_equal(table[:f, c:], model.correction_present_t)
-    assert np.array_equal(table[f:, c:], model.correction_absent_t)
+    assert model.has_correction
+    weights = _correction_arrays(model.kb, model.finding_index)
+    assert np.abs(table[:f, c:] - weights["correction_present_t"]).max() <= GRID / 2
+    assert np.abs(table[f:, c:] - weights["correction_absent_t"]).max() <= GRID / 2
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -121,9 +130,9 @@ def test_a_batch_row_is_the_case_alone_in_any_chunking_with_any_valid_tables() -
     base = default_model()
     t = random_tables(base, 9)
     model = dataclasses.replace(
-        base, summands=t["summands"], log_p_t=t["log_p_t"], log_q_t=t["log_q_t"],
-        correction_present_t=t["correction_present_t"], correction_absent_t=t["correction_absent_t"],
+        base, summands=t["summands"], log_p_t=t["log_p_t"], log_q_t=t["log_q_t"]
     )
+    assert model.has_correction
     cases = drawn_cases(900, seed=4)
     alone = np.vstack([ranking.posterior(c, model) for c in cases])
     assert not np.array_equal(alone, np.vstack([ranking.posterior(c, base) for c in cases[:900]]))

@@ -53,7 +53,7 @@ def batch_scores(cases: Sequence[Case], model: RankingModel, rows: int = BLOCK_R
     n, c, f = len(cases), len(model.condition_ids), len(model.finding_ids)
     listed = base_listed_lse(model, distinct) if model.other_index >= 0 and model.other_mimic > 0 else None
     log_lr, scores = np.empty((n, c)), np.empty((n, c))
-    corrected = np.empty((n, c)) if table.shape[1] > c else None
+    corrected = np.empty((n, c)) if model.has_correction else None
     present, absent = counted
     asked_p, asked_a = np.flatnonzero(present.any(axis=0)), np.flatnonzero(absent.any(axis=0))
     if asked_p.size + asked_a.size <= COMPACT_SHARE * 2 * f:

@@ -73,17 +73,19 @@ class RankingModel:
     # "Other" as a leak (``fit.other_mimic_share``): its index and the share scored as a mimic.
     other_index: int = -1
     other_mimic: float = 0.0
-    # The case-fitted ranking correction (``ranking_correction.yaml``, docs/ranking.md section 9):
-    # [F, C] log-score weights of counted present / absent findings, added after the softmax's
-    # inputs are formed; None without the layer.
-    correction_present_t: Array | None = None
-    correction_absent_t: Array | None = None
     # [2F, W]: what a case sums, on the sum grid - rows [0, F) a counted present finding's
-    # (``log_p_t``, then the correction's present weights), rows [F, 2F) an absent one's
-    # (``log_q_t``, ``correction_absent_t``); W = C, or 2C with the correction.  Every sum of
-    # its rows is exact (``sum_grid``), so a batch forms them as one BLAS product of any shape
-    # and a case alone as a NumPy sum, and both give the same bits.
+    # (``log_p_t``, then the ranking correction's present weights), rows [F, 2F) an absent one's
+    # (``log_q_t``, then the correction's absent weights); W = C, or 2C with the case-fitted
+    # ranking correction (``ranking_correction.yaml``, docs/ranking.md section 9: [F, C]
+    # log-score weights added after the softmax's inputs are formed).  Every sum of its rows is
+    # exact (``sum_grid``), so a batch forms them as one BLAS product of any shape and a case
+    # alone as a NumPy sum, and both give the same bits.
     summands: Array | None = None
+
+    @property
+    def has_correction(self) -> bool:
+        """Whether the ranking correction's columns follow the tables' in ``summands``."""
+        return self.summands is not None and self.summands.shape[1] > len(self.condition_ids)
 
 
 def compile_model(kb: KnowledgeBase) -> RankingModel:
@@ -155,8 +157,8 @@ def compile_model(kb: KnowledgeBase) -> RankingModel:
 def _summands(
     conditions: tuple[str, ...], log_p_t: Array, log_q_t: Array, correction: dict[str, Array]
 ) -> dict[str, Array]:
-    """The tables a case sums, on the sum grid: ``log_p_t``, ``log_q_t``, the correction's two
-    (when there is one) and ``summands`` (all four in one [2F, W] table)."""
+    """The tables a case sums, on the sum grid: ``summands`` (the log-ratios and the correction's
+    weights, when there is one, in one [2F, W] table) and its ``log_p_t`` and ``log_q_t``."""
     present = [log_p_t]
     absent = [log_q_t]
     names = [f"log-likelihood ratios of {c}" for c in conditions]
@@ -166,15 +168,11 @@ def _summands(
         names += [f"ranking correction of {c}" for c in conditions]
     table = sum_grid(np.vstack([np.hstack(present), np.hstack(absent)]), names)
     f, c = log_p_t.shape
-    out = {
+    return {
         "summands": table,
         "log_p_t": np.ascontiguousarray(table[:f, :c]),
         "log_q_t": np.ascontiguousarray(table[f:, :c]),
     }
-    if correction:
-        out["correction_present_t"] = np.ascontiguousarray(table[:f, c:])
-        out["correction_absent_t"] = np.ascontiguousarray(table[f:, c:])
-    return out
 
 
 def sum_grid(table: Array, columns: Sequence[str]) -> Array:

@@ -60,14 +60,20 @@ def posterior(case: Case, model: RankingModel | None = None) -> Array:
     (no [N, F] matrices; exact, ``model.sum_grid``), then the same steps in the same order, so
     the same bits (``tests/test_screening_determinism.py``).
     """
-    model = model or default_model()
-    sums = _case_sums(model, case)
-    log_lr, hallmark = case_terms(model, case, sums)
-    base = _log_base(model, case.patient)
-    return _softmax(with_other_mimic(model, base, base + log_lr + hallmark) + case_correction(model, case, sums))
+    return _case_probabilities(model or default_model(), case)[0]
 
 
 CaseSums = tuple[Array, list[int]]
+
+
+def _case_probabilities(model: RankingModel, case: Case) -> tuple[Array, Array]:
+    """One case's shown (corrected) posterior [C] and its evidence log-LR [C] (``case_terms``):
+    the one scoring sequence ``posterior`` and ``rank`` share, in ``batch_scores``' order."""
+    sums = _case_sums(model, case)
+    log_lr, hallmark = case_terms(model, case, sums)
+    base = _log_base(model, case.patient)
+    scores = with_other_mimic(model, base, base + log_lr + hallmark)
+    return _softmax(scores + case_correction(model, sums)), log_lr
 
 
 def _case_sums(model: RankingModel, case: Case) -> CaseSums:
@@ -139,14 +145,14 @@ def _batch_probabilities(
     return _softmax(corrected, overwrite=True), log_lr, counted, tables
 
 
-def case_correction(model: RankingModel, case: Case, sums: CaseSums | None = None) -> Array:
+def case_correction(model: RankingModel, sums: CaseSums) -> Array:
     """One case's ranking-correction term [C] (docs/ranking.md, section 9): the layer's weights of
-    its counted present and absent findings, added up (exact); zeros without the layer.
-    ``sums``: its ``_case_sums`` if known."""
+    its counted present and absent findings, added up (exact; read from the case's ``_case_sums``);
+    zeros without the layer."""
     c = len(model.condition_ids)
-    if model.correction_present_t is None or model.correction_absent_t is None:
+    if not model.has_correction:
         return np.zeros(c)
-    out: Array = (_case_sums(model, case) if sums is None else sums)[0][c:].copy()
+    out: Array = sums[0][c:].copy()
     return out
 
 
@@ -328,11 +334,7 @@ def _poor_fit(model: RankingModel, case: Case, probs: Array, log_lr: Array | Non
 def rank(case: Case, model: RankingModel | None = None, *, explain: bool = True) -> Differential:
     """The ranked, explained, triaged differential for one case."""
     model = model or default_model()
-    sums = _case_sums(model, case)
-    log_lr, hallmark = case_terms(model, case, sums)
-    base = _log_base(model, case.patient)
-    scores = with_other_mimic(model, base, base + log_lr + hallmark)
-    probs = _softmax(scores + case_correction(model, case, sums))
+    probs, log_lr = _case_probabilities(model, case)
     return differential_from_probabilities(case, probs, model, explain=explain, log_lr=log_lr)
 
 

@@ -6,7 +6,6 @@ Used by the servicer (the gRPC edge) and the in-process runner alike.
 from __future__ import annotations
 
 from functools import lru_cache
-from operator import attrgetter
 
 from footcds.v1 import common_pb2, treatment_pb2
 
@@ -31,22 +30,17 @@ def encoded_plan(inputs: domain.PlanInputs) -> bytes:
     return convert.plan_to_pb(domain.plan_from_inputs(knowledge_base(), inputs)).SerializeToString()
 
 
-_CONDITION_ID = attrgetter("condition_id")
-_PROBABILITY = attrgetter("probability")
-
-
 def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -> bytes:
     """The serialized ``TreatmentPlan`` for a request, validated, reused when seen before.
 
     Of the differential a plan reads only the condition ids and probabilities (in order) and
-    the triage, so only those are read from the message (C-level ``map``): not a condition
-    object per condition, ~70 us per athlete of a roster (docs/performance.md, seventh pass).
+    the triage, so only those are read from the message (``convert.differential_columns``): not
+    a condition object per condition, ~70 us per athlete of a roster (docs/performance.md, seventh pass).
     """
     kb = knowledge_base()
     patient = convert.patient_from_pb(request.patient, prefix)
     problems = validate_patient(patient, f"{prefix}patient")
-    conditions = request.differential.conditions
-    ids = list(map(_CONDITION_ID, conditions))
+    ids, probabilities = convert.differential_columns(request.differential)
     if not ids:
         problems.append(Violation(f"{prefix}differential.conditions", "a ranked differential is required"))
     known = kb.conditions
@@ -57,7 +51,6 @@ def _plan_bytes(request: treatment_pb2.PlanTreatmentRequest, prefix: str = "") -
     ]
     if problems:
         raise InvalidInput(problems)
-    probabilities = list(map(_PROBABILITY, conditions))
     triage = convert.triage_from_pb(request.differential.triage)
     return encoded_plan(domain.ranked_inputs(kb, patient, ids, probabilities, triage))
 

@@ -4,6 +4,8 @@ Kept because the per-condition constant parts are cached as bytes and joined, in
 building and serializing a message per condition per case (docs/performance.md has the
 measurement); tests/test_fast_paths.py checks the bytes against the message built field by
 field (``convert.differential_to_pb_plain``) for every condition of every case.
+The work-up batch's test recommendations are filled the same way (``fill_test``: a test's
+codes and citations merged from bytes kept per test; tests/test_roster_columns.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from functools import lru_cache
 
 from footcds.v1 import common_pb2 as pb
 
-from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, Triage, Weight
-from services.wire.convert import _citations_to_pb, _weight_to_pb, scored_to_pb, triage_to_pb
+from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, TestRecommendation, Triage, Weight
+from services.wire.convert import TIER_TO_PB, _citations_to_pb, _weight_to_pb, scored_to_pb, test_to_pb, triage_to_pb
 
 # Wire tags (field number << 3 | wire type) of the fields written by hand below.
 _TAG_PROBABILITY = b"\x19"  # ConditionScore.probability = 3, 64-bit
@@ -186,3 +188,29 @@ def _zero_bytes(static: tuple[str, str, tuple[str, ...], str | None, bool, bool,
 
 def differential_to_pb(d: Differential) -> pb.Differential:
     return pb.Differential.FromString(differential_bytes(d))
+
+
+def fill_test(target: pb.TestRecommendation, t: TestRecommendation) -> None:
+    """``target.CopyFrom(convert.test_to_pb(t))`` without building the message and copying it:
+    the fields that vary set in place, the codes and citations (a test's own, the same for
+    every athlete) merged from bytes kept per test (tests/test_roster_columns.py holds it to
+    ``test_to_pb`` field by field)."""
+    target.test_id = t.test_id
+    target.label = t.label
+    target.tier = TIER_TO_PB.get(t.tier, pb.TEST_TIER_UNSPECIFIED)
+    target.rationale = t.rationale
+    target.condition_ids.extend(t.condition_ids)
+    target.contraindications_found.extend(t.contraindications_found)
+    target.value_score = t.value_score
+    target.cost_tier = t.cost_tier
+    target.invasiveness = t.invasiveness
+    target.typical_wait_days = t.typical_wait_days
+    target.same_day = t.same_day
+    target.MergeFromString(_references(t.cpt, t.loinc, t.citations))
+
+
+@lru_cache(maxsize=1024)
+def _references(cpt: tuple[str, ...], loinc: tuple[str, ...], citations: tuple[CitationRef, ...]) -> bytes:
+    """A test's codes and citations as ``test_to_pb`` writes them, serialized once."""
+    empty = TestRecommendation(test_id="", label="", tier="", rationale="", cpt=cpt, loinc=loinc, citations=citations)
+    return test_to_pb(empty).SerializeToString()

@@ -23,6 +23,7 @@ from services.knowledge.clinical import (
     Case,
     CitationRef,
     Differential,
+    ScoredCondition,
     TestRecommendation,
 )
 from services.knowledge.loader import KnowledgeBase
@@ -51,7 +52,6 @@ from services.workup.selection import (
     Context,
     Pick,
     build_context,
-    open_emergencies,
     plan,
 )
 from services.workup.value import (
@@ -71,11 +71,8 @@ class WorkupResult:
     note: str
 
 
-def _none_needed(kb: KnowledgeBase, ranked: Ranked, why: str, *, emergency: bool = False) -> WorkupResult:
+def _none_needed(kb: KnowledgeBase, leader: ScoredCondition, why: str, *, emergency: bool = False) -> WorkupResult:
     """A single "no test now" entry, with the safety net as the note."""
-    leader = ranked.leader
-    if leader is None:  # (plan_context refuses an empty differential first)
-        raise InvalidInput([Violation("differential.conditions", "a ranked differential is required")])
     test = kb.tests.get(kb.no_test_id)
     citations = (
         tuple(CitationRef(k, kb.sources[k].title) for k in test.citations) if test else ()
@@ -103,17 +100,17 @@ def _none_needed(kb: KnowledgeBase, ranked: Ranked, why: str, *, emergency: bool
     return WorkupResult(tests=(rec,), note=f"{rationale} {safety_net(kb, leader.condition_id)}")
 
 
-def _self_care_without_dont_miss(kb: KnowledgeBase, differential: Differential | Ranked) -> str | None:
+def _self_care_without_dont_miss(kb: KnowledgeBase, ranked: Ranked) -> str | None:
     """Why no test is needed, when triage is self-care and nothing dangerous is open.
 
     Self-care triage already means no red flag and no emergency cause at the don't-miss
     threshold; a non-emergency don't-miss cause below the policy ceiling is left to the
     self-care safety net (see a clinician if it persists) rather than tested now.
     """
-    if differential.triage.level != "self_care":
+    if ranked.triage.level != "self_care":
         return None
     ceiling = NO_TEST_DONT_MISS_CEILING
-    if any(c.emergency or c.probability >= ceiling for c in differential.dont_miss):
+    if any(c.emergency or c.probability >= ceiling for c in ranked.dont_miss):
         return None
     return f"triage is self-care with no don't-miss condition at or above {pct(ceiling)}"
 
@@ -127,7 +124,7 @@ def recommend_tests(
     prefix: str = "",
 ) -> WorkupResult:
     """The tiered test plan for a differential (``exclude``: tests already resulted)."""
-    start = plan_context(kb, case, differential, exclude=exclude, prefix=prefix)
+    start = plan_context(kb, case, ranked_of(differential), exclude=exclude, prefix=prefix)
     if isinstance(start, WorkupResult):
         return start
     return finish_plan(start, plan(start.ctx))
@@ -138,28 +135,30 @@ class Pending:
     """A work-up whose tests are still to be chosen (``plan`` or ``batch_search.plan_batch``)."""
 
     ranked: Ranked
+    leader: ScoredCondition  # ``ranked.leader``, never None: plan_context refuses an empty differential
     ctx: Context
 
 
 def plan_context(
     kb: KnowledgeBase,
     case: Case,
-    differential: Differential | Ranked,
+    ranked: Ranked,
     *,
     exclude: Iterable[str] = (),
     prefix: str = "",
 ) -> WorkupResult | Pending:
     """``recommend_tests`` up to the search: its answer when no test is needed, else what
-    the search needs (so a batch can run all its searches together)."""
-    ranked = differential if isinstance(differential, Ranked) else ranked_of(differential)
-    if not ranked.ids:
+    the search needs (so a batch can run all its searches together).  The one check that
+    the differential is not empty (a ranked differential has a leader)."""
+    leader = ranked.leader
+    if leader is None:
         raise InvalidInput(
             [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
         )
     why = _self_care_without_dont_miss(kb, ranked)
     if why is not None:
-        return _none_needed(kb, ranked, why)
-    return Pending(ranked, build_context(kb, case, ranked, exclude, prefix))
+        return _none_needed(kb, leader, why)
+    return Pending(ranked, leader, build_context(kb, case, ranked, exclude, prefix))
 
 
 def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
@@ -172,14 +171,14 @@ def finish_plan(pending: Pending, picks: Sequence[Pick]) -> WorkupResult:
         # test has resulted, the plan goes on as usual.)
         flags = ", ".join(f.description for f in pending.ranked.triage.red_flags[:1])
         return _none_needed(
-            ctx.kb, pending.ranked,
+            ctx.kb, pending.leader,
             "go to the emergency department now; no test in this catalogue answers the suspected "
             f"emergency{f' ({flags})' if flags else ''}, and further tests are chosen there",
             emergency=True,
         )
     if not picks:
         return _none_needed(
-            ctx.kb, pending.ranked, "no test in the catalogue would change the differential usefully"
+            ctx.kb, pending.leader, "no test in the catalogue would change the differential usefully"
         )
     tests = tuple(recommendation(ctx, p) for p in picks)
     return WorkupResult(tests=tests, note=plan_note(ctx, tests))
@@ -217,7 +216,6 @@ __all__ = [
     "apply_results",
     "available_now",
     "background_false_positive",
-    "open_emergencies",
     "expected_uncertainty",
     "read_results",
     "recommend_tests",

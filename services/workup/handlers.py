@@ -5,15 +5,10 @@ Used by the servicer (the gRPC edge) and the in-process runner alike.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from operator import attrgetter
-
 from footcds.v1 import common_pb2, workup_pb2
 
 from services.differential.handlers import case_from_pb
-from services.knowledge.clinical import CitationRef, TestRecommendation
 from services.knowledge.loader import knowledge_base
-from services.platform.errors import InvalidInput, Violation
 from services.wire import convert, encoding
 from services.wire.batch import each_item
 from services.workup import domain
@@ -39,25 +34,17 @@ def _start(request: workup_pb2.RecommendTestsRequest, prefix: str) -> domain.Wor
     """The request checked and read, up to the test search."""
     kb = knowledge_base()
     case = case_from_pb(kb, request.patient, list(request.evidence), prefix)
-    if not request.differential.conditions:
-        raise InvalidInput(
-            [Violation(f"{prefix}differential.conditions", "a ranked differential is required")]
-        )
     return domain.plan_context(kb, case, ranked_from_pb(request.differential), prefix=prefix)
 
 
-_CONDITION_ID = attrgetter("condition_id")
-_PROBABILITY = attrgetter("probability")
-
-
 def ranked_from_pb(msg: common_pb2.Differential) -> Ranked:
-    """The differential's columns read straight from the message (C-level ``map``), the leader
-    and the don't-miss list as conditions: ``ranked_of(lean_differential_from_pb(msg))``
-    without a condition object per condition."""
+    """The differential's columns read straight from the message (``convert.differential_columns``),
+    the leader and the don't-miss list as conditions: what ``ranked_of`` gives for the domain
+    ``Differential``, without a condition object per condition."""
     conditions = msg.conditions
-    probabilities = tuple(map(_PROBABILITY, conditions))
+    ids, probabilities = convert.differential_columns(msg)
     return Ranked(
-        ids=tuple(map(_CONDITION_ID, conditions)),
+        ids=ids,
         probabilities=probabilities,
         dont_miss=tuple([convert.lean_scored_from_pb(c) for c in msg.dont_miss]),
         triage=convert.triage_from_pb(msg.triage),
@@ -94,37 +81,11 @@ def recommend_tests_batch(
         result = domain.finish_plan(outcome, next(plans)) if isinstance(outcome, domain.Pending) else outcome
         target = item.response
         for test in result.tests:
-            fill_test(target.tests.add(), test)
+            encoding.fill_test(target.tests.add(), test)
         target.note = result.note
         target.kb_version = kb.version
         target.disclaimer = kb.disclaimer
     return response
-
-
-def fill_test(target: common_pb2.TestRecommendation, t: TestRecommendation) -> None:
-    """``target.CopyFrom(convert.test_to_pb(t))`` without building the message and copying it:
-    the fields that vary set in place, the codes and citations (a test's own, the same for
-    every athlete) merged from bytes kept per test (tests/test_roster_columns.py holds it to
-    ``test_to_pb`` field by field)."""
-    target.test_id = t.test_id
-    target.label = t.label
-    target.tier = convert.TIER_TO_PB.get(t.tier, common_pb2.TEST_TIER_UNSPECIFIED)
-    target.rationale = t.rationale
-    target.condition_ids.extend(t.condition_ids)
-    target.contraindications_found.extend(t.contraindications_found)
-    target.value_score = t.value_score
-    target.cost_tier = t.cost_tier
-    target.invasiveness = t.invasiveness
-    target.typical_wait_days = t.typical_wait_days
-    target.same_day = t.same_day
-    target.MergeFromString(_references(t.cpt, t.loinc, t.citations))
-
-
-@lru_cache(maxsize=1024)
-def _references(cpt: tuple[str, ...], loinc: tuple[str, ...], citations: tuple[CitationRef, ...]) -> bytes:
-    """A test's codes and citations as ``test_to_pb`` writes them, serialized once."""
-    empty = TestRecommendation(test_id="", label="", tier="", rationale="", cpt=cpt, loinc=loinc, citations=citations)
-    return convert.test_to_pb(empty).SerializeToString()
 
 
 def submit_test_results(

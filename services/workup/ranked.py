@@ -27,22 +27,20 @@ class Ranked:
     leader: ScoredCondition | None  # the first most probable condition (None: no conditions)
 
 
-def _probability(c: ScoredCondition) -> float:
-    return c.probability
-
-
 def ranked_of(differential: Differential) -> Ranked:
-    """The columns of a domain ``Differential`` (its leader: ``rationale.leading_condition``)."""
+    """The columns of a domain ``Differential``, its leader by ``leader_index``."""
     conditions = differential.conditions
+    probabilities = tuple(c.probability for c in conditions)
     return Ranked(
         ids=tuple(c.condition_id for c in conditions),
-        probabilities=tuple(c.probability for c in conditions),
+        probabilities=probabilities,
         dont_miss=differential.dont_miss,
         triage=differential.triage,
-        leader=max(conditions, key=_probability) if conditions else None,
+        leader=conditions[leader_index(probabilities)] if conditions else None,
     )
 
 
 def leader_index(probabilities: tuple[float, ...]) -> int:
-    """The index ``max`` over the conditions by probability picks: the first of the largest."""
+    """The leader's index: the first of the largest probabilities (``max``'s pick on ties), the
+    one leader rule of ``ranked_of`` and ``handlers.ranked_from_pb``."""
     return max(range(len(probabilities)), key=probabilities.__getitem__)

@@ -19,6 +19,7 @@ from services.knowledge.clinical import (
 )
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
+from services.workup.ranked import leader_index
 from services.workup.selection import Context, Pick, contraindications_found
 from services.workup.value import available_now
 
@@ -202,7 +203,9 @@ def recommendation(ctx: Context, pick: Pick) -> TestRecommendation:
 
 
 def leading_condition(differential: Differential) -> ScoredCondition:
-    return max(differential.conditions, key=lambda c: c.probability)
+    """The most probable condition, by the one leader rule (``ranked.leader_index``)."""
+    conditions = differential.conditions
+    return conditions[leader_index(tuple(c.probability for c in conditions))]
 
 
 def safety_net(kb: KnowledgeBase, leader: str) -> str:

@@ -20,7 +20,7 @@ from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
 from services.workup.precedence import localised_order
-from services.workup.ranked import Ranked, ranked_of
+from services.workup.ranked import Ranked
 from services.workup.value import (
     Array,
     CompiledTests,
@@ -157,11 +157,10 @@ def planning_distribution(kb: KnowledgeBase, shown: Array, keep: Iterable[int]) 
 def build_context(
     kb: KnowledgeBase,
     case: Case,
-    differential: Differential | Ranked,
+    ranked: Ranked,
     exclude: Iterable[str],
     prefix: str,
 ) -> Context:
-    ranked = differential if isinstance(differential, Ranked) else ranked_of(differential)
     table = compiled_tests(kb)
     prior = _prior(table, ranked.ids, ranked.probabilities, prefix)
     floor = kb.triage_policy.unlikely_floor
