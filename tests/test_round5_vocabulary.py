@@ -18,6 +18,7 @@ from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
+from tests import vocabulary_support
 
 ROUND5_IDS = (
     "sx_leg_pain",
@@ -42,9 +43,7 @@ def assess(*present: str, age: int = 45, absent: tuple[str, ...] = ()) -> tuple[
 
 
 def probability(condition: str, *present: str, age: int = 45) -> float:
-    items = [EvidenceInput(f, State.PRESENT) for f in present]
-    differential = rank(normalize(knowledge_base(), Patient(age=age), items).case)
-    return next(c.probability for c in differential.conditions if c.condition_id == condition)
+    return vocabulary_support.probability(condition, *present, age=age)
 
 
 def test_every_agreed_id_is_a_finding_with_questions_a_background_and_cited_rows() -> None:
@@ -174,11 +173,9 @@ def test_foot_pain_and_leg_pain_point_to_their_own_sites() -> None:
 
 @pytest.mark.e2e
 def test_the_grpc_intake_and_encounter_accept_the_round5_ids(suite: LocalSuite) -> None:
+    assert vocabulary_support.intake_keeps(suite, ROUND5_IDS) >= set(ROUND5_IDS)
     with suite.channel("intake") as channel:
         intake = intake_pb2_grpc.IntakeServiceStub(channel)
-        evidence = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in ROUND5_IDS]
-        reply = intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=evidence), timeout=10)
-        assert {e.finding_id for e in reply.evidence} >= set(ROUND5_IDS)
         with pytest.raises(grpc.RpcError) as raised:
             intake.NormalizeIntake(
                 intake_pb2.NormalizeIntakeRequest(

@@ -12,13 +12,14 @@ foot is acute limb ischaemia (ESVS 2020). Each rule is checked on its picture an
 from __future__ import annotations
 
 import pytest
-from footcds.v1 import common_pb2, encounter_pb2_grpc, intake_pb2, intake_pb2_grpc
+from footcds.v1 import common_pb2, encounter_pb2_grpc
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
 from services.cli.render import assessment_json
 from services.knowledge.loader import knowledge_base
 from services.pipeline.local import assess_local
+from tests import vocabulary_support
 
 ROUND9_IDS = ("sx_arm_weakness", "ex_palpable_mass", "ex_positive_romberg", "hx_vasoconstrictor_drug", "hx_cancer")
 
@@ -34,9 +35,7 @@ def assess(*present: str, age: int = 50) -> tuple[set[str], str, list[str], str]
 
 
 def probability(condition: str, *present: str, age: int = 50) -> float:
-    case = {"patient": {"age": age}, "evidence": [{"id": f, "state": "present"} for f in present]}
-    result = assessment_json(assess_local(case_from_json(case)))
-    return float(next(c["probability"] for c in result["differential"] if c["condition"] == condition))
+    return vocabulary_support.probability(condition, *present, age=age)
 
 
 def test_every_agreed_id_has_cited_rows_and_acts_in_a_rule() -> None:
@@ -241,11 +240,7 @@ def test_a_palpable_mass_along_the_nerve_lowers_compartment_syndrome_and_raises_
 
 @pytest.mark.e2e
 def test_the_grpc_services_accept_the_round9_ids_and_act_on_the_mscc_pathway(suite: LocalSuite) -> None:
-    with suite.channel("intake") as channel:
-        intake = intake_pb2_grpc.IntakeServiceStub(channel)
-        evidence = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in ROUND9_IDS]
-        reply = intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=evidence), timeout=10)
-        assert {e.finding_id for e in reply.evidence} >= set(ROUND9_IDS)
+    assert vocabulary_support.intake_keeps(suite, ROUND9_IDS) >= set(ROUND9_IDS)
     with suite.channel("encounter") as channel:
         encounter = encounter_pb2_grpc.EncounterServiceStub(channel)
         picture = ("hx_cancer", "sx_back_pain", "sx_weakness", "bilateral", "sx_tingling")

@@ -1,0 +1,31 @@
+"""What the agreed-vocabulary tests (rounds 5 and 9) share: a condition's posterior for a picture of
+present findings, by the intake's normalization and the ranking (no work-up or treatment, which a
+posterior does not need), and the gRPC intake check that a round's new ids are accepted as sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from footcds.v1 import common_pb2, intake_pb2, intake_pb2_grpc
+
+from devtools.suite import LocalSuite
+from services.differential.ranking import rank
+from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Patient, State
+from services.knowledge.loader import knowledge_base
+
+
+def probability(condition: str, *present: str, age: int) -> float:
+    """The posterior the differential lists for ``condition`` given these findings present."""
+    items = [EvidenceInput(f, State.PRESENT) for f in present]
+    differential = rank(normalize(knowledge_base(), Patient(age=age), items).case)
+    return next(c.probability for c in differential.conditions if c.condition_id == condition)
+
+
+def intake_keeps(suite: LocalSuite, finding_ids: Iterable[str]) -> set[str]:
+    """The ids the running intake service returns when every one of ``finding_ids`` is sent present."""
+    with suite.channel("intake") as channel:
+        intake = intake_pb2_grpc.IntakeServiceStub(channel)
+        evidence = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in finding_ids]
+        reply = intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=evidence), timeout=10)
+    return {e.finding_id for e in reply.evidence}
