@@ -202,6 +202,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked7": "real cases, round 7, LOCKED as a whole (written blind after round 6; run once)",
     "locked8": "real cases, round 8, LOCKED as a whole (written blind after round 7; run once)",
     "locked9": "real cases, round 9, LOCKED as a whole (written blind after round 8; run once)",
+    "locked10": "real cases, round 10, LOCKED as a whole (written blind after round 9; run once)",
 }
 
 
