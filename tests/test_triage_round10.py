@@ -179,3 +179,21 @@ def test_an_isolated_sudden_foot_drop_with_no_localising_sign_stays_on_the_strok
     flags, level, _ = assess("unilateral", "onset_sudden", "sx_foot_drop", "sx_weakness", age=70)
     assert "rf_sudden_weakness" in flags
     assert level == "emergency"
+
+
+# --- the artery before the spine when the pulses are gone ------------------------------------------------
+
+PARAPLEGIA = ("onset_sudden", "bilateral", "sx_weakness", "sx_leg_gives_way_or_falls", "ex_sensory_level")
+
+
+def test_a_sudden_paraplegia_with_absent_pulses_images_the_aorta_first() -> None:
+    _, level, immediate = assess(*PARAPLEGIA, "ex_diminished_pedal_pulses", age=70)
+    assert level == "emergency"
+    assert immediate[0] in ARTERIAL
+    assert "mri_brain_spine" in immediate  # the cord MRI stays an immediate test
+
+
+def test_a_sudden_paraplegia_with_pulses_not_recorded_keeps_the_spine_mri_first() -> None:
+    _, level, immediate = assess(*PARAPLEGIA, age=70)
+    assert level == "emergency"
+    assert immediate[0] == "mri_brain_spine"
