@@ -99,6 +99,16 @@ def test_a_gradual_one_sided_numbness_stays_urgent() -> None:
     assert level == "urgent"
 
 
+def test_known_pressure_palsies_explain_an_arm_and_leg_palsy_of_unknown_onset() -> None:
+    flags, _, _ = assess("unilateral", "loc_face_or_arm", "sx_weakness", "hx_recurrent_pressure_palsies", age=25)
+    assert "rf_one_side_face_arm_not_gradual" not in flags
+    sudden, level, _ = assess(
+        "unilateral", "loc_face_or_arm", "sx_weakness", "hx_recurrent_pressure_palsies", "onset_sudden", age=25
+    )
+    assert "rf_sudden_face_arm_numbness" in sudden  # a sudden onset stays on the stroke pathway
+    assert level == "emergency"
+
+
 def test_a_numb_face_or_arm_with_no_side_stated_is_not_the_one_sided_rule() -> None:
     flags, _, _ = assess("loc_face_or_arm", "sx_tingling", "sx_fatigue", age=30)
     assert "rf_one_side_face_arm_not_gradual" not in flags
