@@ -54,10 +54,13 @@ def test_a_motor_deficit_after_an_injury_is_seen_within_48_hours() -> None:
 
 
 def test_numbness_after_surgery_a_cut_or_a_cast_is_seen_within_48_hours() -> None:
-    # round 4: the lesion declares itself acutely (a cut, a compressing cast or haematoma); a stable
-    # sensory-only deficit after surgery is routine (tests/test_triage_round4.py)
+    # round 4: the lesion declares itself (a cut, a compressing cast or haematoma) by worsening; a stable
+    # sensory-only deficit after surgery is routine (tests/test_triage_round4.py). Round 10 (r10triage): a
+    # numbness present from the moment of the wound is an emergency instead (EAST 2012: a nerve deficit beside
+    # a wound is a soft sign of arterial injury, assessed at once; tests/test_triage_round10.py), so the
+    # 48-hour picture here is the worsening one.
     flags, level, probs = assess(
-        "hx_recent_surgery_injection_or_laceration", "onset_sudden", "unilateral", "loc_toes", "sx_tingling"
+        "hx_recent_surgery_injection_or_laceration", "progressive", "unilateral", "loc_toes", "sx_tingling"
     )
     assert "rf_numbness_after_surgery_injection_cut_or_cast" in flags
     assert level == "urgent"

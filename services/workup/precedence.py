@@ -37,14 +37,16 @@ def localised_order(
     candidates = [*emergencies, *(c for c in dict.fromkeys(flagged) if c not in emergencies and c in kb.conditions)]
     for cid in candidates:
         condition = kb.conditions[cid]
-        first = next(
-            (f for f in condition.immediate_test_first
-             if not seen.isdisjoint(f.when_any) and seen.isdisjoint(f.unless_any)),
+        if not condition.emergency:
+            continue
+        # the first entry whose signs are present and which names an open emergency: a pulse sign
+        # puts the artery ahead of the compartment in one picture and ahead of the cord in another
+        ahead = next(
+            (positions for f in condition.immediate_test_first
+             if not seen.isdisjoint(f.when_any) and seen.isdisjoint(f.unless_any)
+             and (positions := [out.index(c) for c in f.before if c in out])),
             None,
         )
-        if first is None or not condition.emergency:
-            continue
-        ahead = [out.index(c) for c in first.before if c in out]
         if not ahead:
             continue
         if cid in out:
