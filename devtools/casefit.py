@@ -43,7 +43,7 @@ class FitParams:
     absent_weight: float = 0.5  # weight of a stated-absent finding
     fit_other: bool = False  # whether the catch-all "other" row is fitted
     fit_emergency: bool = True  # whether emergency conditions' rows are fitted
-    min_stated: int = 4  # pairs stated fewer times keep the prior (3 until round 8; docs/ranking.md s.8, round 9)
+    min_stated: int = 5  # pairs stated fewer times keep the prior (3 to round 8, 4 in 9; docs/ranking.md s.8)
     # Red-flag guard: for a finding that is an ingredient of an emergency red-flag rule, the fit
     # never lowers an emergency condition's likelihood below its prior nor raises a non-emergency
     # condition's above it (case reports over-report striking findings; red flags are not traded).

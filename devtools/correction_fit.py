@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from devtools.casefit import FitParams, fit_counts, fitted_pairs, intake_case, prior_table, with_fit
 from services.differential.batch_arrays import as_float, case_parts
@@ -41,6 +42,12 @@ class CorrectionParams:
     learning_rate: float = 0.05
     red_flag_guard: bool = True
     min_weight: float = 0.005
+    # Emergency margin (round 10): a training case whose diagnosis is an emergency condition and
+    # whose corrected probability of it is below ``emergency_margin`` counts ``1 + emergency_weight``
+    # times in the loss (cost-sensitive: a missed emergency costs more than a lost rank; the
+    # threshold approach). 0 = the plain log loss of rounds 7-9.
+    emergency_weight: float = 0.1
+    emergency_margin: float = 0.15
 
 
 @dataclass
@@ -111,15 +118,33 @@ def guard_bounds(kb: KnowledgeBase, params: CorrectionParams) -> tuple[Array, Ar
     return lo, hi
 
 
-def train(design: Design, bounds: tuple[Array, Array], params: CorrectionParams) -> Array:
+def emergency_columns(kb: KnowledgeBase) -> npt.NDArray[np.bool_]:
+    """[C]: which conditions are emergencies (the emergency margin's cases are theirs)."""
+    return np.array([kb.conditions[cid].emergency for cid in kb.condition_ids], dtype=bool)
+
+
+def fit_weights(kb: KnowledgeBase, design: Design, params: CorrectionParams) -> Array:
+    """The correction's weights [2F, C] for ``design``: ``train`` within the guard's bounds, with
+    ``kb``'s emergency conditions for the emergency margin (the one call every tool makes)."""
+    return train(design, guard_bounds(kb, params), params, emergency_columns(kb))
+
+
+def train(design: Design, bounds: tuple[Array, Array], params: CorrectionParams,
+          emergency: npt.NDArray[np.bool_] | None = None) -> Array:
     """Weights [2F, C] maximizing the held-out-offset multinomial likelihood minus ``l2 * |W|^2``.
 
     Adam, full batch, a fixed number of steps from zero (deterministic), projected onto the bounds.
+    With ``params.emergency_weight`` and ``emergency`` (the emergency columns [C]), a case whose
+    diagnosis is an emergency and whose corrected probability of it is below
+    ``params.emergency_margin`` at this step weighs ``1 + emergency_weight`` in the loss.
     """
     x = np.hstack([design.present, design.absent])
     n, c = design.offset.shape
     y = np.zeros((n, c))
-    y[np.arange(n), design.truth] = 1.0
+    rows = np.arange(n)
+    y[rows, design.truth] = 1.0
+    margin_cases = (np.zeros(n, dtype=bool) if emergency is None or params.emergency_weight <= 0
+                    else emergency[design.truth])
     w = np.zeros((x.shape[1], c))
     m, v = np.zeros_like(w), np.zeros_like(w)
     lo, hi = bounds
@@ -128,7 +153,11 @@ def train(design: Design, bounds: tuple[Array, Array], params: CorrectionParams)
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
-        grad = x.T @ ((p - y) / n) + 2.0 * params.l2 * w
+        if margin_cases.any():
+            below = margin_cases & (p[rows, design.truth] < params.emergency_margin)
+            grad = x.T @ ((p - y) * ((1.0 + params.emergency_weight * below) / n)[:, None]) + 2.0 * params.l2 * w
+        else:
+            grad = x.T @ ((p - y) / n) + 2.0 * params.l2 * w
         m = 0.9 * m + 0.1 * grad
         v = 0.999 * v + 0.001 * grad * grad
         w -= params.learning_rate * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from devtools.casefit import intake_case, prior_table
-from devtools.correction_fit import CorrectionParams, fitted_kb, guard_bounds, out_of_fold_design, train, weight_table
+from devtools.correction_fit import CorrectionParams, fit_weights, fitted_kb, out_of_fold_design, weight_table
 from devtools.cv_likelihoods import Scores, score
 from services.knowledge.correction import RankingCorrection
 from services.knowledge.loader import KnowledgeBase, load_knowledge_base
@@ -30,7 +30,8 @@ def corrected(kb: KnowledgeBase, weights: dict[str, dict[str, dict[str, float]]]
     layer = RankingCorrection.model_validate({
         "method": {"description": "cross-validation fold", "l2": params.l2, "iterations": params.iterations,
                    "learning_rate": params.learning_rate, "red_flag_guard": params.red_flag_guard,
-                   "min_weight": params.min_weight, "cross_validation": "fold"},
+                   "min_weight": params.min_weight, "emergency_weight": params.emergency_weight,
+                   "emergency_margin": params.emergency_margin, "cross_validation": "fold"},
         "corpus": {"citations": ["footcds_case_corpus"], "sets": {"fold": "-"}, "cases": 1},
         "weights": weights,
     })
@@ -53,7 +54,7 @@ def cross_validate(
         engine[held_round] = score(kb, held, intake)
         design = out_of_fold_design(base, train_cases, prior)
         for params, result in zip(grid, results, strict=True):
-            w = train(design, guard_bounds(base, params), params)
+            w = fit_weights(base, design, params)
             result[held_round] = score(corrected(kb, weight_table(base, w, params), params), held, intake)
     return engine, results
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from devtools.casefit import FitParams, intake_case, prior_table
-from devtools.correction_fit import CorrectionParams, fitted_kb, guard_bounds, out_of_fold_design, train, weight_table
+from devtools.correction_fit import CorrectionParams, fit_weights, fitted_kb, out_of_fold_design, weight_table
 from devtools.cv_correction import corrected
 from devtools.triage_tally import Tally, thresholds_applied
 from services.differential.explain import forget_explain_tables
@@ -62,9 +62,11 @@ class Thresholds:
 
 
 def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams,
-                  l2s: Sequence[float]) -> dict[float, list[Row]]:
-    """Per l2, every spent case's held-out row (both layers fitted on the other rounds)."""
+                  l2s: Sequence[float], params: CorrectionParams | None = None) -> dict[float, list[Row]]:
+    """Per l2, every spent case's held-out row (both layers fitted on the other rounds); the
+    correction's other settings are ``params``' (default: the committed method's)."""
     prior = prior_table(base)
+    template = params or CorrectionParams()
     out: dict[float, list[Row]] = {l2: [] for l2 in l2s}
     for r in sorted({c.corpus_round for c in cases}):
         held = [c for c in cases if c.corpus_round == r]
@@ -74,9 +76,9 @@ def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams
         intake = [intake_case(base, c) for c in held]
         flags = [tuple(detect_red_flags(base, ic.present())) for ic in intake]
         for l2 in l2s:
-            params = CorrectionParams(l2=l2)
-            w = train(design, guard_bounds(base, params), params)
-            model = compile_model(corrected(kb, weight_table(base, w, params), params))
+            one = replace(template, l2=l2)
+            w = fit_weights(base, design, one)
+            model = compile_model(corrected(kb, weight_table(base, w, one), one))
             probs, log_lr, counted, tables = _batch_probabilities(intake, model)
             poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
             out[l2].extend(Row(c, p, t, f, bool(b))

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from devtools.correction_fit import CorrectionParams, guard_bounds, out_of_fold_design, train, weight_table
+from devtools.correction_fit import CorrectionParams, fit_weights, out_of_fold_design, weight_table
 from devtools.fit_likelihoods import cases_of, render, spent_sets
 from services.knowledge.loader import CORRECTION_FILE, DATA_DIR, KnowledgeBase, load_knowledge_base
 
@@ -31,7 +31,8 @@ DESCRIPTION = (
     "of w[c, f, state] - log Z; offsets out of fold (each round scored by the engine whose fitted likelihood layer "
     "was fitted on the other rounds); L2 penalty l2 * sum w^2 (the prior toward no correction); Adam from zero for "
     "a fixed number of steps; weights bounded by +-3 nats; red_flag_guard: a red-flag finding's weights only point "
-    "toward its emergencies"
+    "toward its emergencies; emergency margin (round 10): a case whose diagnosis is an emergency condition counts "
+    "1 + emergency_weight times in the loss while its corrected probability is below emergency_margin"
 )
 CV_SUMMARY = ("leave-one-round-out over the spent rounds, nested (offsets and weights from the training rounds "
               "only); devtools/cv_correction.py, figures in docs/ranking.md section 9")
@@ -45,7 +46,7 @@ def build_layer(base: KnowledgeBase, sets: dict[str, str], params: CorrectionPar
     """The layer as a mapping (what the YAML file holds)."""
     cases = cases_of(sets)
     design = out_of_fold_design(base, cases)
-    weights = weight_table(base, train(design, guard_bounds(base, params), params), params)
+    weights = weight_table(base, fit_weights(base, design, params), params)
     return {
         "method": {"description": DESCRIPTION, **asdict(params), "cross_validation": CV_SUMMARY},
         "corpus": {

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from devtools import fit_correction
-from devtools.correction_fit import CorrectionParams
+from devtools.correction_fit import CorrectionParams, Design, train
 from devtools.cv_correction import cross_validate, total
 from devtools.fit_likelihoods import corpus_dirs
 from services.differential.ranking import compile_model, default_model, posterior, posterior_batch, rank
@@ -134,3 +134,57 @@ def test_on_held_out_rounds_the_correction_helps_without_losing_emergencies() ->
     assert after["emergency_sensitivity"] >= before["emergency_sensitivity"]
     assert after["under_triage"] <= before["under_triage"]
     assert after["brier"] < before["brier"]
+
+
+def _margin_design() -> tuple[Design, tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Forty cases sharing one finding: ten are the emergency (column 0), whose engine offset puts
+    it at 10%, the rest split between two other conditions. The plain log loss cannot lift the
+    emergency much above its share (a quarter), so it stays near the threshold's neighbourhood."""
+    n, c = 40, 3
+    offset = np.log(np.tile([0.10, 0.60, 0.30], (n, 1)))
+    present = np.ones((n, 1))
+    truth = np.array([0] * 10 + [1] * 18 + [2] * 12, dtype=np.intp)
+    bounds = (np.full((2, c), -3.0), np.full((2, c), 3.0))
+    return Design(offset, present, np.zeros((n, 1)), truth), bounds, np.array([True, False, False])
+
+
+def _p_emergency(design: Design, w: np.ndarray) -> float:
+    z = design.offset[0] + w[0]
+    p = np.exp(z - z.max())
+    return float(p[0] / p.sum())
+
+
+def test_the_emergency_margin_lifts_an_emergency_the_plain_fit_leaves_under_it() -> None:
+    """Round 10: a training emergency below ``emergency_margin`` weighs more in the loss, so the
+    fit lifts the emergency's probability where the plain log loss leaves it (the refit over nine
+    rounds left two spent emergencies at 11.7-11.8%, under the 12% threshold); with weight 0 the fit
+    is exactly the plain one, and non-emergency cases never get the extra weight."""
+    design, bounds, emergency = _margin_design()
+    plain = train(design, bounds, CorrectionParams(emergency_weight=0.0), emergency)
+    assert np.array_equal(plain, train(design, bounds, CorrectionParams(emergency_weight=0.0)))
+    lifted = train(design, bounds, CorrectionParams(emergency_weight=1.0, emergency_margin=0.3), emergency)
+    assert _p_emergency(design, lifted) > _p_emergency(design, plain) + 0.01
+    # A margin already met changes nothing: the weight only acts below it.
+    met = train(design, bounds, CorrectionParams(emergency_weight=1.0, emergency_margin=0.05), emergency)
+    assert np.allclose(met, plain, rtol=0, atol=1e-9)
+    # The extra weight is the emergency's: the same weight on a non-emergency column changes nothing.
+    none = train(design, bounds, CorrectionParams(emergency_weight=1.0, emergency_margin=0.3),
+                 np.array([False, False, False]))
+    assert np.array_equal(none, plain)
+
+
+def test_the_committed_margin_sits_above_the_emergency_threshold() -> None:
+    """A margin at or below the emergency threshold would let a training emergency rest just under
+    the level at which triage calls an emergency; the committed margin clears the policy's."""
+    policy = load_knowledge_base().triage_policy
+    assert COMMITTED["method"]["emergency_weight"] > 0
+    assert COMMITTED["method"]["emergency_margin"] > policy.emergency_condition_threshold
+
+
+def test_an_emergency_margin_out_of_range_is_refused(data_copy: Path) -> None:
+    data = data_copy
+    layer = yaml.safe_load((data / CORRECTION_FILE).read_text())
+    layer["method"]["emergency_margin"] = 1.5
+    (data / CORRECTION_FILE).write_text(yaml.safe_dump(layer))
+    with pytest.raises(KnowledgeBaseError, match="emergency_margin"):
+        load_knowledge_base(data, check_codes=False)

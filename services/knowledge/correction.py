@@ -33,6 +33,10 @@ class CorrectionMethod(Strict):
     # condition nor raises a non-emergency one; absent never raises an emergency nor lowers another.
     red_flag_guard: bool
     min_weight: float = Field(ge=0)  # smaller weights are dropped from the file
+    # Round 10: a training case whose diagnosis is an emergency condition counts 1 + emergency_weight
+    # times while the fit puts it below emergency_margin (cost-sensitive; 0 = the plain log loss).
+    emergency_weight: float = Field(default=0.0, ge=0)
+    emergency_margin: float = Field(default=0.0, ge=0, le=1)
     cross_validation: str
 
 
