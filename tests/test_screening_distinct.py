@@ -13,7 +13,7 @@ import io
 import random
 from typing import Any
 
-from footcds.v1 import common_pb2, encounter_pb2
+from footcds.v1 import common_pb2, encounter_pb2, treatment_pb2, workup_pb2
 
 from services.cli.roster import parse_roster, synthesize, write_roster
 from services.knowledge.loader import knowledge_base
@@ -34,9 +34,9 @@ class CountingCalls(LocalBatchCalls):
         self.items["ranking"] += len(request.items)
         return super().rank(request)
 
-    def tests_and_plans(self, tests: Any, plans: Any) -> Any:
-        self.items["workup"] += len(tests.items)
-        self.items["treatment"] += len(plans.items)
+    def tests_and_plans(self, tests: bytes, plans: bytes) -> Any:
+        self.items["workup"] += len(workup_pb2.RecommendTestsBatchRequest.FromString(tests).items)
+        self.items["treatment"] += len(treatment_pb2.PlanTreatmentBatchRequest.FromString(plans).items)
         return super().tests_and_plans(tests, plans)
 
 
