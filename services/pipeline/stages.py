@@ -119,6 +119,7 @@ _TAG_PATIENT = b"\x0a"  # PlanTreatmentRequest.patient = 1
 _TAG_TREATMENT_DIFFERENTIAL = b"\x12"  # PlanTreatmentRequest.differential = 2
 _TAG_WORKUP_DIFFERENTIAL = b"\x1a"  # RecommendTestsRequest.differential = 3
 _TAG_TRIAGE = b"\x0a"  # Assessment.triage = 1
+_TAG_ITEMS = b"\x0a"  # RecommendTestsBatchRequest.items = 1, PlanTreatmentBatchRequest.items = 1
 _TAG_ASSESSMENT_DIFFERENTIAL = b"\x12"  # Assessment.differential = 2
 
 
@@ -131,6 +132,8 @@ def _check_tags() -> None:
         (workup_pb2.RecommendTestsRequest, "differential"): _TAG_WORKUP_DIFFERENTIAL,
         (encounter_pb2.Assessment, "triage"): _TAG_TRIAGE,
         (encounter_pb2.Assessment, "differential"): _TAG_ASSESSMENT_DIFFERENTIAL,
+        (workup_pb2.RecommendTestsBatchRequest, "items"): _TAG_ITEMS,
+        (treatment_pb2.PlanTreatmentBatchRequest, "items"): _TAG_ITEMS,
     }
     for (message, name), tag in expected.items():
         if bytes(((message.DESCRIPTOR.fields_by_name[name].number << 3) | 2,)) != tag:
@@ -146,6 +149,24 @@ def _check_tags() -> None:
 
 
 _check_tags()
+
+
+def workup_bytes(case: bytes, differential: bytes) -> bytes:
+    """A serialized ``RecommendTestsRequest``: ``case`` is a serialized ``RankDifferentialRequest``
+    with patient and evidence only (the work-up request's opening fields), ``differential`` a
+    serialized ``Differential``."""
+    return case + length_delimited(_TAG_WORKUP_DIFFERENTIAL, differential)
+
+
+def treatment_bytes(patient: bytes, differential: bytes) -> bytes:
+    """A serialized ``PlanTreatmentRequest`` from a serialized patient and differential."""
+    return length_delimited(_TAG_PATIENT, patient) + length_delimited(_TAG_TREATMENT_DIFFERENTIAL, differential)
+
+
+def batch_bytes(items: list[bytes]) -> bytes:
+    """A serialized ``RecommendTestsBatchRequest`` or ``PlanTreatmentBatchRequest`` (``items`` = 1)
+    from its serialized items, in order."""
+    return b"".join([length_delimited(_TAG_ITEMS, item) for item in items])
 
 
 class SerializedStages:
@@ -179,15 +200,14 @@ class SerializedStages:
         differential (the request's last field) serialized once for all three messages.  When no
         differential request was made first, patient and evidence are serialized here."""
         case = self._case or differential_request(intake).SerializeToString()
-        return case + length_delimited(_TAG_WORKUP_DIFFERENTIAL, self._serialized(differential))
+        return workup_bytes(case, self._serialized(differential))
 
     def treatment_request(
         self, intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
     ) -> bytes:
         """``stages.treatment_request`` as bytes: the patient, then the differential's bytes
         already made for the work-up request, not a second copy and serialization of it."""
-        return (length_delimited(_TAG_PATIENT, intake.patient.SerializeToString())
-                + length_delimited(_TAG_TREATMENT_DIFFERENTIAL, self._serialized(differential)))
+        return treatment_bytes(intake.patient.SerializeToString(), self._serialized(differential))
 
     def assemble(
         self,

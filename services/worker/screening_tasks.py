@@ -23,7 +23,7 @@ from footcds.v1 import (
     workup_pb2,
 )
 
-from services.pipeline.clients import stubs
+from services.pipeline.clients import in_background, serialized_stubs, stubs
 from services.pipeline.errors import StageFailed
 from services.pipeline.screening import screen_chunk
 from services.pipeline.screening_store import store
@@ -94,22 +94,24 @@ class GrpcBatchCalls:
         return response
 
     def tests_and_plans(
-        self,
-        tests: workup_pb2.RecommendTestsBatchRequest,
-        plans: treatment_pb2.PlanTreatmentBatchRequest,
+        self, tests: bytes, plans: bytes
     ) -> tuple[workup_pb2.RecommendTestsBatchResponse, treatment_pb2.PlanTreatmentBatchResponse]:
+        """Both batches sent as the bytes ``screen_chunk`` spliced (no message built, no second
+        serialization); the treatment on a pooled thread (``clients.in_background``), not
+        ``.future()``, which started a channel-spin thread per chunk."""
         timeout = remaining(self.deadline, cap=settings().screening_call_timeout_seconds)
+        s = serialized_stubs()
         # Both depend only on the differential: two services, two cores, one wait.
-        plan_future = stubs().treatment.PlanTreatmentBatch.future(plans, timeout=timeout)
+        pending = in_background(s.plan_treatment_batch, plans, timeout)
         try:
             tested: workup_pb2.RecommendTestsBatchResponse = self.task.call(
-                "workup", stubs().workup.RecommendTestsBatch, tests, self.deadline
+                "workup", s.recommend_tests_batch, tests, self.deadline
             )
             planned: treatment_pb2.PlanTreatmentBatchResponse = self.task.call(
-                "treatment", lambda _request, timeout: plan_future.result(timeout=timeout), plans, self.deadline
+                "treatment", lambda _request, timeout: pending.result(timeout=timeout), plans, self.deadline
             )
         finally:
-            plan_future.cancel()  # no-op once it has finished
+            pending.cancel()  # no-op once it has started
         return tested, planned
 
 

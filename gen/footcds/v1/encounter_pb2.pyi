@@ -150,10 +150,12 @@ class WatchScreeningResponse(_message.Message):
     def __init__(self, state: _Optional[_Union[ScreeningState, str]] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., by_triage: _Optional[_Iterable[_Union[TriageCount, _Mapping]]] = ..., rejected: _Optional[int] = ..., message: _Optional[str] = ..., kb_version: _Optional[str] = ..., disclaimer: _Optional[str] = ...) -> None: ...
 
 class GetScreeningResultsRequest(_message.Message):
-    __slots__ = ("screening_id",)
+    __slots__ = ("screening_id", "results_per_message")
     SCREENING_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     screening_id: str
-    def __init__(self, screening_id: _Optional[str] = ...) -> None: ...
+    results_per_message: int
+    def __init__(self, screening_id: _Optional[str] = ..., results_per_message: _Optional[int] = ...) -> None: ...
 
 class AthleteResult(_message.Message):
     __slots__ = ("athlete_ref", "row_number", "status", "violations", "triage", "triage_reasons", "top_conditions", "first_test_id", "plan_highlights")
@@ -178,14 +180,16 @@ class AthleteResult(_message.Message):
     def __init__(self, athlete_ref: _Optional[str] = ..., row_number: _Optional[int] = ..., status: _Optional[_Union[AthleteStatus, str]] = ..., violations: _Optional[_Iterable[_Union[_common_pb2.FieldViolation, _Mapping]]] = ..., triage: _Optional[_Union[_common_pb2.TriageLevel, str]] = ..., triage_reasons: _Optional[_Iterable[str]] = ..., top_conditions: _Optional[_Iterable[_Union[_common_pb2.ConditionScore, _Mapping]]] = ..., first_test_id: _Optional[str] = ..., plan_highlights: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetScreeningResultsResponse(_message.Message):
-    __slots__ = ("result", "kb_version", "disclaimer")
+    __slots__ = ("result", "results", "kb_version", "disclaimer")
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
     KB_VERSION_FIELD_NUMBER: _ClassVar[int]
     DISCLAIMER_FIELD_NUMBER: _ClassVar[int]
     result: AthleteResult
+    results: _containers.RepeatedCompositeFieldContainer[AthleteResult]
     kb_version: str
     disclaimer: str
-    def __init__(self, result: _Optional[_Union[AthleteResult, _Mapping]] = ..., kb_version: _Optional[str] = ..., disclaimer: _Optional[str] = ...) -> None: ...
+    def __init__(self, result: _Optional[_Union[AthleteResult, _Mapping]] = ..., results: _Optional[_Iterable[_Union[AthleteResult, _Mapping]]] = ..., kb_version: _Optional[str] = ..., disclaimer: _Optional[str] = ...) -> None: ...
 
 class GetScreeningSummaryRequest(_message.Message):
     __slots__ = ("screening_id",)
