@@ -88,7 +88,8 @@ class RealCase(_Strict):
     evidence: tuple[CaseFinding, ...]
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
-    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] = 1  # set by the loader from the folder, never written in a case
+    # set by the loader from the folder, never written in a case
+    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10] = 1
 
     @property
     def source_key(self) -> str:
