@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 eval-locked-round7 eval-locked-round8 eval-locked-round9 eval-locked-round10 fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction cv-posterior bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked eval-locked-round2 eval-locked-round3 eval-locked-round4 eval-locked-round5 eval-locked-round6 eval-locked-round7 eval-locked-round8 eval-locked-round9 eval-locked-round10 eval-locked-round11 fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction cv-posterior bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -27,6 +27,7 @@ help:
 	@echo "make eval-locked-round8  round 8 of the real cases (written blind after round 7), once (recorded)"
 	@echo "make eval-locked-round9  round 9 of the real cases (written blind after round 8), once (recorded)"
 	@echo "make eval-locked-round10 round 10 of the real cases (written blind after round 9), once (recorded)"
+	@echo "make eval-locked-round11 round 11 of the real cases (written blind after round 10), once (recorded)"
 	@echo "make fit-likelihoods  regenerate the case-fitted likelihood layer from the spent cases (docs/ranking.md s.8)"
 	@echo "make cv-likelihoods   its grouped cross-validation (by source, and leave-one-round-out) vs the engine"
 	@echo "make cv-calibration   temperature x triage thresholds re-triaged on the held-out probabilities (JSON rows)"
@@ -114,6 +115,9 @@ eval-locked-round9: $(STAMP)
 
 eval-locked-round10: $(STAMP)
 	$(PY) -m tests.clinical.evaluate --split locked10
+
+eval-locked-round11: $(STAMP)
+	$(PY) -m tests.clinical.evaluate --split locked11
 
 fit-likelihoods: $(STAMP)
 	$(PY) -m devtools.fit_likelihoods

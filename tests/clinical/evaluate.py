@@ -203,6 +203,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked8": "real cases, round 8, LOCKED as a whole (written blind after round 7; run once)",
     "locked9": "real cases, round 9, LOCKED as a whole (written blind after round 8; run once)",
     "locked10": "real cases, round 10, LOCKED as a whole (written blind after round 9; run once)",
+    "locked11": "real cases, round 11, LOCKED as a whole (written blind after round 10; run once)",
 }
 
 
