@@ -212,8 +212,9 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     """
     out: list[Result] = []
 
-    def reject(group: list[Indexed], error: common_pb2.BatchItemError, index: int) -> None:
-        out.extend((p, rejected(e, _violations(p, error, index))) for p, e in group)
+    def reject(group: list[Indexed], errors: Sequence[common_pb2.BatchItemError], index: int) -> None:
+        """Every athlete of ``group`` rejected, each violation naming that athlete's own fields."""
+        out.extend((p, rejected(e, [v for error in errors for v in _violations(p, error, index)])) for p, e in group)
 
     # Batch items filled in place (``items.add``): one copy of each field, not two.
     intake_batch = intake_pb2.NormalizeIntakeBatchRequest()
@@ -222,7 +223,7 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     normalized: list[tuple[list[Indexed], intake_pb2.NormalizeIntakeResponse]] = []
     for i, (group, result) in enumerate(zip(groups, intake.results, strict=True)):
         if result.WhichOneof("outcome") == "error":
-            reject(group, result.error, i)
+            reject(group, [result.error], i)
         else:
             normalized.append((group, result.response))
     if not normalized:
@@ -241,7 +242,7 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     plans_items: list[bytes] = []
     for i, ((group, _), item, ranked_one) in enumerate(zip(normalized, rank_batch.items, ranked.results, strict=True)):
         if ranked_one.WhichOneof("outcome") == "error":
-            reject(group, ranked_one.error, i)
+            reject(group, [ranked_one.error], i)
             continue
         differential = ranked_one.differential
         cases.append((group, differential))
@@ -255,10 +256,7 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
     for i, ((group, differential), t, p) in enumerate(zip(cases, tests.results, plans.results, strict=True)):
         errors = [r.error for r in (t, p) if r.WhichOneof("outcome") == "error"]
         if errors:
-            out.extend(
-                (position, rejected(entry, [v for e in errors for v in _violations(position, e, i)]))
-                for position, entry in group
-            )
+            reject(group, errors, i)
         else:
             out.extend(
                 (position, condense(entry, differential, t.response.tests, p.plan)) for position, entry in group
