@@ -57,7 +57,7 @@ def test_every_roster_plan_equals_the_plan_of_the_full_differential() -> None:
     ranked = rank_differential_batch(batch)
     emergencies = 0
     for n, r in zip(group, ranked.results, strict=True):
-        request = treatment_pb2.PlanTreatmentRequest(**stages.treatment_fields(n, r.differential))
+        request = stages.treatment_request(n, r.differential)
         differential = convert.differential_from_pb(r.differential)
         reference = domain.plan_treatment(kb, convert.patient_from_pb(n.patient), differential)
         assert handlers._plan_bytes(request) == convert.plan_to_pb(reference).SerializeToString()

@@ -47,25 +47,13 @@ def differential_fields(intake: intake_pb2.NormalizeIntakeResponse) -> dict[str,
 def workup_request(
     intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> workup_pb2.RecommendTestsRequest:
-    return workup_pb2.RecommendTestsRequest(**workup_fields(intake, differential))
-
-
-def workup_fields(
-    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
-) -> dict[str, Any]:
-    return {"patient": intake.patient, "evidence": intake.evidence, "differential": differential}
+    return workup_pb2.RecommendTestsRequest(patient=intake.patient, evidence=intake.evidence, differential=differential)
 
 
 def treatment_request(
     intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
 ) -> treatment_pb2.PlanTreatmentRequest:
-    return treatment_pb2.PlanTreatmentRequest(**treatment_fields(intake, differential))
-
-
-def treatment_fields(
-    intake: intake_pb2.NormalizeIntakeResponse, differential: common_pb2.Differential
-) -> dict[str, Any]:
-    return {"patient": intake.patient, "differential": differential}
+    return treatment_pb2.PlanTreatmentRequest(patient=intake.patient, differential=differential)
 
 
 def assemble(
