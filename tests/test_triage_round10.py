@@ -14,25 +14,13 @@ Each rule is checked on its picture and on a near miss. Red flags still win.
 
 from __future__ import annotations
 
-from services.differential.ranking import rank
-from services.intake.domain import EvidenceInput, normalize
-from services.knowledge.clinical import Patient, State
-from services.knowledge.loader import knowledge_base
-from services.workup.domain import recommend_tests
+from tests import triage_support
 
 
 def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[str]]:
     """Red flags fired, triage level and the work-up's immediate tests in order, as a clinician sees them."""
-    kb = knowledge_base()
-    items = [EvidenceInput(f, State.PRESENT) for f in present]
-    normalized = normalize(kb, Patient(age=age), items)
-    differential = rank(normalized.case)
-    plan = recommend_tests(kb, normalized.case, differential)
-    return (
-        {hit.rule_id for hit in normalized.red_flags},
-        differential.triage.level,
-        [t.test_id for t in plan.tests if t.tier == "immediate"],
-    )
+    flags, level, tests = triage_support.assess(*present, age=age)
+    return flags, level, triage_support.immediate_tests(tests)
 
 
 ARTERIAL = {"arterial_duplex", "ankle_brachial_index"}

@@ -12,28 +12,13 @@ from dataclasses import replace
 import pytest
 
 from services.differential.ranking import rank
-from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.loader import KnowledgeBaseError, knowledge_base
 from services.knowledge.models import ImmediateTestFirst, RedFlagPattern
 from services.knowledge.validate import validate_knowledge_base
 from services.workup.domain import recommend_tests
 from services.workup.precedence import localised_order
-
-
-def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[tuple[str, str]]]:
-    """Red flags fired, triage level and the work-up's (test, tier) in order, as a clinician sees them."""
-    kb = knowledge_base()
-    items = [EvidenceInput(f, State.PRESENT) for f in present]
-    normalized = normalize(kb, Patient(age=age), items)
-    differential = rank(normalized.case)
-    plan = recommend_tests(kb, normalized.case, differential)
-    return (
-        {hit.rule_id for hit in normalized.red_flags},
-        differential.triage.level,
-        [(t.test_id, t.tier) for t in plan.tests],
-    )
-
+from tests.triage_support import assess, immediate_tests
 
 # --- a sudden deficit with a leg fracture or crush ----------------------------------------
 
@@ -64,14 +49,10 @@ def test_a_gradual_numbness_after_an_old_fracture_is_not_the_trauma_rule() -> No
 CES_PICTURE = ("onset_sudden", "bilateral", "sx_weakness", "sx_bladder_bowel_dysfunction")
 
 
-def _immediate(tests: list[tuple[str, str]]) -> list[str]:
-    return [t for t, tier in tests if tier == "immediate"]
-
-
 def test_sphincter_change_without_a_cord_sign_gets_the_lumbar_mri_first() -> None:
     _, level, tests = assess(*CES_PICTURE, age=40)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate[0] == "mri_lumbar_spine"
     assert "mri_brain_spine" in immediate  # the cord test stays an immediate test, second
 
@@ -79,26 +60,26 @@ def test_sphincter_change_without_a_cord_sign_gets_the_lumbar_mri_first() -> Non
 def test_a_sensory_level_keeps_the_whole_spine_mri_first() -> None:
     _, level, tests = assess(*CES_PICTURE, "ex_sensory_level", age=40)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate[0] == "mri_brain_spine"
     assert "mri_lumbar_spine" in immediate
 
 
 def test_arms_involved_keep_the_whole_spine_mri_first() -> None:
     _, _, tests = assess(*CES_PICTURE, "loc_hands_too", age=40)
-    assert _immediate(tests)[0] == "mri_brain_spine"
+    assert immediate_tests(tests)[0] == "mri_brain_spine"
 
 
 def test_a_bilateral_sudden_paraplegia_without_a_cauda_equina_sign_keeps_the_cord_test_first() -> None:
     _, level, tests = assess("onset_sudden", "bilateral", "sx_weakness", "sx_back_pain", age=40)
     assert level == "emergency"
-    assert _immediate(tests)[0] == "mri_brain_spine"
+    assert immediate_tests(tests)[0] == "mri_brain_spine"
 
 
 def test_bilateral_sudden_foot_drop_is_a_root_picture_lumbar_mri_first() -> None:
     _, level, tests = assess("onset_sudden", "bilateral", "sx_weakness", "sx_foot_drop", age=60)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate.index("mri_lumbar_spine") < immediate.index("mri_brain_spine")
 
 
@@ -153,7 +134,7 @@ def test_a_cold_pulseless_foot_gets_the_arterial_test_before_the_compartment_pre
 def test_sudden_calf_pain_with_claudication_gets_the_duplex_first() -> None:
     _, level, tests = assess("unilateral", "onset_sudden", "loc_calf", "sx_leg_pain", "sx_claudication", age=45)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate[0] == "arterial_duplex"
     assert "compartment_pressure" in immediate
 
@@ -163,7 +144,7 @@ def test_sudden_calf_pain_with_a_tense_compartment_gets_the_pressure_first() -> 
         "unilateral", "onset_sudden", "loc_calf", "sx_leg_pain", "sx_claudication", "ex_tense_compartment", age=45,
     )
     assert level == "emergency"
-    assert _immediate(tests)[0] == "compartment_pressure"
+    assert immediate_tests(tests)[0] == "compartment_pressure"
 
 
 # --- a sudden foot drop in a fibular palsy's pattern ----------------------------------------
@@ -236,7 +217,7 @@ def test_a_foot_drop_after_a_knee_injury_gets_the_arterial_test_first() -> None:
     _, level, tests = assess("unilateral", "onset_sudden", "hx_knee_injury_or_surgery", "sx_foot_drop", "sx_weakness",
                              "loc_dorsum_foot", age=25)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate[0] in ("arterial_duplex", "ankle_brachial_index")
     assert "compartment_pressure" in immediate
 
@@ -258,7 +239,7 @@ GBS_PICTURE = ("bilateral", "onset_sudden", "progressive", "sx_weakness", "sx_ti
 def test_weakness_with_tingling_hands_and_feet_gets_the_nerve_test_before_the_cord_mri() -> None:
     _, level, tests = assess(*GBS_PICTURE, age=21)
     assert level == "emergency"
-    immediate = _immediate(tests)
+    immediate = immediate_tests(tests)
     assert immediate.index("nerve_conduction_study") < immediate.index("mri_brain_spine")
 
 
@@ -268,7 +249,7 @@ def test_weakness_with_tingling_hands_and_feet_gets_the_nerve_test_before_the_co
 def test_a_sign_that_makes_gbs_doubtful_keeps_the_cord_mri_first(cord_sign: str) -> None:
     _, level, tests = assess(*GBS_PICTURE, cord_sign, age=21)
     assert level == "emergency"
-    assert _immediate(tests)[0] == "mri_brain_spine"
+    assert immediate_tests(tests)[0] == "mri_brain_spine"
 
 
 def test_a_foot_drop_with_a_fracture_at_the_knee_gets_the_compartment_checked_first() -> None:
@@ -277,11 +258,11 @@ def test_a_foot_drop_with_a_fracture_at_the_knee_gets_the_compartment_checked_fi
     _, level, tests = assess("unilateral", "onset_sudden", "hx_knee_injury_or_surgery", "hx_fracture_or_crush_injury",
                              "sx_foot_drop", "sx_weakness", "loc_lateral_leg", age=22)
     assert level == "emergency"
-    assert _immediate(tests)[0] == "compartment_pressure"
+    assert immediate_tests(tests)[0] == "compartment_pressure"
 
 
 def test_sphincter_change_after_a_spinal_fracture_keeps_the_whole_spine_mri_first() -> None:
     # spinal trauma is imaged over the whole spine (regression vignette v063)
     _, level, tests = assess(*CES_PICTURE, "hx_back_injury", "hx_fracture_or_crush_injury", "sx_back_pain", age=34)
     assert level == "emergency"
-    assert _immediate(tests)[0] == "mri_brain_spine"
+    assert immediate_tests(tests)[0] == "mri_brain_spine"

@@ -1,0 +1,31 @@
+"""What the first-contact triage tests (rounds 8 and 10) share: a picture of present findings run
+through the intake, the ranking and the work-up in-process, read as a clinician reads it (the red
+flags that fired, the triage level, the tests in order with their tier).  One copy, so a change
+to how a picture is assessed reaches every round's tests."""
+
+from __future__ import annotations
+
+from services.differential.ranking import rank
+from services.intake.domain import EvidenceInput, normalize
+from services.knowledge.clinical import Patient, State
+from services.knowledge.loader import knowledge_base
+from services.workup.domain import recommend_tests
+
+
+def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[tuple[str, str]]]:
+    """Red flags fired, triage level and the work-up's (test, tier) in order."""
+    kb = knowledge_base()
+    items = [EvidenceInput(f, State.PRESENT) for f in present]
+    normalized = normalize(kb, Patient(age=age), items)
+    differential = rank(normalized.case)
+    plan = recommend_tests(kb, normalized.case, differential)
+    return (
+        {hit.rule_id for hit in normalized.red_flags},
+        differential.triage.level,
+        [(t.test_id, t.tier) for t in plan.tests],
+    )
+
+
+def immediate_tests(tests: list[tuple[str, str]]) -> list[str]:
+    """The immediate tier's tests, first first (what is ordered before the patient leaves)."""
+    return [t for t, tier in tests if tier == "immediate"]
