@@ -85,19 +85,22 @@ def team_advice(kb: KnowledgeBase, screened: Sequence[encounter_pb2.AthleteResul
     return _advice(kb, len(screened), _leads(screened))
 
 
-def _advice(kb: KnowledgeBase, screened: int, leads: Sequence[tuple[str, float]]) -> list[str]:
-    if not screened:
+def _advice(kb: KnowledgeBase, screened_count: int, leads: Sequence[tuple[str, float]]) -> list[str]:
+    """``team_advice`` from the leads already read (``summarize`` reads them once for its own
+    counts too); ``screened_count`` is every screened athlete, with a lead or not (the share's
+    denominator)."""
+    if not screened_count:
         return []
     fired: list[tuple[int, str]] = []
     for rule in kb.team_advice:
         ids = set(rule.condition_ids)
         floor = rule.min_probability
         count = sum(1 for cid, probability in leads if cid in ids and probability >= floor)
-        share = count / screened
+        share = count / screened_count
         if count >= rule.min_athletes and share >= rule.min_share:
             labels = ", ".join(kb.conditions[c].label for c in rule.condition_ids if c in kb.conditions)
             fired.append(
-                (count, f"{rule.title}: {count} of {screened} screened athletes ({share:.0%}) "
+                (count, f"{rule.title}: {count} of {screened_count} screened athletes ({share:.0%}) "
                         f"lead with {labels}. {rule.advice}")
             )
     return [text for _, text in sorted(fired, key=lambda f: -f[0])]
