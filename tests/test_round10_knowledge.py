@@ -14,6 +14,7 @@ from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
+from tests.vocabulary_support import probability
 
 
 def ranked(*present: str, age: int) -> list[tuple[str, float]]:
@@ -25,10 +26,6 @@ def ranked(*present: str, age: int) -> list[tuple[str, float]]:
 
 def leader(*present: str, age: int) -> str:
     return ranked(*present, age=age)[0][0]
-
-
-def probability(condition: str, *present: str, age: int) -> float:
-    return dict(ranked(*present, age=age))[condition]
 
 
 def test_rows_cite_the_primary_sources_they_were_corrected_to() -> None:

@@ -1,6 +1,7 @@
-"""What the agreed-vocabulary tests (rounds 5 and 9) share: a condition's posterior for a picture of
-present findings, by the intake's normalization and the ranking (no work-up or treatment, which a
-posterior does not need), and the gRPC intake check that a round's new ids are accepted as sent."""
+"""What the agreed-vocabulary and knowledge-row tests (rounds 5, 9 and 10) share: a condition's
+posterior for a picture of present findings, by the intake's normalization and the ranking (no
+work-up or treatment, which a posterior does not need), and the gRPC intake check that a round's
+new ids are accepted as sent."""
 
 from __future__ import annotations
 
