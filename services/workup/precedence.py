@@ -47,7 +47,7 @@ def localised_order(
              and (positions := [out.index(c) for c in f.before if c in out])),
             None,
         )
-        if not ahead:
+        if ahead is None:  # no picture of it here, or none naming an open emergency
             continue
         if cid in out:
             if min(ahead) > out.index(cid):
