@@ -112,6 +112,7 @@ def _one(raw: bytes, kb_version: str, disclaimer: str) -> encounter_pb2.GetScree
 
 
 def _page(rows: list[bytes], kb_version: str, disclaimer: str) -> encounter_pb2.GetScreeningResultsResponse:
+    """A page's response, each stored result parsed once straight into its place in ``results``."""
     response = encounter_pb2.GetScreeningResultsResponse(kb_version=kb_version, disclaimer=disclaimer)
     add = response.results.add
     for raw in rows:
