@@ -45,7 +45,7 @@ def test_compartment_syndrome_without_its_setting_is_seen_the_same_day() -> None
 
 @pytest.mark.parametrize("setting", ["hx_fracture_or_crush_injury", "ex_tense_compartment",
                                      "ex_pain_on_passive_stretch", "sx_pain_out_of_proportion",
-                                     "hx_prolonged_immobilization", "during_running_only"])
+                                     "hx_prolonged_immobilization", "during_running_only", "onset_sudden"])
 def test_compartment_syndrome_in_its_setting_stays_an_emergency(setting: str) -> None:
     triage = triage_for(default_model(), ACS_RUNNER_UP, (), present={"sx_foot_drop", setting})
     assert triage.level == "emergency"
