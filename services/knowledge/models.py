@@ -206,17 +206,13 @@ class TriageLevel(Strict):
 
 
 class TriagePolicy(Cited):
-    """Probability thresholds that escalate triage for emergency / urgent conditions."""
+    """Escalating probability thresholds; round 11: an emergency's settings (docs/ranking.md, Triage)."""
 
     emergency_condition_threshold: float = Field(gt=0, lt=1)
     urgent_condition_threshold: float = Field(gt=0, lt=1)
     dont_miss_threshold: float = Field(gt=0, lt=1)
     unlikely_floor: float = Field(gt=0, lt=1)
-    # Round 11 (r11over): an emergency condition listed here makes a case an emergency by its
-    # probability alone only when one of its settings is present (docs/ranking.md, Triage);
-    # without one it is "cannot be excluded" (urgent). Red flags are unaffected.
     emergency_needs_context: dict[str, list[str]] = {}
-    # ... and never when one of these is present (a course the emergency by definition lacks).
     emergency_not_when: dict[str, list[str]] = {}
 
 
