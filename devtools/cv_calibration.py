@@ -42,6 +42,7 @@ class HeldOut:
     probs: Array  # the posterior the list shows and triage reads (one posterior since round 8)
     red_flags: tuple[RedFlagHit, ...]
     poor_fit: bool
+    present: frozenset[str] = frozenset()  # the findings triage reads (round 11: an emergency's setting)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ def held_out(base: KnowledgeBase, cases: Sequence[RealCase], params: FitParams |
         probs, log_lr, counted, _ = _batch_probabilities(intake, model)
         poor = poor_fit_batch(model, probs, log_lr, counted[0])
         for case, row, bad, ic in zip(fold, probs, poor, intake, strict=True):
-            out.append(HeldOut(case, row, tuple(detect_red_flags(kb, ic.present())), bool(bad)))
+            out.append(HeldOut(case, row, tuple(detect_red_flags(kb, ic.present())), bool(bad),
+                               frozenset(ic.present())))
         forget_explain_tables(model)
     return out, ids
 
@@ -99,7 +101,8 @@ def evaluate(base: KnowledgeBase, rows: Sequence[HeldOut], ids: Sequence[str], s
     with thresholds_applied(base, s.emergency, s.dont_miss, s.urgent, s.self_care) as model:
         for r in rows:
             p = tempered(r.probs, s.temperature)
-            level = triage_for(model, dict(zip(ids, p.tolist(), strict=True)), r.red_flags, r.poor_fit).level
+            level = triage_for(model, dict(zip(ids, p.tolist(), strict=True)), r.red_flags, r.poor_fit,
+                               present=r.present).level
             tally.add(r.case, p, level, r.red_flags)
     return tally.figures()
 

@@ -51,6 +51,7 @@ class Row:
     tables: Array  # without the ranking correction
     red_flags: tuple[RedFlagHit, ...]
     poor_fit: bool
+    present: frozenset[str] = frozenset()  # the findings triage reads (round 11: an emergency's setting)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams
             model = compile_model(corrected(kb, weight_table(base, w, one), one))
             probs, log_lr, counted, tables = _batch_probabilities(intake, model)
             poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
-            out[l2].extend(Row(c, p, t, f, bool(b))
-                           for c, p, t, f, b in zip(held, probs, tables, flags, poor, strict=True))
+            out[l2].extend(Row(c, p, t, f, bool(b), frozenset(ic.present()))
+                           for c, p, t, f, b, ic in zip(held, probs, tables, flags, poor, intake, strict=True))
             forget_explain_tables(model)
     return out
 
@@ -95,7 +96,8 @@ def evaluate(base: KnowledgeBase, ids: Sequence[str], rows: Iterable[Row], t: Th
         for r in rows:
             shown = dict(zip(ids, r.probs.tolist(), strict=True))
             read = shown if one else dict(zip(ids, r.tables.tolist(), strict=True))
-            level = triage_for(model, read, r.red_flags, r.poor_fit, shown=None if one else shown).level
+            level = triage_for(model, read, r.red_flags, r.poor_fit, shown=None if one else shown,
+                               present=r.present).level
             tally.add(r.case, r.probs, level, r.red_flags)
     return tally.figures()
 

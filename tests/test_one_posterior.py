@@ -19,7 +19,13 @@ import pytest
 from devtools.casefit import FitParams, intake_case
 from devtools.correction_fit import CorrectionParams
 from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows
-from services.differential.ranking import compile_model, default_model, rank, rank_batch
+from services.differential.ranking import (
+    _emergency_setting_missing,
+    compile_model,
+    default_model,
+    rank,
+    rank_batch,
+)
 from services.knowledge.loader import load_knowledge_base
 from tests.clinical import realcases
 
@@ -52,7 +58,8 @@ def test_every_percentage_a_reason_quotes_is_the_one_the_list_shows() -> None:
     base = load_knowledge_base(fitted=False, corrected=False)
     cases = realcases.spent_cases()[::3]
     quoted = emergencies = 0
-    for diff in rank_batch([intake_case(base, c) for c in cases], default_model()):
+    intake = [intake_case(base, c) for c in cases]
+    for case, diff in zip(intake, rank_batch(intake, default_model()), strict=True):
         shown = {c.label: c for c in diff.conditions}
         for label, pct in _quotes(diff.triage.reasons):
             p = shown[label].probability
@@ -61,7 +68,10 @@ def test_every_percentage_a_reason_quotes_is_the_one_the_list_shows() -> None:
             quoted += 1
         for c in diff.conditions:
             possible = f"{c.label} is possible ({c.probability:.0%}): an emergency."
-            crosses = c.emergency and c.probability >= policy.emergency_condition_threshold
+            # Round 11: a runner-up emergency outside its own setting reads "cannot be excluded".
+            gated = c.condition_id != diff.conditions[0].condition_id and bool(
+                _emergency_setting_missing(kb, c.condition_id, case.present()))
+            crosses = c.emergency and c.probability >= policy.emergency_condition_threshold and not gated
             assert (possible in diff.triage.reasons) == crosses, (c.label, c.probability)
             emergencies += possible in diff.triage.reasons
     assert quoted > len(cases) and emergencies > 0
@@ -74,13 +84,17 @@ def test_the_dont_miss_list_and_the_level_read_the_list() -> None:
     kb = load_knowledge_base()
     policy = kb.triage_policy
     base = load_knowledge_base(fitted=False, corrected=False)
-    for diff in rank_batch([intake_case(base, c) for c in realcases.spent_cases()[1::3]], default_model()):
+    intake = [intake_case(base, c) for c in realcases.spent_cases()[1::3]]
+    for case, diff in zip(intake, rank_batch(intake, default_model()), strict=True):
         flagged = {cid for flag in diff.triage.red_flags for cid in flag.suspect}
         expected = {c.condition_id for c in diff.conditions
                     if ((c.emergency or c.dont_miss) and c.probability >= policy.dont_miss_threshold)
                     or c.condition_id in flagged}
         assert {c.condition_id for c in diff.dont_miss} == expected
-        if any(c.emergency and c.probability >= policy.emergency_condition_threshold for c in diff.conditions):
+        leader = diff.conditions[0].condition_id
+        if any(c.emergency and c.probability >= policy.emergency_condition_threshold
+               and (c.condition_id == leader or not _emergency_setting_missing(kb, c.condition_id, case.present()))
+               for c in diff.conditions):
             assert diff.triage.level == "emergency"
 
 

@@ -65,6 +65,6 @@ def rank_batch_rows(cases: Sequence[Case], model: RankingModel | None = None) ->
             ci for ci in order if (marked[ci] and values[ci] >= threshold) or ids[ci] in flagged
         ]
         shown = {ids[ci]: values[ci] for ci in order}
-        triage = triage_for(model, shown, red_flags, bad)
+        triage = triage_for(model, shown, red_flags, bad, present=case.present())
         out.append(RankedRow(order, values, dont_miss, triage, statics, floor))
     return out

@@ -10,6 +10,7 @@ independent given the condition (naive Bayes); unknown findings are left out.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,7 @@ from services.knowledge.clinical import (
     Triage,
     more_urgent,
 )
+from services.knowledge.loader import KnowledgeBase
 from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
@@ -195,6 +197,7 @@ def triage_for(
     red_flags: Sequence[RedFlagHit],
     poor_fit: bool = False,
     shown: dict[str, float] | None = None,
+    present: AbstractSet[str] | None = None,
 ) -> Triage:
     """Red-flag rules first, then probability thresholds, then the leader's usual level; a
     poor fit (``fit.py``) adds what to do next and is never left at self-care, and neither is
@@ -222,7 +225,12 @@ def triage_for(
         )
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
-        if condition.emergency and prob >= policy.emergency_condition_threshold:
+        # A leader keeps its own usual level (step 4): the gate only stops a runner-up's share.
+        setting = "" if cid == leader else _emergency_setting_missing(kb, cid, present)
+        if condition.emergency and prob >= policy.emergency_condition_threshold and setting:
+            level = more_urgent(level, "urgent")
+            reasons.append(f"{condition.label} cannot be excluded ({prob:.0%}), but {setting}; see the same day.")
+        elif condition.emergency and prob >= policy.emergency_condition_threshold:
             level = more_urgent(level, "emergency")
             reasons.insert(0, f"{condition.label} is possible ({prob:.0%}): an emergency.")
         elif condition.emergency and prob >= policy.dont_miss_threshold:
@@ -245,6 +253,30 @@ def triage_for(
         red_flags=tuple(red_flags),
         advice=kb.triage_levels[level].advice,
     )
+
+
+def _emergency_setting_missing(kb: KnowledgeBase, cid: str, present: AbstractSet[str] | None) -> str:
+    """Why an emergency condition's probability alone does not make the case an emergency
+    (round 11, ``triage.yaml`` ``emergency_needs_context`` / ``emergency_not_when``), or "".
+
+    Its probability is a naive-Bayes figure over the findings stated; when none of the settings
+    in which the emergency arises is reported (acute compartment syndrome without an injury,
+    exertion, immobilisation, ischaemia or a tense / painful compartment: trauma in ~70-80% of
+    series, McQueen 2000), or a course it cannot have is (a gradual onset for acute limb
+    ischaemia, ESVS 2020), the same probability makes the case urgent, not an emergency. Red
+    flags are untouched. ``present`` None (a caller without the findings): no change."""
+    if present is None:
+        return ""
+    policy = kb.triage_policy
+    needs = policy.emergency_needs_context.get(cid)
+    if needs is not None and not any(f in present for f in needs):
+        return ("none of the settings it arises in (an injury, exertion, immobilisation, ischaemia, a tense "
+                "compartment) is reported")
+    against = [f for f in policy.emergency_not_when.get(cid, ()) if f in present]
+    if against:
+        course = ", ".join(kb.findings[f].label.lower() for f in sorted(against))
+        return f"its course ({course}) is not that of this emergency"
+    return ""
 
 
 def differential_from_probabilities(
@@ -320,7 +352,8 @@ def differential_from_probabilities(
         conditions=tuple(scored),
         dont_miss=dont_miss,
         triage=triage_for(
-            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit
+            model, probs_by_id, red_flags, _poor_fit(model, case, probs, log_lr) if poor_fit is None else poor_fit,
+            present=case.present(),
         ),
     )
 

@@ -229,6 +229,15 @@ def load_knowledge_base(
     if by_rank != TRIAGE_ORDER:
         raise KnowledgeBaseError(f"triage.yaml: levels: ranks order them {by_rank}; expected {TRIAGE_ORDER}")
     triage_policy = _parse(TriagePolicy, triage_raw.get("policy"), "triage.yaml: policy")
+    for setting_name, setting_table in (("emergency_needs_context", triage_policy.emergency_needs_context),
+                                        ("emergency_not_when", triage_policy.emergency_not_when)):
+        for setting_cid, setting_fids in setting_table.items():
+            if setting_cid not in conditions or not conditions[setting_cid].emergency:
+                raise KnowledgeBaseError(
+                    f"triage.yaml: policy.{setting_name}: {setting_cid!r} is not an emergency condition")
+            if unknown := [f for f in setting_fids if f not in findings]:
+                raise KnowledgeBaseError(
+                    f"triage.yaml: policy.{setting_name}.{setting_cid}: unknown findings {unknown}")
 
     tests = _index(
         _parse_list(DiagnosticTest, read("tests.yaml").get("tests"), "tests.yaml", "tests"),

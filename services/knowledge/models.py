@@ -206,12 +206,14 @@ class TriageLevel(Strict):
 
 
 class TriagePolicy(Cited):
-    """Probability thresholds that escalate triage for emergency / urgent conditions."""
+    """Escalating probability thresholds; round 11: an emergency's settings (docs/ranking.md, Triage)."""
 
     emergency_condition_threshold: float = Field(gt=0, lt=1)
     urgent_condition_threshold: float = Field(gt=0, lt=1)
     dont_miss_threshold: float = Field(gt=0, lt=1)
     unlikely_floor: float = Field(gt=0, lt=1)
+    emergency_needs_context: dict[str, list[str]] = {}
+    emergency_not_when: dict[str, list[str]] = {}
 
 
 class TestAccuracy(Cited):
