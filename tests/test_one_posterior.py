@@ -20,7 +20,7 @@ from devtools.casefit import FitParams, intake_case
 from devtools.correction_fit import CorrectionParams
 from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows
 from services.differential.ranking import (
-    _emergency_setting_missing,
+    emergency_setting_missing,
     compile_model,
     default_model,
     rank,
@@ -70,7 +70,7 @@ def test_every_percentage_a_reason_quotes_is_the_one_the_list_shows() -> None:
             possible = f"{c.label} is possible ({c.probability:.0%}): an emergency."
             # Round 11: a runner-up emergency outside its own setting reads "cannot be excluded".
             gated = c.condition_id != diff.conditions[0].condition_id and bool(
-                _emergency_setting_missing(kb, c.condition_id, case.present()))
+                emergency_setting_missing(kb, c.condition_id, case.present()))
             crosses = c.emergency and c.probability >= policy.emergency_condition_threshold and not gated
             assert (possible in diff.triage.reasons) == crosses, (c.label, c.probability)
             emergencies += possible in diff.triage.reasons
@@ -93,7 +93,7 @@ def test_the_dont_miss_list_and_the_level_read_the_list() -> None:
         assert {c.condition_id for c in diff.dont_miss} == expected
         leader = diff.conditions[0].condition_id
         if any(c.emergency and c.probability >= policy.emergency_condition_threshold
-               and (c.condition_id == leader or not _emergency_setting_missing(kb, c.condition_id, case.present()))
+               and (c.condition_id == leader or not emergency_setting_missing(kb, c.condition_id, case.present()))
                for c in diff.conditions):
             assert diff.triage.level == "emergency"
 

@@ -226,7 +226,7 @@ def triage_for(
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
         # A leader keeps its own usual level (step 4): the gate only stops a runner-up's share.
-        setting = "" if cid == leader else _emergency_setting_missing(kb, cid, present)
+        setting = "" if cid == leader else emergency_setting_missing(kb, cid, present)
         if condition.emergency and prob >= policy.emergency_condition_threshold and setting:
             level = more_urgent(level, "urgent")
             reasons.append(f"{condition.label} cannot be excluded ({prob:.0%}), but {setting}; see the same day.")
@@ -255,7 +255,7 @@ def triage_for(
     )
 
 
-def _emergency_setting_missing(kb: KnowledgeBase, cid: str, present: AbstractSet[str] | None) -> str:
+def emergency_setting_missing(kb: KnowledgeBase, cid: str, present: AbstractSet[str] | None) -> str:
     """Why an emergency condition's probability alone does not make the case an emergency
     (round 11, ``triage.yaml`` ``emergency_needs_context`` / ``emergency_not_when``), or "".
 
