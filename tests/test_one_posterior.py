@@ -20,9 +20,9 @@ from devtools.casefit import FitParams, intake_case
 from devtools.correction_fit import CorrectionParams
 from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows
 from services.differential.ranking import (
-    emergency_setting_missing,
     compile_model,
     default_model,
+    emergency_setting_missing,
     rank,
     rank_batch,
 )
