@@ -80,9 +80,21 @@ def test_neurogenic_claudication_with_a_sphincter_change_is_still_an_emergency()
 
 
 def test_stable_sensory_numbness_after_surgery_is_not_flagged() -> None:
-    flags, level = assess("hx_recent_surgery_injection_or_laceration", "unilateral", "loc_toes", "sx_tingling")
+    """No rule calls a stable sensory-only deficit after surgery urgent (Ehni 1991). Since round 11
+    the ranking correction's emergency margin (chosen by the held-out safety gates over ten rounds,
+    tests/test_one_posterior.py) leaves acute limb ischaemia at ~1.2% on this picture, just over the
+    do-not-miss line, so the level may be urgent through that line alone and says so; never an
+    emergency, never through the post-operative rule."""
+    present = ("hx_recent_surgery_injection_or_laceration", "unilateral", "loc_toes", "sx_tingling")
+    flags, level = assess(*present)
     assert "rf_numbness_after_surgery_injection_cut_or_cast" not in flags
-    assert level in ("routine", "self_care")
+    assert level in ("routine", "self_care", "urgent")
+    if level == "urgent":
+        items = [EvidenceInput(f, State.PRESENT) for f in present]
+        reasons = rank(normalize(knowledge_base(), Patient(age=45), items).case).triage.reasons
+        assert [r for r in reasons if "cannot be excluded" in r] and not any(
+            r.startswith("Red flag") for r in reasons
+        ), reasons
 
 
 def test_worsening_numbness_after_surgery_is_seen_within_48_hours() -> None:
