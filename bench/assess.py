@@ -77,6 +77,23 @@ def shape_floor_ms(mode: str, out: Collector) -> float | None:
     return queue.get(mode, 0.0) + hops * echo + handler["intake"] + handler["differential"] + last
 
 
+def cpu_shape_floor_ms(mode: str, out: Collector) -> float | None:
+    """The CPU this shape would use per assessment if FootCDS added nothing to the frameworks
+    and the domain code: every gRPC call at a bare echo call's CPU (client -> encounter and the
+    four stage calls: five), the bare Celery round trip's CPU for the shapes that queue, and the
+    four handlers timed in-process. Its ratio to the echo call says how low the CPU goal can go
+    without changing the shape itself."""
+    try:
+        echo_cpu = out["ceiling.grpc_echo.cpu@32"].value
+        handlers = sum(
+            out[f"service.{s}.handler"].value / 1e3 for s in ("intake", "differential", "workup", "treatment")
+        )
+        queue = out["ceiling.celery_rt.cpu@32"].value if mode != "direct" else 0.0
+    except KeyError:
+        return None
+    return queue + 5 * echo_cpu + handlers
+
+
 def figures(rounds: Rounds, out: Collector, modes: tuple[str, ...] = MODES) -> None:
     for mode in modes:
         name = f"assess.{mode}"
@@ -109,6 +126,12 @@ def figures(rounds: Rounds, out: Collector, modes: tuple[str, ...] = MODES) -> N
                      "services, Redis); the cores divided by it bound the rate",
             ))
             cpu.extra["rate_bound_per_s"] = round(CORES * 1000 / cpu.value, 1)
+            cpu_floor = cpu_shape_floor_ms(mode, out)
+            if cpu_floor:
+                cpu.extra["shape_floor_ms"] = round(cpu_floor, 3)
+                cpu.extra["shape_floor_vs_echo"] = round(cpu_floor / echo_cpu.value, 2)
+                cpu.extra["shape_floor_rate_bound_per_s"] = round(CORES * 1000 / cpu_floor, 1)
+                cpu.extra.setdefault("vs", {})["shape_floor"] = round(cpu.value / cpu_floor, 3)
         rps_ceiling = "ceiling.grpc_echo.rps@32" if mode == "direct" else "ceiling.celery_rt.rps@32"
         other_rps = "ceiling.celery_rt.rps@32" if mode == "direct" else "ceiling.grpc_echo.rps@32"
         out.add(figure(

@@ -15,6 +15,7 @@ from celery import chain
 from bench import echo
 from bench.harness import Collector, Probe, Rounds
 from bench.report import figure
+from bench.stats import summarize
 
 # Celery's own round trip, result backend included, as the issue defines the ceiling.  The
 # encounter no longer waits on Celery's result backend (its answer comes back on a reply list,
@@ -70,3 +71,8 @@ def figures(rounds: Rounds, out: Collector, *, aio: bool) -> None:
         out.add(figure(f"{name}.p50", rounds.p50_of(name), "ms"))
         out.add(figure(f"{name}.p99", rounds.p99_of(name), "ms"))
     out.add(figure("ceiling.celery_rt.rps@32", rounds.rps_of("ceiling.celery_rt", 32), "/s"))
+    if ("ceiling.celery_rt", 32) in rounds.cpu_ms:
+        out.add(figure(
+            "ceiling.celery_rt.cpu@32", summarize(rounds.cpu_ms[("ceiling.celery_rt", 32)]), "ms",
+            note="CPU of all processes (client, worker, Redis) per bare Celery round trip at 32 in flight",
+        ))
