@@ -68,9 +68,10 @@ def test_every_percentage_a_reason_quotes_is_the_one_the_list_shows() -> None:
             quoted += 1
         for c in diff.conditions:
             possible = f"{c.label} is possible ({c.probability:.0%}): an emergency."
-            # Round 11: a runner-up emergency outside its own setting reads "cannot be excluded".
-            gated = c.condition_id != diff.conditions[0].condition_id and bool(
-                emergency_setting_missing(kb, c.condition_id, case.present()))
+            # Round 11: a runner-up emergency outside its own setting reads "cannot be excluded"; round 12: so
+            # does a leader of the conditions whose leader is gated, without any of its settings.
+            gated = bool(emergency_setting_missing(kb, c.condition_id, case.present(),
+                                                   leading=c.condition_id == diff.conditions[0].condition_id))
             crosses = c.emergency and c.probability >= policy.emergency_condition_threshold and not gated
             assert (possible in diff.triage.reasons) == crosses, (c.label, c.probability)
             emergencies += possible in diff.triage.reasons
@@ -93,7 +94,7 @@ def test_the_dont_miss_list_and_the_level_read_the_list() -> None:
         assert {c.condition_id for c in diff.dont_miss} == expected
         leader = diff.conditions[0].condition_id
         if any(c.emergency and c.probability >= policy.emergency_condition_threshold
-               and (c.condition_id == leader or not emergency_setting_missing(kb, c.condition_id, case.present()))
+               and not emergency_setting_missing(kb, c.condition_id, case.present(), leading=c.condition_id == leader)
                for c in diff.conditions):
             assert diff.triage.level == "emergency"
 

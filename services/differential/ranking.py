@@ -31,6 +31,7 @@ from services.differential.model import (  # re-exported: the ranking's public n
     default_model,
     with_other_mimic,
 )
+from services.differential.own_setting import dont_miss_setting_missing, emergency_setting_missing
 from services.knowledge.clinical import (
     TRIAGE_ORDER,
     Case,
@@ -40,7 +41,6 @@ from services.knowledge.clinical import (
     Triage,
     more_urgent,
 )
-from services.knowledge.loader import KnowledgeBase
 from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
 
@@ -48,7 +48,7 @@ __all__ = [
     "MAX_AGE", "SETTINGS", "Array", "ExplainTables", "RankingModel", "case_arrays", "case_correction", "case_terms",
     "compile_model", "counted_evidence", "default_model", "differential_from_probabilities",
     "evidence_log_lr", "explain_tables", "hallmark_log_factor", "posterior", "posterior_batch",
-    "rank", "rank_batch", "triage_for", "TRIAGE_ORDER",
+    "rank", "rank_batch", "triage_for", "TRIAGE_ORDER", "emergency_setting_missing",
 ]
 
 # Self-care is advised only when the self-care causes together reach this (policy.yaml).
@@ -223,19 +223,26 @@ def triage_for(
             f"The self-care causes together are only {self_care:.0%} likely: a clinician should "
             "confirm the cause."
         )
+    # A leader keeps its own usual level (step 4), unless it is an emergency outside its own setting
+    # (round 12, own_setting.py): then it "cannot be excluded, see the same day".
+    lead_setting = emergency_setting_missing(kb, leader, present, leading=True)
+    if lead_setting:
+        level = "urgent"
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
-        # A leader keeps its own usual level (step 4): the gate only stops a runner-up's share.
-        setting = "" if cid == leader else emergency_setting_missing(kb, cid, present)
-        if condition.emergency and prob >= policy.emergency_condition_threshold and setting:
+        setting = lead_setting if cid == leader else emergency_setting_missing(kb, cid, present)
+        if condition.emergency and (prob >= policy.emergency_condition_threshold or cid == leader) and setting:
             level = more_urgent(level, "urgent")
             reasons.append(f"{condition.label} cannot be excluded ({prob:.0%}), but {setting}; see the same day.")
         elif condition.emergency and prob >= policy.emergency_condition_threshold:
             level = more_urgent(level, "emergency")
             reasons.insert(0, f"{condition.label} is possible ({prob:.0%}): an emergency.")
         elif condition.emergency and prob >= policy.dont_miss_threshold:
-            level = more_urgent(level, "urgent")
-            reasons.append(f"{condition.label} cannot be excluded ({prob:.1%}); see soon.")
+            if quiet := dont_miss_setting_missing(kb, cid, present):
+                reasons.append(f"{condition.label} is listed ({prob:.1%}), but {quiet}; not urgent on that alone.")
+            else:
+                level = more_urgent(level, "urgent")
+                reasons.append(f"{condition.label} cannot be excluded ({prob:.1%}); see soon.")
         elif condition.default_triage in ("emergency", "urgent") and (
             prob >= policy.urgent_condition_threshold
         ):
@@ -253,30 +260,6 @@ def triage_for(
         red_flags=tuple(red_flags),
         advice=kb.triage_levels[level].advice,
     )
-
-
-def emergency_setting_missing(kb: KnowledgeBase, cid: str, present: AbstractSet[str] | None) -> str:
-    """Why an emergency condition's probability alone does not make the case an emergency
-    (round 11, ``triage.yaml`` ``emergency_needs_context`` / ``emergency_not_when``), or "".
-
-    Its probability is a naive-Bayes figure over the findings stated; when none of the settings
-    in which the emergency arises is reported (acute compartment syndrome without an injury,
-    exertion, immobilisation, ischaemia or a tense / painful compartment: trauma in ~70-80% of
-    series, McQueen 2000), or a course it cannot have is (a gradual onset for acute limb
-    ischaemia, ESVS 2020), the same probability makes the case urgent, not an emergency. Red
-    flags are untouched. ``present`` None (a caller without the findings): no change."""
-    if present is None:
-        return ""
-    policy = kb.triage_policy
-    needs = policy.emergency_needs_context.get(cid)
-    if needs is not None and not any(f in present for f in needs):
-        return ("none of the settings it arises in (an injury, exertion, immobilisation, ischaemia, a tense "
-                "compartment) is reported")
-    against = [f for f in policy.emergency_not_when.get(cid, ()) if f in present]
-    if against:
-        course = ", ".join(kb.findings[f].label.lower() for f in sorted(against))
-        return f"its course ({course}) is not that of this emergency"
-    return ""
 
 
 def differential_from_probabilities(

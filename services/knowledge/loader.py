@@ -238,6 +238,14 @@ def load_knowledge_base(
             if unknown := [f for f in setting_fids if f not in findings]:
                 raise KnowledgeBaseError(
                     f"triage.yaml: policy.{setting_name}.{setting_cid}: unknown findings {unknown}")
+    # Round 12: a gate list names emergency conditions with a setting to read (a leader reads only the needs).
+    tp = triage_policy
+    either = {**tp.emergency_not_when, **tp.emergency_needs_context}
+    gate_lists = (("emergency_setting_gates_leader", tp.emergency_setting_gates_leader, tp.emergency_needs_context),
+                  ("emergency_setting_gates_dont_miss", tp.emergency_setting_gates_dont_miss, either))
+    for gate_name, gated, gate_table in gate_lists:
+        if bad := [c for c in gated if c not in gate_table]:
+            raise KnowledgeBaseError(f"triage.yaml: policy.{gate_name}: {bad} have no setting to read")
 
     tests = _index(
         _parse_list(DiagnosticTest, read("tests.yaml").get("tests"), "tests.yaml", "tests"),

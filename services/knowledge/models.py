@@ -127,10 +127,8 @@ class Finding(Strict):
     question_clinician: str
     body_region: str | None = None  # body-map region id for location findings
     background: float = Field(default=0.05, gt=0, lt=1)  # P(finding) when no listed condition explains it
-    # A stand-in for the patient's age ("age over 50"): present exactly when the age is above
-    # this.  When the age is known the intake derives the finding from it (and rejects a state
-    # that contradicts it) and the ranking counts age through the conditions' age_modifiers
-    # only, so age is never counted twice (docs/ranking.md).
+    # A stand-in for the patient's age ("age over 50"): present exactly when the age is above this. When the age is
+    # known the intake derives it (rejecting a contradiction); the ranking counts age once (docs/ranking.md).
     age_above: int | None = Field(default=None, ge=0, le=130)
 
 
@@ -206,7 +204,7 @@ class TriageLevel(Strict):
 
 
 class TriagePolicy(Cited):
-    """Escalating probability thresholds; round 11: an emergency's settings (docs/ranking.md, Triage)."""
+    """Escalating probability thresholds; an emergency's own setting (rounds 11-12, differential/own_setting.py)."""
 
     emergency_condition_threshold: float = Field(gt=0, lt=1)
     urgent_condition_threshold: float = Field(gt=0, lt=1)
@@ -214,6 +212,8 @@ class TriagePolicy(Cited):
     unlikely_floor: float = Field(gt=0, lt=1)
     emergency_needs_context: dict[str, list[str]] = {}
     emergency_not_when: dict[str, list[str]] = {}
+    emergency_setting_gates_leader: list[str] = []  # round 12: a leader without any setting is urgent
+    emergency_setting_gates_dont_miss: list[str] = []  # round 12: the 1% line reads the setting too
 
 
 class TestAccuracy(Cited):
