@@ -56,6 +56,8 @@ SETTINGS: dict[str, Setting] = {
     "l2_005": (FitParams(), replace(ROUND11, l2=0.005), Evidence()),
     "l2_007_ew0": (FitParams(), replace(ROUND11, l2=0.007, emergency_weight=0.0), Evidence()),
     "l2_005_ew0": (FitParams(), replace(ROUND11, l2=0.005, emergency_weight=0.0), Evidence()),
+    "ms4_l2_005": (replace(FitParams(), min_stated=4), replace(ROUND11, l2=0.005), Evidence()),
+    "ms6_l2_005": (replace(FitParams(), min_stated=6), replace(ROUND11, l2=0.005), Evidence()),
     "l2_02": (FitParams(), replace(ROUND11, l2=0.02), Evidence()),
     "mimic09": (FitParams(), ROUND11, Evidence(other_mimic_share=0.9)),
     "mimic065": (FitParams(), ROUND11, Evidence(other_mimic_share=0.65)),
