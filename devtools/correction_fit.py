@@ -37,7 +37,9 @@ from tests.clinical.realcases import RealCase
 class CorrectionParams:
     """What the cross-validation chose (docs/ranking.md, section 9)."""
 
-    l2: float = 0.01
+    # Round 12: 0.01 -> 0.005, chosen inside every one of the eleven nested leave-one-round-out folds
+    # (devtools/cv_capacity.py; docs/knowledge-changes-round12-r12learn.md).
+    l2: float = 0.005
     iterations: int = 1500
     learning_rate: float = 0.05
     red_flag_guard: bool = True

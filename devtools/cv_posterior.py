@@ -66,9 +66,17 @@ def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams
                   l2s: Sequence[float], params: CorrectionParams | None = None) -> dict[float, list[Row]]:
     """Per l2, every spent case's held-out row (both layers fitted on the other rounds); the
     correction's other settings are ``params``' (default: the committed method's)."""
-    prior = prior_table(base)
     template = params or CorrectionParams()
-    out: dict[float, list[Row]] = {l2: [] for l2 in l2s}
+    rows = held_out_rows_many(base, cases, fit, [replace(template, l2=l2) for l2 in l2s])
+    return dict(zip(l2s, rows, strict=True))
+
+
+def held_out_rows_many(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams,
+                       settings: Sequence[CorrectionParams]) -> list[list[Row]]:
+    """Per correction setting, every spent case's held-out row; the fitted layer and the correction's
+    out-of-fold offsets are fitted once per held-out round and shared by the settings."""
+    prior = prior_table(base)
+    out: list[list[Row]] = [[] for _ in settings]
     for r in sorted({c.corpus_round for c in cases}):
         held = [c for c in cases if c.corpus_round == r]
         rest = [c for c in cases if c.corpus_round != r]
@@ -76,14 +84,13 @@ def held_out_rows(base: KnowledgeBase, cases: Sequence[RealCase], fit: FitParams
         design = out_of_fold_design(base, rest, prior, fit)
         intake = [intake_case(base, c) for c in held]
         flags = [tuple(detect_red_flags(base, ic.present())) for ic in intake]
-        for l2 in l2s:
-            one = replace(template, l2=l2)
+        for one, sink in zip(settings, out, strict=True):
             w = fit_weights(base, design, one)
             model = compile_model(corrected(kb, weight_table(base, w, one), one))
             probs, log_lr, counted, tables = _batch_probabilities(intake, model)
             poor = poor_fit_batch(model, probs, log_lr, counted[0]).tolist()
-            out[l2].extend(Row(c, p, t, f, bool(b), frozenset(ic.present()))
-                           for c, p, t, f, b, ic in zip(held, probs, tables, flags, poor, intake, strict=True))
+            sink.extend(Row(c, p, t, f, bool(b), frozenset(ic.present()))
+                        for c, p, t, f, b, ic in zip(held, probs, tables, flags, poor, intake, strict=True))
             forget_explain_tables(model)
     return out
 
