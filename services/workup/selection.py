@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import cast
 
 import numpy as np
 
@@ -72,19 +71,9 @@ class Context:
 
 def _prior(table: CompiledTests, ids: Sequence[str], probabilities: Sequence[float], prefix: str) -> Array:
     """The differential as a probability vector over the KB's conditions (renormalized)."""
-    index = table.condition_index
-    slots = [index.get(cid) for cid in ids]
-    values = np.array(probabilities, dtype=np.float64)
-    if None not in slots and len(set(slots)) == len(slots) and bool(((values >= 0.0) & (values <= 1.0)).all()):
-        # Every id known once, every probability in [0, 1] (NaN fails): the loop below's
-        # assignments at once.  Anything else goes through the loop, which names the field.
-        prior = np.zeros(len(table.condition_ids))
-        prior[cast(list[int], slots)] = values
-        if prior.sum() > 0:
-            fast: Array = prior / prior.sum()
-            return fast
     problems: list[Violation] = []
     prior = np.zeros(len(table.condition_ids))
+    index = table.condition_index
     for i, (cid, p) in enumerate(zip(ids, probabilities, strict=True)):
         at = index.get(cid)
         if at is not None and 0.0 <= p <= 1.0:  # (NaN fails the comparison)
