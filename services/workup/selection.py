@@ -290,9 +290,7 @@ def allowed_tests(
     cached = _ALLOWED.get(key)
     if cached is not None and cached[0] is kb:
         return cached[1]
-    allowed = np.array(
-        [t not in exclude and not contraindications_found(kb.tests[t], flags) for t in table.test_ids]
-    )
+    allowed = np.array([t not in exclude and not contraindications_found(kb.tests[t], flags) for t in table.test_ids])
     allowed.flags.writeable = False
     if len(_ALLOWED) >= 1024:
         _ALLOWED.clear()
