@@ -28,6 +28,7 @@ from services.encounter import screening_servicer
 from services.knowledge.loader import knowledge_base
 from services.pipeline.screening import LocalBatchCalls, screen_chunk
 from services.pipeline.screening_store import ScreeningStore, idempotency_key
+from services.platform.config import settings
 from services.platform.errors import violations_of
 from tests.conftest import EXAMPLES, ROOT
 
@@ -400,3 +401,49 @@ def test_redis_down_at_submit_is_unavailable(
     submitted = submit(fragile_stub, athletes, "redis-down")  # nothing was left claiming the key
     assert not submitted.duplicate
     assert watch_to_end(fragile_stub, submitted.screening_id)[-1].done == 20
+
+
+def test_a_watch_is_woken_by_each_chunk_write_not_a_timer(suite: LocalSuite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunk writes push to the screening's events list and the watch blocks on it: with
+    the watch's fallback re-read set to a minute, every chunk still shows within a second of
+    its write, and the watch ends as the last chunk lands (a 25 ms poll loop used to do this
+    at ~40 Redis reads a second; a watch that only slept its fallback would take minutes)."""
+    store = ScreeningStore(redis.Redis.from_url(suite.redis_url), 3600)
+    monkeypatch.setattr(screening_servicer, "store", lambda: store)
+    monkeypatch.setattr(screening_servicer, "WATCH_WAIT_SECONDS", 60.0)
+    monkeypatch.setattr(settings(), "screening_chunk_size", 10)
+    written: list[float] = []
+
+    def run_chunks(screening_id: str, chunks: list[list[tuple[int, encounter_pb2.RosterEntry]]]) -> None:
+        def work() -> None:
+            time.sleep(0.5)  # the watch is blocked by now
+            store.mark_started(screening_id)
+            for index, chunk in enumerate(chunks):
+                time.sleep(0.3)
+                store.write_chunk(screening_id, index, screen_chunk(chunk, LocalBatchCalls()))
+                written.append(time.monotonic())
+
+        futures.ThreadPoolExecutor(max_workers=1).submit(work)
+
+    monkeypatch.setattr(screening_servicer, "dispatch", run_chunks)
+    from services.encounter.servicer import EncounterServicer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = encounter_pb2_grpc.EncounterServiceStub(channel)
+            submitted = submit(stub, synthetic(30, seed=21), f"pushed-{time.time()}")
+            seen: list[tuple[int, float]] = []
+            for update in stub.WatchScreening(
+                encounter_pb2.WatchScreeningRequest(screening_id=submitted.screening_id), timeout=20
+            ):
+                seen.append((update.done, time.monotonic()))
+            assert [done for done, _ in seen] == [0, 0, 10, 20, 30]  # queued, running, each chunk
+            assert len(written) == 3
+            for (_, shown), landed in zip(seen[2:], written, strict=True):
+                assert shown - landed < 1.0  # woken by the write, not by the minute's fallback
+    finally:
+        server.stop(None)

@@ -22,10 +22,13 @@ def case_from_pb(
     patient: common_pb2.PatientContext,
     evidence: list[common_pb2.Evidence],
     prefix: str = "",
+    *,
+    columns: bool = True,
 ) -> Case:
-    """Validate with the intake rules so a direct caller cannot skip them."""
+    """Validate with the intake rules so a direct caller cannot skip them (``columns``: see
+    ``intake.domain.validate``)."""
     return intake_domain.validate(
-        kb, convert.patient_from_pb(patient, prefix), evidence_inputs(evidence), prefix=prefix
+        kb, convert.patient_from_pb(patient, prefix), evidence_inputs(evidence), prefix=prefix, columns=columns
     )
 
 

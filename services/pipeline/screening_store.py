@@ -12,6 +12,10 @@ Keys (every one expires at the same moment, ``expires_at`` in the meta hash):
                                      written in the same transaction as the chunk's rows.
                                      Progress is the sum of these fields, so a redelivered
                                      chunk cannot count twice (an INCR would).
+* ``footcds:screening:<id>:events``  list: one entry pushed by every write a watch reports
+                                     (a chunk's rows, the first chunk started, a failure),
+                                     popped by ``WatchScreening`` (BLPOP) instead of polling;
+                                     trimmed to its last ``EVENTS_KEPT``.
 * ``footcds:screening-key:<sha256>`` the idempotency key -> ``<screening id> <roster hash>``
                                      (SET NX); the key is hashed so no caller text becomes a
                                      Redis key, and the roster hash (``roster_fingerprint``)
@@ -43,6 +47,7 @@ PREFIX = "footcds:screening"
 # the claim and the dispatch) is taken over by a later submit with the same key after this.
 STALE_CLAIM_SECONDS = 30
 READ_BATCH = 1000
+EVENTS_KEPT = 64  # a watch only needs to know that something changed, not what
 
 
 def meta_key(screening_id: str) -> str:
@@ -55,6 +60,10 @@ def rows_key(screening_id: str) -> str:
 
 def chunks_key(screening_id: str) -> str:
     return f"{PREFIX}:{screening_id}:chunks"
+
+
+def events_key(screening_id: str) -> str:
+    return f"{PREFIX}:{screening_id}:events"
 
 
 def idempotency_key(key: str) -> str:
@@ -218,7 +227,10 @@ class ScreeningStore:
                 if current is None or _binding(current)[0] != screening_id:
                     return
                 pipe.multi()
-                pipe.delete(name, meta_key(screening_id), rows_key(screening_id), chunks_key(screening_id))
+                pipe.delete(
+                    name, meta_key(screening_id), rows_key(screening_id), chunks_key(screening_id),
+                    events_key(screening_id),
+                )
                 pipe.execute()
             except redis.exceptions.WatchError:
                 return
@@ -250,10 +262,21 @@ class ScreeningStore:
         pipe = self.client.pipeline(transaction=False)
         pipe.exists(meta_key(screening_id))
         pipe.hsetnx(meta_key(screening_id), "started", "1")
-        exists, _ = pipe.execute()
+        pipe.hget(meta_key(screening_id), "expires_at")
+        exists, first, expires_at = pipe.execute()
         if not exists:
             self.client.delete(meta_key(screening_id))  # HSETNX on a missing key created it
+        elif first and expires_at is not None:  # queued -> running: a watch reports it
+            pipe = self.client.pipeline(transaction=False)
+            self._notify(pipe, screening_id, int(expires_at))
+            pipe.execute()
         return bool(exists)
+
+    def _notify(self, pipe: Any, screening_id: str, expires_at: int) -> None:
+        """Wake a watch (``wait_for_change``): push to the screening's events list."""
+        pipe.rpush(events_key(screening_id), b"1")
+        pipe.ltrim(events_key(screening_id), -EVENTS_KEPT, -1)
+        pipe.expireat(events_key(screening_id), expires_at)
 
     def write_chunk(self, screening_id: str, chunk: int, results: Sequence[Result]) -> bool:
         """The chunk's rows and its tally together; a re-run overwrites both."""
@@ -270,12 +293,26 @@ class ScreeningStore:
             pipe.expireat(rows_key(screening_id), int(expires_at))
         pipe.hset(chunks_key(screening_id), str(chunk), tally.encode())
         pipe.expireat(chunks_key(screening_id), int(expires_at))
+        self._notify(pipe, screening_id, int(expires_at))
         pipe.execute()
         return True
 
     def mark_failed(self, screening_id: str, message: str) -> None:
-        if self.client.exists(meta_key(screening_id)):
-            self.client.hset(meta_key(screening_id), "failed", message[:500])
+        expires_at = self.client.hget(meta_key(screening_id), "expires_at")
+        if expires_at is not None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(meta_key(screening_id), "failed", message[:500])
+            self._notify(pipe, screening_id, int(expires_at))
+            pipe.execute()
+
+    def wait_for_change(self, screening_id: str, timeout: float) -> bool:
+        """Block until a chunk task writes something a watch reports, or ``timeout`` seconds.
+
+        True when woken by a write.  BLOCKING POP: each write wakes one waiting watch; a second
+        watch of the same screening misses that one and sees the change at its own timeout,
+        so the timeout is the bound on staleness and a watch never waits on a push alone."""
+        popped = self.client.blpop([events_key(screening_id)], timeout=max(timeout, 0.001))
+        return popped is not None
 
     # --- reads --------------------------------------------------------------------------
 

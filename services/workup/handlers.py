@@ -33,7 +33,7 @@ def recommend_tests(
 def _start(request: workup_pb2.RecommendTestsRequest, prefix: str) -> domain.WorkupResult | domain.Pending:
     """The request checked and read, up to the test search."""
     kb = knowledge_base()
-    case = case_from_pb(kb, request.patient, list(request.evidence), prefix)
+    case = case_from_pb(kb, request.patient, list(request.evidence), prefix, columns=False)  # reads none
     return domain.plan_context(kb, case, ranked_from_pb(request.differential), prefix=prefix)
 
 

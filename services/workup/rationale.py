@@ -8,6 +8,7 @@ only explains a ``selection.Pick`` with figures quoted from the differential and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,6 +54,33 @@ def bears_on(ctx: Context, test: DiagnosticTest) -> tuple[str, ...]:
     return tuple(detected[:6])
 
 
+@dataclass(frozen=True, slots=True)
+class _Quoted:
+    """What ``_separation`` reads of a context, the same for each of its tests."""
+
+    shown: list[float]  # the differential's probabilities with the pooled rest last
+    named: list[int]  # the most probable kept conditions (at most RATIONALE_CANDIDATES)
+    prior: list[float]  # the planning distribution
+
+
+_QUOTED: list[tuple[Context, _Quoted]] = []  # the last context's (a plan's tests share it)
+
+
+def _quoted(ctx: Context) -> _Quoted:
+    """``_separation``'s per-context figures, computed once per plan, not once per test
+    (read into a local first: handlers may run in threads, and a stale entry is only a miss)."""
+    last = _QUOTED[0] if _QUOTED else None
+    if last is not None and last[0] is ctx:
+        return last[1]
+    n = len(ctx.table.condition_ids)
+    kept = ctx.prior[:n] > 0
+    shown = np.append(np.where(kept, ctx.shown, 0.0), ctx.shown[~kept].sum())
+    named = [int(i) for i in np.argsort(-ctx.prior[:n])[:RATIONALE_CANDIDATES] if ctx.prior[i] > 0]
+    quoted = _Quoted(shown.tolist(), named, ctx.prior.tolist())
+    _QUOTED[:] = [(ctx, quoted)]
+    return quoted
+
+
 def _separation(ctx: Context, ti: int) -> str:
     """Name the pair of likely causes this test tells apart best.
 
@@ -63,12 +91,11 @@ def _separation(ctx: Context, ti: int) -> str:
     table = ctx.table
     n = len(table.condition_ids)
     a = table.planning[ti]
-    kept = ctx.prior[:n] > 0
-    shown = np.append(np.where(kept, ctx.shown, 0.0), ctx.shown[~kept].sum())
-    named = [int(i) for i in np.argsort(-ctx.prior[:n])[:RATIONALE_CANDIDATES] if ctx.prior[i] > 0]
+    quoted = _quoted(ctx)
+    shown, named = quoted.shown, quoted.named
 
     # Python floats: the same IEEE double products as NumPy scalars, without their overhead.
-    prior, abnormal = ctx.prior.tolist(), a.tolist()
+    prior, abnormal = quoted.prior, a.tolist()
 
     def best_pair(candidates: Sequence[int]) -> tuple[float, int, int] | None:
         best: tuple[float, int, int] | None = None
@@ -80,19 +107,19 @@ def _separation(ctx: Context, ti: int) -> str:
         return best
 
     # Name two conditions when the test tells two of them apart; else the leader vs the rest.
-    best = best_pair(named) or best_pair([*named, n] if ctx.prior[n] > 0 else named)
+    best = best_pair(named) or best_pair([*named, n] if prior[n] > 0 else named)
     if best is None:
         return ""
     _, hi, lo = best
 
     def name(i: int) -> str:
         label = "the other causes together" if i == n else _label(ctx, table.condition_ids[i])
-        return f"{label} ({pct(float(shown[i]))})"
+        return f"{label} ({pct(shown[i])})"
 
     if lo == n:
         return (
             f"Tests for {name(hi)} against the other causes together "
-            f"({pct(float(shown[n]))}): abnormal in about {a[hi]:.0%} with it vs {a[lo]:.0%} "
+            f"({pct(shown[n])}): abnormal in about {a[hi]:.0%} with it vs {a[lo]:.0%} "
             "without."
         )
     return (
@@ -166,16 +193,29 @@ def _rationale(ctx: Context, pick: Pick) -> str:
 def _citations(
     kb: KnowledgeBase, test: DiagnosticTest, conditions: Sequence[str]
 ) -> tuple[CitationRef, ...]:
+    """The test's own citations, then each quoted condition's accuracy citations (memoised per
+    knowledge base, test and conditions: a roster asks for the same few combinations)."""
+    key = (id(kb), test.id, tuple(conditions))
+    cached = _CITED.get(key)
+    if cached is not None and cached[0] is kb:
+        return cached[1]
     refs: dict[str, CitationRef] = {}
-    for key in test.citations:
-        refs.setdefault(key, CitationRef(key, kb.sources[key].title))
+    for key_ in test.citations:
+        refs.setdefault(key_, CitationRef(key_, kb.sources[key_].title))
     for cid in conditions:
         acc = test.detects.get(cid)
         if acc is None:
             continue
-        for key in acc.citations:
-            refs.setdefault(key, CitationRef(key, kb.sources[key].title, acc.estimate))
-    return tuple(refs.values())
+        for key_ in acc.citations:
+            refs.setdefault(key_, CitationRef(key_, kb.sources[key_].title, acc.estimate))
+    out = tuple(refs.values())
+    if len(_CITED) >= 4096:
+        _CITED.clear()
+    _CITED[key] = (kb, out)
+    return out
+
+
+_CITED: dict[tuple[int, str, tuple[str, ...]], tuple[KnowledgeBase, tuple[CitationRef, ...]]] = {}
 
 
 def recommendation(ctx: Context, pick: Pick) -> TestRecommendation:

@@ -247,13 +247,7 @@ class Search:
         self.ctx = ctx
         self.picks = list(seeded)
         self.chosen = [table.test_index[p.test_id] for p in self.picks]
-        self.allowed = np.array(
-            [
-                t not in ctx.exclude
-                and not (avoid_flags and contraindications_found(kb.tests[t], ctx.flags))
-                for t in table.test_ids
-            ]
-        )
+        self.allowed = allowed_tests(kb, table, ctx.exclude, ctx.flags if avoid_flags else frozenset())
         self.first_score: float | None = None
         self.first_line = 0
         self.done = False
@@ -284,6 +278,27 @@ class Search:
             self.first_line += 1
         self.picks.append(Pick(table.test_ids[ti], tier, float(score[ti]), float(info[ti])))
         self.chosen.append(ti)
+
+
+def allowed_tests(
+    kb: KnowledgeBase, table: CompiledTests, exclude: frozenset[str], flags: frozenset[str]
+) -> Array:
+    """[T] bool: the tests a search may add (not excluded, no contraindication among
+    ``flags``).  Read-only and memoised per knowledge base: a roster has few distinct
+    exclusions and flag sets, and building it was a sixth of the batch search (ninth pass)."""
+    key = (id(kb), table.test_ids, exclude, flags & table.contraindicating)
+    cached = _ALLOWED.get(key)
+    if cached is not None and cached[0] is kb:
+        return cached[1]
+    allowed = np.array([t not in exclude and not contraindications_found(kb.tests[t], flags) for t in table.test_ids])
+    allowed.flags.writeable = False
+    if len(_ALLOWED) >= 1024:
+        _ALLOWED.clear()
+    _ALLOWED[key] = (kb, allowed)
+    return allowed
+
+
+_ALLOWED: dict[tuple[int, tuple[str, ...], frozenset[str], frozenset[str]], tuple[KnowledgeBase, Array]] = {}
 
 
 def plan(ctx: Context) -> list[Pick]:
@@ -328,13 +343,14 @@ def tiered(ctx: Context, safe: list[Pick], ideal: list[Pick]) -> list[Pick]:
         flagged.append(
             Pick(pick.test_id, pick.tier, pick.score, pick.information, pick.reason, instead)
         )
-    safe = [
-        replace(
-            p,
-            stands_in_for=tuple(f.test_id for f in flagged if p.test_id in f.replaces),
-        )
-        for p in safe
-    ]
+    if flagged:  # (nothing flagged: every ``stands_in_for`` stays empty, no copy needed)
+        safe = [
+            replace(
+                p,
+                stands_in_for=tuple(f.test_id for f in flagged if p.test_id in f.replaces),
+            )
+            for p in safe
+        ]
     if not ctx.emergency_triage:
         safe = leader_confirmation_first(ctx, safe)
     ordered: list[Pick] = []
