@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -31,6 +32,23 @@ from services.pipeline.screening_store import ScreeningStore, idempotency_key
 from services.platform.config import settings
 from services.platform.errors import violations_of
 from tests.conftest import EXAMPLES, ROOT
+
+
+@contextmanager
+def in_process_encounter() -> Iterator[encounter_pb2_grpc.EncounterServiceStub]:
+    """The encounter's servicer on a loopback gRPC server in this process, so a test can patch
+    what it dispatches to or stores in; stopped on the way out."""
+    from services.encounter.servicer import EncounterServicer
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield encounter_pb2_grpc.EncounterServiceStub(channel)
+    finally:
+        server.stop(None)
 
 pytestmark = pytest.mark.e2e
 DONE = encounter_pb2.SCREENING_STATE_DONE
@@ -344,28 +362,18 @@ def test_a_failed_dispatch_leaves_nothing_behind(fragile: LocalSuite, monkeypatc
         raise OperationalError("injected: the broker went away")
 
     monkeypatch.setattr(screening_servicer, "dispatch", broken)
-    from services.encounter.servicer import EncounterServicer
+    with in_process_encounter() as stub:
+        before = screening_ids(fragile.redis_url)
+        with pytest.raises(grpc.RpcError) as caught:
+            submit(stub, synthetic(30, seed=16), "half-written?")
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert screening_ids(fragile.redis_url) == before
+        assert store.client.get(idempotency_key("half-written?")) is None
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = encounter_pb2_grpc.EncounterServiceStub(channel)
-            before = screening_ids(fragile.redis_url)
-            with pytest.raises(grpc.RpcError) as caught:
-                submit(stub, synthetic(30, seed=16), "half-written?")
-            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-            assert screening_ids(fragile.redis_url) == before
-            assert store.client.get(idempotency_key("half-written?")) is None
-
-            monkeypatch.setattr(screening_servicer, "dispatch", lambda sid, chunks: dispatched.append(len(chunks)))
-            retried = submit(stub, synthetic(30, seed=16), "half-written?")
-            assert not retried.duplicate and dispatched == [1]
-            assert screening_ids(fragile.redis_url) - before == {retried.screening_id}
-    finally:
-        server.stop(None)
+        monkeypatch.setattr(screening_servicer, "dispatch", lambda sid, chunks: dispatched.append(len(chunks)))
+        retried = submit(stub, synthetic(30, seed=16), "half-written?")
+        assert not retried.duplicate and dispatched == [1]
+        assert screening_ids(fragile.redis_url) - before == {retried.screening_id}
 
 
 def test_a_chunk_that_keeps_failing_ends_the_screening_as_failed(
@@ -426,24 +434,14 @@ def test_a_watch_is_woken_by_each_chunk_write_not_a_timer(suite: LocalSuite, mon
         futures.ThreadPoolExecutor(max_workers=1).submit(work)
 
     monkeypatch.setattr(screening_servicer, "dispatch", run_chunks)
-    from services.encounter.servicer import EncounterServicer
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    encounter_pb2_grpc.add_EncounterServiceServicer_to_server(EncounterServicer(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = encounter_pb2_grpc.EncounterServiceStub(channel)
-            submitted = submit(stub, synthetic(30, seed=21), f"pushed-{time.time()}")
-            seen: list[tuple[int, float]] = []
-            for update in stub.WatchScreening(
-                encounter_pb2.WatchScreeningRequest(screening_id=submitted.screening_id), timeout=20
-            ):
-                seen.append((update.done, time.monotonic()))
-            assert [done for done, _ in seen] == [0, 0, 10, 20, 30]  # queued, running, each chunk
-            assert len(written) == 3
-            for (_, shown), landed in zip(seen[2:], written, strict=True):
-                assert shown - landed < 1.0  # woken by the write, not by the minute's fallback
-    finally:
-        server.stop(None)
+    with in_process_encounter() as stub:
+        submitted = submit(stub, synthetic(30, seed=21), f"pushed-{time.time()}")
+        seen: list[tuple[int, float]] = []
+        for update in stub.WatchScreening(
+            encounter_pb2.WatchScreeningRequest(screening_id=submitted.screening_id), timeout=20
+        ):
+            seen.append((update.done, time.monotonic()))
+        assert [done for done, _ in seen] == [0, 0, 10, 20, 30]  # queued, running, each chunk
+        assert len(written) == 3
+        for (_, shown), landed in zip(seen[2:], written, strict=True):
+            assert shown - landed < 1.0  # woken by the write, not by the minute's fallback

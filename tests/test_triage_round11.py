@@ -98,12 +98,8 @@ def test_chronic_ischaemia_of_gradual_onset_is_urgent_sudden_is_an_emergency() -
     assert _level(_assess([*chronic, "onset_sudden"], age=70)) == "emergency"
 
 
-def test_an_unknown_finding_in_the_setting_table_is_refused(tmp_path: Path) -> None:
-    source = Path(__file__).resolve().parents[1] / "services" / "knowledge" / "data"
-    data = tmp_path / "data"
-    data.mkdir()
-    for f in source.iterdir():
-        (data / f.name).write_bytes(f.read_bytes())
+def test_an_unknown_finding_in_the_setting_table_is_refused(data_copy: Path) -> None:
+    data = data_copy
     triage = yaml.safe_load((data / "triage.yaml").read_text())
     triage["policy"]["emergency_needs_context"]["acute_compartment_syndrome"].append("hx_no_such_finding")
     (data / "triage.yaml").write_text(yaml.safe_dump(triage))

@@ -140,23 +140,19 @@ def test_a_red_flag_still_wins_over_the_gate() -> None:
     assert _triage(result)["level"] == "emergency"
 
 
-def _load_with(tmp_path: Path, key: str, value: list[str]) -> None:
-    source = Path(__file__).resolve().parents[1] / "services" / "knowledge" / "data"
-    data = tmp_path / "data"
-    data.mkdir()
-    for f in source.iterdir():
-        (data / f.name).write_bytes(f.read_bytes())
+def _load_with(data: Path, key: str, value: list[str]) -> None:
+    """Load a copy of the knowledge base (the ``data_copy`` fixture) with one triage policy field set."""
     triage = yaml.safe_load((data / "triage.yaml").read_text())
     triage["policy"][key] = value
     (data / "triage.yaml").write_text(yaml.safe_dump(triage))
     load_knowledge_base(data)
 
 
-def test_a_gate_list_naming_a_condition_without_a_setting_is_refused(tmp_path: Path) -> None:
+def test_a_gate_list_naming_a_condition_without_a_setting_is_refused(data_copy: Path) -> None:
     with pytest.raises(KnowledgeBaseError, match="emergency_setting_gates_leader: \\['stroke'\\]"):
-        _load_with(tmp_path, "emergency_setting_gates_leader", ["stroke"])
+        _load_with(data_copy, "emergency_setting_gates_leader", ["stroke"])
 
 
-def test_a_do_not_miss_gate_on_a_condition_without_a_setting_is_refused(tmp_path: Path) -> None:
+def test_a_do_not_miss_gate_on_a_condition_without_a_setting_is_refused(data_copy: Path) -> None:
     with pytest.raises(KnowledgeBaseError, match="emergency_setting_gates_dont_miss: \\['mortons_neuroma'\\]"):
-        _load_with(tmp_path, "emergency_setting_gates_dont_miss", ["mortons_neuroma"])
+        _load_with(data_copy, "emergency_setting_gates_dont_miss", ["mortons_neuroma"])
