@@ -18,7 +18,7 @@ import pytest
 
 from devtools.casefit import FitParams, intake_case
 from devtools.correction_fit import CorrectionParams
-from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows
+from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows_many
 from services.differential.ranking import (
     compile_model,
     default_model,
@@ -113,20 +113,19 @@ def test_single_case_and_batch_paths_agree_with_the_correction() -> None:
 
 
 @cache
-def _held_out_by_l2(emergency_weight: float, l2s: tuple[float, ...]) -> dict[float, list[Row]]:
+def _held_out_rows() -> tuple[list[Row], list[Row]]:
     """Every spent case's held-out row (nested leave-one-round-out, both layers fitted on the other
-    rounds) with the committed method but this correction ``emergency_weight``, per penalty in ``l2s``
-    (the layer and the offsets are fitted once per round for all of them); computed once."""
+    rounds) with the committed correction, and with the same correction without its emergency
+    margin (``emergency_weight`` 0, the plain fit); the fitted layer and the offsets are fitted once
+    per round for both (``held_out_rows_many``); computed once for the gates below. (Round 12's
+    choice of penalty, 0.005 against 0.01, was measured per round in every nested fold:
+    docs/knowledge-changes-round12-r12learn.md.)"""
     base = load_knowledge_base(fitted=False, corrected=False)
-    params = replace(CorrectionParams(), emergency_weight=emergency_weight)
-    return held_out_rows(base, realcases.spent_cases(), FitParams(), l2s, params)
-
-
-def _held_out(emergency_weight: float) -> list[Row]:
-    """The committed penalty's held-out rows. (Round 12's choice of penalty, 0.005 against 0.01, was
-    measured per round in every nested fold: docs/knowledge-changes-round12-r12learn.md.)"""
-    l2 = CorrectionParams().l2
-    return _held_out_by_l2(emergency_weight, (l2,))[l2]
+    committed = CorrectionParams()
+    shipped, plain = held_out_rows_many(
+        base, realcases.spent_cases(), FitParams(), [committed, replace(committed, emergency_weight=0.0)]
+    )
+    return shipped, plain
 
 
 @pytest.mark.timeout(1500)
@@ -148,7 +147,7 @@ def test_held_out_the_one_posterior_is_at_least_as_safe() -> None:
     3 (6), raised 140 of 542 (127) (docs/knowledge-changes-round12-r12learn.md)."""
     base = load_knowledge_base(fitted=False, corrected=False)
     ids = list(compile_model(base).condition_ids)
-    rows = _held_out(CorrectionParams().emergency_weight)
+    rows = _held_out_rows()[0]
     shipped_t = file_thresholds(base)
     shipped = evaluate(base, ids, rows, shipped_t, one=True)
     round7 = evaluate(base, ids, rows, Thresholds(0.10, 0.015, 0.35, 0.5), one=False)
@@ -185,8 +184,7 @@ def test_held_out_the_emergency_margin_costs_no_round_an_emergency() -> None:
     base = load_knowledge_base(fitted=False, corrected=False)
     ids = list(compile_model(base).condition_ids)
     t = file_thresholds(base)
-    l2 = CorrectionParams().l2
-    rows, plain_rows = _held_out(committed), _held_out_by_l2(0.0, (l2,))[l2]
+    rows, plain_rows = _held_out_rows()
     shipped, plain = evaluate(base, ids, rows, t, one=True), evaluate(base, ids, plain_rows, t, one=True)
     assert shipped["top1"] + shipped["top3"] >= plain["top1"] + plain["top3"]
     for r in sorted({x.case.corpus_round for x in rows}):
