@@ -19,6 +19,7 @@ from services.knowledge.clinical import (
     TestRecommendation,
 )
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.memo import PerKnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.workup.ranked import leader_index
 from services.workup.selection import Context, Pick, contraindications_found
@@ -195,27 +196,25 @@ def _citations(
 ) -> tuple[CitationRef, ...]:
     """The test's own citations, then each quoted condition's accuracy citations (memoised per
     knowledge base, test and conditions: a roster asks for the same few combinations)."""
-    key = (id(kb), test.id, tuple(conditions))
-    cached = _CITED.get(key)
-    if cached is not None and cached[0] is kb:
-        return cached[1]
+    return _CITED.get(kb, (test.id, tuple(conditions)), lambda: _citations_of(kb, test, conditions))
+
+
+def _citations_of(
+    kb: KnowledgeBase, test: DiagnosticTest, conditions: Sequence[str]
+) -> tuple[CitationRef, ...]:
     refs: dict[str, CitationRef] = {}
-    for key_ in test.citations:
-        refs.setdefault(key_, CitationRef(key_, kb.sources[key_].title))
+    for key in test.citations:
+        refs.setdefault(key, CitationRef(key, kb.sources[key].title))
     for cid in conditions:
         acc = test.detects.get(cid)
         if acc is None:
             continue
-        for key_ in acc.citations:
-            refs.setdefault(key_, CitationRef(key_, kb.sources[key_].title, acc.estimate))
-    out = tuple(refs.values())
-    if len(_CITED) >= 4096:
-        _CITED.clear()
-    _CITED[key] = (kb, out)
-    return out
+        for key in acc.citations:
+            refs.setdefault(key, CitationRef(key, kb.sources[key].title, acc.estimate))
+    return tuple(refs.values())
 
 
-_CITED: dict[tuple[int, str, tuple[str, ...]], tuple[KnowledgeBase, tuple[CitationRef, ...]]] = {}
+_CITED: PerKnowledgeBase[tuple[str, tuple[str, ...]], tuple[CitationRef, ...]] = PerKnowledgeBase(4096)
 
 
 def recommendation(ctx: Context, pick: Pick) -> TestRecommendation:

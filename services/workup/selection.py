@@ -17,6 +17,7 @@ import numpy as np
 
 from services.knowledge.clinical import Case, Differential, Triage
 from services.knowledge.loader import KnowledgeBase
+from services.knowledge.memo import PerKnowledgeBase
 from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
 from services.workup.precedence import localised_order
@@ -286,19 +287,16 @@ def allowed_tests(
     """[T] bool: the tests a search may add (not excluded, no contraindication among
     ``flags``).  Read-only and memoised per knowledge base: a roster has few distinct
     exclusions and flag sets, and building it was a sixth of the batch search (ninth pass)."""
-    key = (id(kb), table.test_ids, exclude, flags & table.contraindicating)
-    cached = _ALLOWED.get(key)
-    if cached is not None and cached[0] is kb:
-        return cached[1]
-    allowed = np.array([t not in exclude and not contraindications_found(kb.tests[t], flags) for t in table.test_ids])
-    allowed.flags.writeable = False
-    if len(_ALLOWED) >= 1024:
-        _ALLOWED.clear()
-    _ALLOWED[key] = (kb, allowed)
-    return allowed
+    def build() -> Array:
+        allowed = np.array([t not in exclude and not contraindications_found(kb.tests[t], flags)
+                            for t in table.test_ids])
+        allowed.flags.writeable = False
+        return allowed
+
+    return _ALLOWED.get(kb, (table.test_ids, exclude, flags & table.contraindicating), build)
 
 
-_ALLOWED: dict[tuple[int, tuple[str, ...], frozenset[str], frozenset[str]], tuple[KnowledgeBase, Array]] = {}
+_ALLOWED: PerKnowledgeBase[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Array] = PerKnowledgeBase(1024)
 
 
 def plan(ctx: Context) -> list[Pick]:
