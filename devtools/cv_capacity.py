@@ -14,9 +14,14 @@ round, where the setting is chosen without it.
 ``--other``: a log-odds bias on "other" applied to the held-out (corrected) posterior and renormalised
 (102 spent cases are outside the list and "other" leads none in sample), chosen the same way.
 ``--reliability``: the held-out calibration of the leader's probability (the reliability table).
+``--spare-emergencies`` (round 14, with ``--other``): the emergencies keep their probability and "other"
+takes its mass from the other listed conditions only, the form in which "other" leading could never
+lower an emergency triage (docs/knowledge-changes-round14-r14refit.md).
 
     OMP_NUM_THREADS=1 PYTHONPATH=.:gen .venv/bin/python -m devtools.cv_capacity --settings base,ms4,ms6
     OMP_NUM_THREADS=1 PYTHONPATH=.:gen .venv/bin/python -m devtools.cv_capacity --report base,ms4,ms6 --other
+    OMP_NUM_THREADS=1 PYTHONPATH=.:gen .venv/bin/python -m devtools.cv_capacity --cache /tmp/r14refit_cv \
+        --report committed --other --spare-emergencies
 """
 
 from __future__ import annotations
@@ -66,9 +71,13 @@ SETTINGS: dict[str, Setting] = {
     "ew05": (FitParams(), replace(ROUND11, emergency_weight=0.5), Evidence()),
     "ew1": (FitParams(), replace(ROUND11, emergency_weight=1.0), Evidence()),
     "ew15": (FitParams(), replace(ROUND11, emergency_weight=1.5), Evidence()),
+    # Round 14: the committed method (l2 0.005, emergency weight 0.7), the reference since round 12.
+    "committed": (FitParams(), CorrectionParams(), Evidence()),
+    "c_ew1": (FitParams(), replace(CorrectionParams(), emergency_weight=1.0), Evidence()),
+    "c_ew15": (FitParams(), replace(CorrectionParams(), emergency_weight=1.5), Evidence()),
 }
-CACHE = Path("/tmp/r12learn_cv")
-OTHER_BIASES = (-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+CACHE = Path("/tmp/r12learn_cv")  # ``--cache`` (round 14: a folder per set of spent rounds)
+OTHER_BIASES = (-1.0, -0.5, 0.0, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 1.5)
 Counts = dict[str, float]
 
 
@@ -93,15 +102,27 @@ def compute(names: Sequence[str]) -> None:
         (CACHE / f"{n}.pkl").write_bytes(pickle.dumps(rows))
 
 
-def with_other_bias(rows: Sequence[Row], other: int, bias: float) -> list[Row]:
-    """``rows`` with "other"'s corrected probability multiplied by e^bias and renormalised."""
+def with_other_bias(rows: Sequence[Row], other: int, bias: float,
+                    spared: np.ndarray | None = None) -> list[Row]:
+    """``rows`` with "other"'s corrected probability multiplied by e^bias and renormalised; with
+    ``spared`` (a [C] mask, round 14: the emergencies) those conditions keep their probability and the
+    mass "other" gains or loses comes from the rest only, so no emergency threshold is crossed downward."""
     if bias == 0.0:
         return list(rows)
     out = []
     for r in rows:
         p = r.probs.copy()
-        p[other] *= np.exp(bias)
-        out.append(replace(r, probs=p / p.sum()))
+        if spared is None:
+            p[other] *= np.exp(bias)
+            out.append(replace(r, probs=p / p.sum()))
+            continue
+        free = ~spared
+        free[other] = False
+        pool = p[free].sum() + p[other]  # the mass shared by "other" and the non-spared conditions
+        q_other = p[other] * np.exp(bias) / (p[other] * np.exp(bias) + p[free].sum()) * pool
+        p[free] *= (pool - q_other) / max(p[free].sum(), 1e-300)
+        p[other] = q_other
+        out.append(replace(r, probs=p))
     return out
 
 
@@ -168,13 +189,18 @@ def reliability(ids: Sequence[str], rows: Sequence[Row], edges: Sequence[float] 
 
 
 def main(argv: list[str] | None = None) -> None:
+    global CACHE  # noqa: PLW0603 - the scratch folder rows_of / compute read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--settings", default="", help="comma-separated settings whose held-out rows to compute")
     parser.add_argument("--report", default="", help="comma-separated settings to compare, nested (first: reference)")
     parser.add_argument("--other", action="store_true", help="the 'other' bias, nested, on the reference's rows")
     parser.add_argument("--reliability", action="store_true", help="the reference's reliability table")
     parser.add_argument("--strict", action="store_true", help="rounds 8-10's rule: raised and under-triage held too")
+    parser.add_argument("--spare-emergencies", action="store_true",
+                        help="with --other: emergencies keep their probability (the bias moves mass among the rest)")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="folder of the cached held-out rows (scratch)")
     args = parser.parse_args(argv)
+    CACHE = args.cache
     todo = [n for n in filter(None, args.settings.split(",")) if not (CACHE / f"{n}.pkl").exists()]
     if todo:
         compute(todo)
@@ -201,7 +227,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.other:
         other = ids.index("other")
-        cands = {f"bias{b:+.2f}": figure(f"bias{b:+.2f}", with_other_bias(by_name[names[0]], other, b))
+        spared = (np.array([base.conditions[c].emergency for c in ids], dtype=bool)
+                  if args.spare_emergencies else None)
+        cands = {f"bias{b:+.2f}": figure(f"bias{b:+.2f}", with_other_bias(by_name[names[0]], other, b, spared))
                  for b in OTHER_BIASES}
         reference = "bias+0.00"
     else:
