@@ -30,7 +30,7 @@ CASE_DIR = Path(__file__).parent / "cases"
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
 Split = Literal[
     "dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9",
-    "locked10", "locked11", "locked12", "locked13", "tuning",
+    "locked10", "locked11", "locked12", "locked13", "locked14", "tuning",
 ]
 # Each later round is one locked set, in the order the rounds were written.
 ROUND_SPLITS: dict[int, Split] = {
@@ -46,6 +46,7 @@ ROUND_SPLITS: dict[int, Split] = {
     11: "locked11",
     12: "locked12",
     13: "locked13",
+    14: "locked14",
 }
 ROUND_DIRS = {n: CASE_DIR / f"round{n}" for n in ROUND_SPLITS}
 LOCKED_SETS: dict[Split, Path] = {ROUND_SPLITS[n]: d for n, d in ROUND_DIRS.items()}
@@ -92,7 +93,7 @@ class RealCase(_Strict):
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
     # set by the loader from the folder, never written in a case
-    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] = 1
+    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14] = 1
 
     @property
     def source_key(self) -> str:
