@@ -293,10 +293,21 @@ def screen_chunk(athletes: Sequence[Indexed], calls: BatchCalls) -> list[Result]
         if errors:
             reject(group, errors, i)
         else:
-            out.extend(
-                (position, condense(entry, differential, t.response.tests, p.plan)) for position, entry in group
-            )
+            out.extend(_fanned_out(group, condense(group[0][1], differential, t.response.tests, p.plan)))
     return sorted(out, key=lambda r: r[0])
+
+
+def _fanned_out(group: list[Indexed], line: encounter_pb2.AthleteResult) -> list[Result]:
+    """The first athlete's line, and for each repeat a copy under its own reference and row:
+    the same message ``condense`` builds for it (~1 us against ~10; tenth pass)."""
+    out: list[Result] = [(group[0][0], line)]
+    for position, entry in group[1:]:
+        twin = encounter_pb2.AthleteResult()
+        twin.CopyFrom(line)
+        twin.athlete_ref = entry.athlete_ref
+        twin.row_number = entry.row_number
+        out.append((position, twin))
+    return out
 
 
 class LocalBatchCalls:
