@@ -63,8 +63,6 @@ class Settings(BaseSettings):
     # (README "Team screening"); a chunk's gRPC calls get their own, longer cap.
     screening_ttl_seconds: int = Field(default=86400, ge=60)
     screening_max_athletes: int = Field(default=50000, ge=1)
-    # A chunk holds at most this many distinct athlete inputs, each with all its repeats
-    # (screening.chunked_by_input); a roster without repeats: this many athletes.
     screening_chunk_size: int = Field(default=250, ge=1, le=5000)
     screening_call_timeout_seconds: float = Field(default=60.0, gt=0)
     # Chunks one worker process screens at once: a threads-pool worker (the Assess pool,
