@@ -124,9 +124,9 @@ def chunked_by_input(items: Sequence[Indexed], size: int) -> list[list[Indexed]]
     Consecutive chunks cut a team's repeats (the same sport, competition and "no" answers) over
     every chunk they fell in.  Ordered first, a repeated input is screened once per chunk it
     spans: at most distinct inputs + chunks - 1 items in all.  Chunks keep ``size`` athletes, so
-    the tasks stay as many and as even as before (a chunk holding every repeat of a team's
-    commonest input - 8,355 of a 10,000-athlete team - kept one worker busy after the others
-    were done); positions travel with the athletes, so the chunk task and the results (keyed by
+    the tasks stay as many and as even as before (chunks of 250 distinct inputs with all their
+    repeats put 8,355 of a 10,000-athlete team in the first, which kept one worker busy after
+    the others were done); positions travel with the athletes, so the chunk task and the results (keyed by
     position) are unchanged, and a roster without repeats gets ``chunked``'s chunks.  Tenth pass.
     """
     groups: dict[bytes, list[Indexed]] = {}
