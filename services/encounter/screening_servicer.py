@@ -154,7 +154,7 @@ class ScreeningServicerMixin:
         screening.check_size(len(request.athletes), cfg.screening_max_athletes)
         kb = knowledge_base()
         prepared = screening.prepare(request.athletes)
-        chunks = screening.chunked(prepared.accepted, cfg.screening_chunk_size)
+        chunks = screening.chunked_by_input(prepared.accepted, cfg.screening_chunk_size)
         target = self._store()
         screening_id = f"scr_{uuid.uuid4().hex}"
         try:
