@@ -421,6 +421,7 @@ def test_a_watch_is_woken_by_each_chunk_write_not_a_timer(suite: LocalSuite, mon
     monkeypatch.setattr(screening_servicer, "WATCH_WAIT_SECONDS", 60.0)
     monkeypatch.setattr(settings(), "screening_chunk_size", 10)
     written: list[float] = []
+    writers: list[futures.Future[None]] = []
 
     def run_chunks(screening_id: str, chunks: list[list[tuple[int, encounter_pb2.RosterEntry]]]) -> None:
         def work() -> None:
@@ -431,7 +432,7 @@ def test_a_watch_is_woken_by_each_chunk_write_not_a_timer(suite: LocalSuite, mon
                 store.write_chunk(screening_id, index, screen_chunk(chunk, LocalBatchCalls()))
                 written.append(time.monotonic())
 
-        futures.ThreadPoolExecutor(max_workers=1).submit(work)
+        writers.append(futures.ThreadPoolExecutor(max_workers=1).submit(work))
 
     monkeypatch.setattr(screening_servicer, "dispatch", run_chunks)
     with in_process_encounter() as stub:
@@ -442,6 +443,9 @@ def test_a_watch_is_woken_by_each_chunk_write_not_a_timer(suite: LocalSuite, mon
         ):
             seen.append((update.done, time.monotonic()))
         assert [done for done, _ in seen] == [0, 0, 10, 20, 30]  # queued, running, each chunk
+        # The watch may end as the last write lands, before the writer thread has noted its time.
+        for writer in writers:
+            writer.result(timeout=10)
         assert len(written) == 3
         for (_, shown), landed in zip(seen[2:], written, strict=True):
             assert shown - landed < 1.0  # woken by the write, not by the minute's fallback
