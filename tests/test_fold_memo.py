@@ -31,8 +31,10 @@ def test_the_memo_returns_the_plain_fits_and_misses_on_any_change() -> None:
     plain_design = out_of_fold_design(base, cases)
     plain_w = fit_weights(base, plain_design, params)
     memo = FoldMemo()
+    # What the modules hold now (the plain functions, or the session's memo once a gate asked for it).
+    before = correction_fit.out_of_fold_design, vars(cv_correction)["out_of_fold_design"]
     with memo.installed():
-        assert vars(cv_correction)["out_of_fold_design"] is not out_of_fold_design, "the importers are routed too"
+        assert vars(cv_correction)["out_of_fold_design"] is not before[1], "the importers are routed too"
         first = correction_fit.out_of_fold_design(base, cases)
         assert _same(first, plain_design) and (memo.hits, memo.misses) == (0, 1)
         # The same content again (a fresh load, ``fit`` spelled out): served, equal, and a copy.
@@ -55,18 +57,19 @@ def test_the_memo_returns_the_plain_fits_and_misses_on_any_change() -> None:
         first.offset[0, 0] += 1.0
         correction_fit.fit_weights(base, first, params)
         assert memo.misses == misses + 2
-    assert correction_fit.out_of_fold_design is out_of_fold_design and vars(cv_correction)["out_of_fold_design"] is \
-        out_of_fold_design, "restored on exit"
+    after = correction_fit.out_of_fold_design, vars(cv_correction)["out_of_fold_design"]
+    assert after[0] is before[0] and after[1] is before[1], "restored on exit"
 
 
 def test_the_intake_memo_is_per_knowledge_base_and_case() -> None:
     base = load_knowledge_base(fitted=False, corrected=False)
     case = _few_cases()[0]
     memo = FoldMemo()
+    before = casefit.intake_case
     with memo.installed():
         first = casefit.intake_case(base, case)
         assert first == intake_case(base, case) and casefit.intake_case(base, case) is first
         other = replace(base, version="edited")
         assert casefit.intake_case(other, case) is not first, "another knowledge base object: its own intake"
         assert casefit.intake_case(base, case.model_copy()) is not first
-    assert casefit.intake_case is intake_case
+    assert casefit.intake_case is before
