@@ -18,6 +18,7 @@ from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
 from services.worker.app import _NoArgsReprAMQP, broker_transport
+from tests.fold_memo import FoldMemo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -80,3 +81,11 @@ def data_copy(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)
     return data
+
+
+@pytest.fixture(scope="session")
+def shared_folds() -> Iterator[FoldMemo]:
+    """The held-out gates' nested-fold fits, computed once per content for the session
+    (tests/fold_memo.py: keyed on the knowledge base, cases and parameters, never stale)."""
+    with FoldMemo().installed() as memo:
+        yield memo

@@ -22,6 +22,7 @@ from services.knowledge.clinical import State
 from services.knowledge.fitted import red_flag_ingredients
 from services.knowledge.loader import DATA_DIR, FITTED_FILE, KnowledgeBaseError, load_knowledge_base
 from tests.clinical import realcases
+from tests.fold_memo import FoldMemo
 
 COMMITTED = yaml.safe_load((DATA_DIR / FITTED_FILE).read_text())
 
@@ -113,7 +114,7 @@ def test_a_listed_pair_in_the_layer_is_refused(data_copy: Path) -> None:
         load_knowledge_base(data, check_codes=False)
 
 
-def test_on_held_out_folds_the_fit_helps_without_losing_emergencies() -> None:
+def test_on_held_out_folds_the_fit_helps_without_losing_emergencies(shared_folds: FoldMemo) -> None:
     """Why it ships: grouped 5-fold CV (folds by source), fitted on four folds, scored on the
     fifth, against the engine without the layer on the same held-out cases. It must lose no
     emergency and add no under-triage, gain top-3 and Brier, and rank better on top-1 and top-3

@@ -28,6 +28,7 @@ from services.differential.ranking import (
 )
 from services.knowledge.loader import load_knowledge_base
 from tests.clinical import realcases
+from tests.fold_memo import FoldMemo
 
 # Every triage reason that quotes a condition's probability (ranking.triage_for).
 QUOTES = (
@@ -129,7 +130,7 @@ def _held_out_rows() -> tuple[list[Row], list[Row]]:
 
 
 @pytest.mark.timeout(1500)
-def test_held_out_the_one_posterior_is_at_least_as_safe() -> None:
+def test_held_out_the_one_posterior_is_at_least_as_safe(shared_folds: FoldMemo) -> None:
     """The shipping gate (nested leave-one-round-out over the spent rounds: both layers fitted on
     the other rounds). Against round 7's engine on the same held-out cases (thresholds 0.10 /
     0.015 / 0.35, self-care 0.5, reading the uncorrected posterior): no fewer emergencies
@@ -172,7 +173,7 @@ def test_held_out_the_one_posterior_is_at_least_as_safe() -> None:
 
 
 @pytest.mark.timeout(1500)
-def test_held_out_the_emergency_margin_costs_no_round_an_emergency() -> None:
+def test_held_out_the_emergency_margin_costs_no_round_an_emergency(shared_folds: FoldMemo) -> None:
     """Round 10: the correction's emergency margin (a training emergency under 15% weighs 1.1 in the
     fit) is what lets the refit over nine rounds keep every spent emergency it caught in sample (the
     plain refit left two at 11.8%, under the 12% threshold). Held out it must cost no round an

@@ -23,6 +23,7 @@ from services.knowledge.clinical import Case, Patient, State
 from services.knowledge.fitted import red_flag_ingredients
 from services.knowledge.loader import CORRECTION_FILE, DATA_DIR, KnowledgeBaseError, load_knowledge_base
 from tests.clinical import realcases
+from tests.fold_memo import FoldMemo
 
 COMMITTED = yaml.safe_load((DATA_DIR / CORRECTION_FILE).read_text())
 
@@ -31,7 +32,7 @@ def _flat(layer: dict[str, dict[str, dict[str, float]]]) -> dict[tuple[str, str,
     return {(c, s, f): w for c, per in layer.items() for s, table in per.items() for f, w in table.items()}
 
 
-def test_committed_layer_is_what_the_generator_writes() -> None:
+def test_committed_layer_is_what_the_generator_writes(shared_folds: FoldMemo) -> None:
     """Regenerated from the corpora it names; equal up to the fit's float noise.
 
     The fit is deterministic for one BLAS thread count, but the summation order of the matrix
@@ -120,7 +121,7 @@ def test_committed_weights_keep_the_guard() -> None:
             assert toward_emergency == base.conditions[cid].emergency, (cid, state, fid, w)
 
 
-def test_on_held_out_rounds_the_correction_helps_without_losing_emergencies() -> None:
+def test_on_held_out_rounds_the_correction_helps_without_losing_emergencies(shared_folds: FoldMemo) -> None:
     """Why it ships: nested leave-one-round-out (fitted layer and correction fitted on the other
     rounds, scored on the held-out one) against the engine on the same cases. Top-1 and top-3
     must gain, emergencies and under-triage must not get worse, and Brier must fall
