@@ -207,6 +207,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked12": "real cases, round 12, LOCKED as a whole (written blind after round 11; run once)",
     "locked13": "real cases, round 13, LOCKED as a whole (written blind beside round 12; run once)",
     "locked14": "real cases, round 14, LOCKED as a whole (written blind after round 13; run once)",
+    "locked15": "real cases, round 15, LOCKED as a whole (written blind after round 14; run once)",
 }
 
 
