@@ -145,18 +145,20 @@ class _Origins(dict[str, str]):
     checks write (an answer, an implication, the age), else the evidence item's own field,
     looked up only when a message quotes it (``parse_evidence``'s fast path: no id twice)."""
 
-    __slots__ = ("_items", "_prefix")
+    __slots__ = ("_items", "_positions", "_prefix")
 
     def __init__(self, prefix: str, items: Sequence[EvidenceInput]) -> None:
         super().__init__()
         self._prefix = prefix
         self._items = items
+        self._positions: dict[str, int] | None = None
 
     def __missing__(self, finding_id: str) -> str:
-        for i, item in enumerate(self._items):
-            if item.finding_id == finding_id:
-                return f"{self._prefix}[{i}]"
-        raise KeyError(finding_id)
+        # Indexed at the first look-up (an implication quotes its source's field for each
+        # finding it derives), so a case's look-ups cost one pass over its items in all.
+        if self._positions is None:
+            self._positions = {item.finding_id: i for i, item in enumerate(self._items)}
+        return f"{self._prefix}[{self._positions[finding_id]}]"
 
 
 def apply_answers(
@@ -231,9 +233,10 @@ def apply_implications(
     """
     rules = _rules(kb)
     problems: list[Violation] = []
-    present = [f for f, s in evidence.items() if s is State.PRESENT]
-    for child in present:
-        for parent in rules.ancestors.get(child, ()):
+    ancestors = rules.ancestors
+    present_ = State.PRESENT
+    for child in [f for f, s in evidence.items() if s is present_ and ancestors.get(f)]:
+        for parent in ancestors[child]:
             state = evidence.get(parent)
             if state is State.ABSENT:
                 problems.append(
@@ -243,17 +246,25 @@ def apply_implications(
                         "says it is absent",
                     )
                 )
-            elif state is not State.PRESENT:
-                evidence[parent] = State.PRESENT
+            elif state is not present_:
+                evidence[parent] = present_
                 origin[parent] = origin[child]
     if problems:
         return problems
-    absent = [f for f, s in evidence.items() if s is State.ABSENT]
-    for parent in absent:
-        for child in rules.descendants.get(parent, ()):
-            if evidence.get(child) in (None, State.UNKNOWN):
-                evidence[child] = State.ABSENT
-                origin[child] = origin[parent]
+    # Only the absent findings something entails; the states tested by identity (every value
+    # is a ``State``); a parent's field read once, when it first derives a child: the same
+    # evidence in the same order as testing every absent finding (eleventh pass).
+    descendants = rules.descendants
+    absent_, unknown = State.ABSENT, State.UNKNOWN
+    for parent in [f for f, s in evidence.items() if s is absent_ and descendants.get(f)]:
+        source: str | None = None
+        for child in descendants[parent]:
+            state = evidence.get(child)
+            if state is None or state is unknown:
+                evidence[child] = absent_
+                if source is None:
+                    source = origin[parent]
+                origin[child] = source
     return problems
 
 
