@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from services.knowledge.clinical import SEXES, Case, Patient, RedFlagHit, State, with_columns
 from services.knowledge.implications import implication_graph
@@ -108,6 +108,14 @@ def parse_evidence(
     if len(items) > MAX_EVIDENCE_ITEMS:
         problems.append(Violation(prefix, f"at most {MAX_EVIDENCE_ITEMS} items, got {len(items)}"))
         return evidence, origin, problems
+    # The common case in C: every id known, every state set, no id twice. Each item is a
+    # (finding_id, state) pair, so ``dict(items)`` is the loop's evidence in the loop's order;
+    # the fields each came from are named only when a later check quotes one (``_Origins``).
+    # Anything else takes the loop below, which names every problem (docs/performance.md,
+    # eleventh pass).
+    fast = dict(items)
+    if len(fast) == len(items) and None not in fast.values() and kb.findings.keys() >= fast.keys():
+        return cast("dict[str, State]", fast), _Origins(prefix, items), problems
     for i, item in enumerate(items):
         where = f"{prefix}[{i}]"
         if item.finding_id not in kb.findings:
@@ -130,6 +138,27 @@ def parse_evidence(
         evidence[item.finding_id] = item.state
         origin[item.finding_id] = where
     return evidence, origin, problems
+
+
+class _Origins(dict[str, str]):
+    """Where each finding came from, for the error messages: the explicit entries the later
+    checks write (an answer, an implication, the age), else the evidence item's own field,
+    looked up only when a message quotes it (``parse_evidence``'s fast path: no id twice)."""
+
+    __slots__ = ("_items", "_positions", "_prefix")
+
+    def __init__(self, prefix: str, items: Sequence[EvidenceInput]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._items = items
+        self._positions: dict[str, int] | None = None
+
+    def __missing__(self, finding_id: str) -> str:
+        # Indexed at the first look-up (an implication quotes its source's field for each
+        # finding it derives), so a case's look-ups cost one pass over its items in all.
+        if self._positions is None:
+            self._positions = {item.finding_id: i for i, item in enumerate(self._items)}
+        return f"{self._prefix}[{self._positions[finding_id]}]"
 
 
 def apply_answers(
@@ -204,9 +233,10 @@ def apply_implications(
     """
     rules = _rules(kb)
     problems: list[Violation] = []
-    present = [f for f, s in evidence.items() if s is State.PRESENT]
-    for child in present:
-        for parent in rules.ancestors.get(child, ()):
+    ancestors = rules.ancestors
+    present_ = State.PRESENT
+    for child in [f for f, s in evidence.items() if s is present_ and ancestors.get(f)]:
+        for parent in ancestors[child]:
             state = evidence.get(parent)
             if state is State.ABSENT:
                 problems.append(
@@ -216,17 +246,25 @@ def apply_implications(
                         "says it is absent",
                     )
                 )
-            elif state is not State.PRESENT:
-                evidence[parent] = State.PRESENT
+            elif state is not present_:
+                evidence[parent] = present_
                 origin[parent] = origin[child]
     if problems:
         return problems
-    absent = [f for f, s in evidence.items() if s is State.ABSENT]
-    for parent in absent:
-        for child in rules.descendants.get(parent, ()):
-            if evidence.get(child) in (None, State.UNKNOWN):
-                evidence[child] = State.ABSENT
-                origin[child] = origin[parent]
+    # Only the absent findings something entails; the states tested by identity (every value
+    # is a ``State``); a parent's field read once, when it first derives a child: the same
+    # evidence in the same order as testing every absent finding (eleventh pass).
+    descendants = rules.descendants
+    absent_, unknown = State.ABSENT, State.UNKNOWN
+    for parent in [f for f, s in evidence.items() if s is absent_ and descendants.get(f)]:
+        source: str | None = None
+        for child in descendants[parent]:
+            state = evidence.get(child)
+            if state is None or state is unknown:
+                evidence[child] = absent_
+                if source is None:
+                    source = origin[parent]
+                origin[child] = source
     return problems
 
 

@@ -352,16 +352,17 @@ def test_from_pb(msg: pb.TestRecommendation) -> TestRecommendation:
     )
 
 
+def plan_item_to_pb(i: PlanItem) -> pb.PlanItem:
+    return pb.PlanItem(
+        item_id=i.item_id, text=i.text, family=i.family,
+        condition_ids=list(i.condition_ids), citations=_citations_to_pb(i.citations),
+        stage=STAGE_TO_PB[i.stage],
+    )
+
+
 def plan_to_pb(plan: TreatmentPlan) -> pb.TreatmentPlan:
     return pb.TreatmentPlan(
-        items=[
-            pb.PlanItem(
-                item_id=i.item_id, text=i.text, family=i.family,
-                condition_ids=list(i.condition_ids), citations=_citations_to_pb(i.citations),
-                stage=STAGE_TO_PB[i.stage],
-            )
-            for i in plan.items
-        ],
+        items=[plan_item_to_pb(i) for i in plan.items],
         return_to_run=list(plan.return_to_run),
         follow_up_days=plan.follow_up_days,
         safety_net=list(plan.safety_net),
