@@ -15,7 +15,7 @@ import re
 
 import pytest
 import yaml
-from footcds.v1 import common_pb2, differential_pb2, encounter_pb2_grpc
+from footcds.v1 import common_pb2, differential_pb2
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
@@ -112,11 +112,8 @@ def test_the_tablet_interview_asks_the_new_questions_in_plain_words() -> None:
 
 def test_the_grpc_services_accept_the_round14_ids_and_act_on_them(suite: LocalSuite) -> None:
     assert vocabulary_support.intake_keeps(suite, ROUND14_IDS) >= set(ROUND14_IDS)
-    with suite.channel("encounter") as channel:
-        encounter = encounter_pb2_grpc.EncounterServiceStub(channel)
-        picture = ("hx_unaccustomed_exertion", "sx_leg_pain", "loc_thigh", "bilateral", "sx_dark_urine")
-        request = case_from_json({"patient": {"age": 24}, "evidence": [{"id": f, "state": "present"} for f in picture]})
-        assessment = encounter.Assess(request, timeout=20).assessment
+    picture = ("hx_unaccustomed_exertion", "sx_leg_pain", "loc_thigh", "bilateral", "sx_dark_urine")
+    assessment = vocabulary_support.assess_over_grpc(suite, *picture, age=24)
     assert assessment.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY
     assert "rf_dark_urine_with_painful_or_weak_leg" in {f.rule_id for f in assessment.triage.red_flags}
     assert assessment.differential.conditions[0].condition_id == "acute_compartment_syndrome"

@@ -12,7 +12,7 @@ foot is acute limb ischaemia (ESVS 2020). Each rule is checked on its picture an
 from __future__ import annotations
 
 import pytest
-from footcds.v1 import common_pb2, encounter_pb2_grpc
+from footcds.v1 import common_pb2
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
@@ -241,15 +241,12 @@ def test_a_palpable_mass_along_the_nerve_lowers_compartment_syndrome_and_raises_
 @pytest.mark.e2e
 def test_the_grpc_services_accept_the_round9_ids_and_act_on_the_mscc_pathway(suite: LocalSuite) -> None:
     assert vocabulary_support.intake_keeps(suite, ROUND9_IDS) >= set(ROUND9_IDS)
-    with suite.channel("encounter") as channel:
-        encounter = encounter_pb2_grpc.EncounterServiceStub(channel)
-        picture = ("hx_cancer", "sx_back_pain", "sx_weakness", "bilateral", "sx_tingling")
-        request = case_from_json({"patient": {"age": 66}, "evidence": [{"id": f, "state": "present"} for f in picture]})
-        assessment = encounter.Assess(request, timeout=20).assessment
-        assert assessment.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY
-        assert "rf_cancer_back_pain_neuro_deficit" in {f.rule_id for f in assessment.triage.red_flags}
-        assert assessment.tests[0].test_id == "mri_brain_spine"
-        assert "decision support" in assessment.disclaimer.lower()
+    picture = ("hx_cancer", "sx_back_pain", "sx_weakness", "bilateral", "sx_tingling")
+    assessment = vocabulary_support.assess_over_grpc(suite, *picture, age=66)
+    assert assessment.triage.level == common_pb2.TRIAGE_LEVEL_EMERGENCY
+    assert "rf_cancer_back_pain_neuro_deficit" in {f.rule_id for f in assessment.triage.red_flags}
+    assert assessment.tests[0].test_id == "mri_brain_spine"
+    assert "decision support" in assessment.disclaimer.lower()
 
 
 def test_known_pressure_palsies_keep_a_sudden_arm_and_foot_weakness_off_the_stroke_rule() -> None:

@@ -1,15 +1,16 @@
 """What the agreed-vocabulary and knowledge-row tests (rounds 5, 9 and 10) share: a condition's
 posterior for a picture of present findings, by the intake's normalization and the ranking (no
-work-up or treatment, which a posterior does not need), and the gRPC intake check that a round's
-new ids are accepted as sent."""
+work-up or treatment, which a posterior does not need), the gRPC intake check that a round's
+new ids are accepted as sent, and one Assess of a picture through the running encounter service."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from footcds.v1 import common_pb2, intake_pb2, intake_pb2_grpc
+from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2, intake_pb2_grpc
 
 from devtools.suite import LocalSuite
+from services.cli.casefile import case_from_json
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
@@ -30,3 +31,13 @@ def intake_keeps(suite: LocalSuite, finding_ids: Iterable[str]) -> set[str]:
         evidence = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in finding_ids]
         reply = intake.NormalizeIntake(intake_pb2.NormalizeIntakeRequest(evidence=evidence), timeout=10)
     return {e.finding_id for e in reply.evidence}
+
+
+def assess_over_grpc(suite: LocalSuite, *present: str, age: int) -> encounter_pb2.Assessment:
+    """The assessment the running encounter service returns for these findings present (the whole
+    pipeline over gRPC, as an EHR or a tablet would call it)."""
+    request = case_from_json({"patient": {"age": age}, "evidence": [{"id": f, "state": "present"} for f in present]})
+    with suite.channel("encounter") as channel:
+        encounter = encounter_pb2_grpc.EncounterServiceStub(channel)
+        reply: encounter_pb2.AssessResponse = encounter.Assess(request, timeout=20)
+    return reply.assessment
