@@ -19,10 +19,8 @@ from footcds.v1 import common_pb2, differential_pb2
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
-from services.cli.render import assessment_json
 from services.differential.handlers import next_question
 from services.knowledge.loader import DATA_DIR, knowledge_base
-from services.pipeline.local import assess_local
 from tests import vocabulary_support
 from tests.clinical.realcases import spent_cases
 
@@ -40,13 +38,7 @@ JARGON = re.compile(r"propriocept|myoglobin|rhabdo|anticoagul|interscapular|diss
 
 
 def assess(*present: str, age: int = 40, absent: tuple[str, ...] = ()) -> tuple[set[str], str, list[str], str]:
-    """Rules fired, triage level, ranked conditions and first test, by the same path as the CLI."""
-    evidence = [{"id": f, "state": "present"} for f in present] + [{"id": f, "state": "absent"} for f in absent]
-    result = assessment_json(assess_local(case_from_json({"patient": {"age": age}, "evidence": evidence})))
-    rules = {flag["rule"] for flag in result["triage"]["red_flags"]}
-    ranked = [c["condition"] for c in result["differential"]]
-    first = result["tests"][0]["test"] if result["tests"] else "none_needed"
-    return rules, result["triage"]["level"], ranked, first
+    return vocabulary_support.assess(*present, age=age, absent=absent)
 
 
 def probability(condition: str, *present: str, age: int = 40) -> float:

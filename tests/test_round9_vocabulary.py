@@ -15,23 +15,14 @@ import pytest
 from footcds.v1 import common_pb2
 
 from devtools.suite import LocalSuite
-from services.cli.casefile import case_from_json
-from services.cli.render import assessment_json
 from services.knowledge.loader import knowledge_base
-from services.pipeline.local import assess_local
 from tests import vocabulary_support
 
 ROUND9_IDS = ("sx_arm_weakness", "ex_palpable_mass", "ex_positive_romberg", "hx_vasoconstrictor_drug", "hx_cancer")
 
 
 def assess(*present: str, age: int = 50) -> tuple[set[str], str, list[str], str]:
-    """Rules fired, triage level, ranked conditions and first test, by the same path as the CLI."""
-    case = {"patient": {"age": age}, "evidence": [{"id": f, "state": "present"} for f in present]}
-    result = assessment_json(assess_local(case_from_json(case)))
-    rules = {flag["rule"] for flag in result["triage"]["red_flags"]}
-    ranked = [c["condition"] for c in result["differential"]]
-    first = result["tests"][0]["test"] if result["tests"] else "none_needed"
-    return rules, result["triage"]["level"], ranked, first
+    return vocabulary_support.assess(*present, age=age)
 
 
 def probability(condition: str, *present: str, age: int = 50) -> float:

@@ -1,7 +1,8 @@
 """What the agreed-vocabulary and knowledge-row tests (rounds 5, 9 and 10) share: a condition's
 posterior for a picture of present findings, by the intake's normalization and the ranking (no
 work-up or treatment, which a posterior does not need), the gRPC intake check that a round's
-new ids are accepted as sent, and one Assess of a picture through the running encounter service."""
+new ids are accepted as sent, one assessment by the CLI's in-process path summarised for rule and ranking
+checks, and one Assess of a picture through the running encounter service."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
+from services.cli.render import assessment_json
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
+from services.pipeline.local import assess_local
 
 
 def probability(condition: str, *present: str, age: int) -> float:
@@ -22,6 +25,16 @@ def probability(condition: str, *present: str, age: int) -> float:
     items = [EvidenceInput(f, State.PRESENT) for f in present]
     differential = rank(normalize(knowledge_base(), Patient(age=age), items).case)
     return next(c.probability for c in differential.conditions if c.condition_id == condition)
+
+
+def assess(*present: str, age: int, absent: Iterable[str] = ()) -> tuple[set[str], str, list[str], str]:
+    """Rules fired, triage level, ranked conditions and first test, by the same path as the CLI."""
+    evidence = [{"id": f, "state": "present"} for f in present] + [{"id": f, "state": "absent"} for f in absent]
+    result = assessment_json(assess_local(case_from_json({"patient": {"age": age}, "evidence": evidence})))
+    rules = {flag["rule"] for flag in result["triage"]["red_flags"]}
+    ranked = [c["condition"] for c in result["differential"]]
+    first = result["tests"][0]["test"] if result["tests"] else "none_needed"
+    return rules, result["triage"]["level"], ranked, first
 
 
 def intake_keeps(suite: LocalSuite, finding_ids: Iterable[str]) -> set[str]:
