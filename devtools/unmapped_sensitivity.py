@@ -4,7 +4,7 @@ Why: no spent case uses the seven ids agreed with the round-14 writers (the case
 are never edited), so their likelihood rows and rules can only be judged on clinical grounds, on vignettes and on
 this: each spent case's ``unmapped`` free text is read with a few plain regular expressions, the ids it names are
 added to an in-memory copy of the case, and the copy is assessed beside the case as written by the same
-``assess_local`` path as the evaluation (no interview). Nothing is written back. A row or rule that makes the
+``first_contact`` path as the evaluation (no interview). Nothing is written back. A row or rule that makes the
 augmented spent cases worse needs a second look (docs/knowledge-changes-round14-r14vocab.md).
 
 The expressions are deliberately plain and listed here in full; a negation, a later-course finding, a relative's
@@ -23,9 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from services.cli.casefile import case_from_json
-from services.cli.render import assessment_json
-from services.pipeline.local import assess_local
+from tests.clinical.real_eval import first_contact
 from tests.clinical.realcases import CaseFinding, RealCase, spent_cases, under_triage_steps
 
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -81,10 +79,8 @@ class Row:
 
     @classmethod
     def of(cls, case: RealCase) -> Row:
-        result = assessment_json(assess_local(case_from_json(case.case_json())))
-        ranked = tuple(c["condition"] for c in result["differential"])
-        first = result["tests"][0]["test"] if result["tests"] else "none_needed"
-        return cls(ranked[:3], result["triage"]["level"], first)
+        answer = first_contact(case.case_json())
+        return cls(tuple(answer.ranked[:3]), answer.triage, answer.first_test)
 
     def tally(self, case: RealCase) -> dict[str, int]:
         expected = case.expected

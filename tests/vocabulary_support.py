@@ -12,12 +12,11 @@ from footcds.v1 import common_pb2, encounter_pb2, encounter_pb2_grpc, intake_pb2
 
 from devtools.suite import LocalSuite
 from services.cli.casefile import case_from_json
-from services.cli.render import assessment_json
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
 from services.knowledge.loader import knowledge_base
-from services.pipeline.local import assess_local
+from tests.clinical.real_eval import first_contact
 
 
 def probability(condition: str, *present: str, age: int) -> float:
@@ -30,11 +29,8 @@ def probability(condition: str, *present: str, age: int) -> float:
 def assess(*present: str, age: int, absent: Iterable[str] = ()) -> tuple[set[str], str, list[str], str]:
     """Rules fired, triage level, ranked conditions and first test, by the same path as the CLI."""
     evidence = [{"id": f, "state": "present"} for f in present] + [{"id": f, "state": "absent"} for f in absent]
-    result = assessment_json(assess_local(case_from_json({"patient": {"age": age}, "evidence": evidence})))
-    rules = {flag["rule"] for flag in result["triage"]["red_flags"]}
-    ranked = [c["condition"] for c in result["differential"]]
-    first = result["tests"][0]["test"] if result["tests"] else "none_needed"
-    return rules, result["triage"]["level"], ranked, first
+    answer = first_contact({"patient": {"age": age}, "evidence": evidence})
+    return set(answer.rules), answer.triage, answer.ranked, answer.first_test
 
 
 def intake_keeps(suite: LocalSuite, finding_ids: Iterable[str]) -> set[str]:

@@ -44,6 +44,30 @@ def _assess(case_json: dict[str, Any]) -> dict[str, Any]:
     return assessment_json(assess_local(case_from_json(case_json)))
 
 
+@dataclass(frozen=True)
+class FirstContact:
+    """What one assessment of a case file answers, as the CLI path gives it: the ranking with its
+    probabilities, the triage level, the red-flag rules that fired and the first test."""
+
+    ranked: list[str]
+    probabilities: dict[str, float]
+    triage: str
+    rules: frozenset[str]
+    first_test: str
+
+
+def first_contact(case_json: dict[str, Any]) -> FirstContact:
+    result = _assess(case_json)
+    differential = result["differential"]
+    return FirstContact(
+        ranked=[c["condition"] for c in differential],
+        probabilities={c["condition"]: c["probability"] for c in differential},
+        triage=result["triage"]["level"],
+        rules=frozenset(flag["rule"] for flag in result["triage"]["red_flags"]),
+        first_test=result["tests"][0]["test"] if result["tests"] else "none_needed",
+    )
+
+
 def simulate_interview(case: RealCase) -> tuple[str, int]:
     """Ask NextQuestion as the tablet does, starting from where it is numb (the body map)."""
     truth = {f.id: f.state for f in case.evidence}
@@ -73,15 +97,14 @@ def simulate_interview(case: RealCase) -> tuple[str, int]:
 
 
 def run_case(case: RealCase) -> CaseOutcome:
-    result = _assess(case.case_json())
-    differential = result["differential"]
+    answer = first_contact(case.case_json())
     leader, asked = simulate_interview(case)
     return CaseOutcome(
         case=case,
-        ranked=[c["condition"] for c in differential],
-        probabilities={c["condition"]: c["probability"] for c in differential},
-        triage=result["triage"]["level"],
-        first_test=result["tests"][0]["test"] if result["tests"] else "none_needed",
+        ranked=answer.ranked,
+        probabilities=answer.probabilities,
+        triage=answer.triage,
+        first_test=answer.first_test,
         interview_leader=leader,
         interview_questions=asked,
     )
