@@ -17,7 +17,7 @@ import numpy as np
 from services.knowledge.clinical import CitationRef
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.models import DiagnosticTest
-from services.workup import rationale, selection, value
+from services.workup import candidates, rationale, selection, value
 from tests.test_batch_search import contexts
 
 
@@ -42,7 +42,7 @@ def test_allowed_tests_are_each_contexts_own() -> None:
             expected = np.array(
                 [
                     t not in ctx.exclude
-                    and not (avoid and selection.contraindications_found(ctx.kb.tests[t], ctx.flags))
+                    and not (avoid and candidates.contraindications_found(ctx.kb.tests[t], ctx.flags))
                     for t in ctx.table.test_ids
                 ]
             )

@@ -69,22 +69,31 @@ def run_searches(searches: Sequence[Search]) -> None:
                 table, watched = part[0].ctx.table, part[0].ctx.watched
                 priors = np.stack([s.ctx.prior for s in part])
                 chosen = np.array([s.chosen for s in part], dtype=np.intp).reshape(len(part), -1)
-                bases, each = expected_uncertainties_batch(table, priors, chosen, watched)
-                for row, s in enumerate(part):
-                    base = bases[row]
+                # each search's candidates, padded with its first to the widest (a test's row is
+                # valued on its own, so a padding row changes no other row's bits)
+                width = max(len(s.candidates) for s in part)
+                tests = np.array(
+                    [s.candidates + s.candidates[:1] * (width - len(s.candidates)) for s in part], dtype=np.intp
+                )
+                bases, each = expected_uncertainties_batch(table, priors, chosen, watched, tests)
+                for s, base, values in zip(part, bases, each.tolist(), strict=True):
                     if base is None:  # an impossible joint outcome: valued alone, as greedy does
-                        s.step(*expected_uncertainties(table, s.ctx.prior, s.chosen, watched))
-                    else:
-                        s.step(base, each[row])
+                        base, alone = expected_uncertainties(table, s.ctx.prior, s.chosen, watched, s.candidates)
+                        values = alone.tolist()
+                    s.step(base, values[: len(s.candidates)])
         active = [s for s in active if s.wants_more()]
 
 
 def expected_uncertainties_batch(
-    table: CompiledTests, priors: Array, chosen: npt.NDArray[np.intp], watched: Sequence[int]
+    table: CompiledTests,
+    priors: Array,
+    chosen: npt.NDArray[np.intp],
+    watched: Sequence[int],
+    tests: npt.NDArray[np.intp] | None = None,
 ) -> tuple[list[float | None], Array]:
     """``value.expected_uncertainties`` for B searches with k tests chosen each: the base
     uncertainties (None for a search with an impossible joint outcome, which the caller
-    values alone) and [B, T] after each test."""
+    values alone) and [B, T] after each test (``tests`` [B, T']: only these, per search)."""
     b = priors.shape[0]
     rows = np.ones((b, 1, table.planning.shape[1]))
     for j in range(chosen.shape[1]):  # value.outcome_likelihoods, per search
@@ -100,9 +109,13 @@ def expected_uncertainties_batch(
     # place, then the posterior and the entropy's terms in the same two buffers (``out=``: the
     # same IEEE operations as the expressions, without a fresh multi-MB temporary per step).
     o = joint0.shape[1]
-    joint = np.empty((b, table.planning.shape[0], 2 * o, joint0.shape[2]))
-    np.multiply(joint0[:, None], table.planning[None, :, None, :], out=joint[:, :, :o])
-    np.multiply(joint0[:, None], table.planning_normal[None, :, None, :], out=joint[:, :, o:])
+    if tests is None:
+        planning, normal = table.planning[None, :, None, :], table.planning_normal[None, :, None, :]
+    else:
+        planning, normal = table.planning[tests][:, :, None, :], table.planning_normal[tests][:, :, None, :]
+    joint = np.empty((b, planning.shape[1], 2 * o, joint0.shape[2]))
+    np.multiply(joint0[:, None], planning, out=joint[:, :, :o])
+    np.multiply(joint0[:, None], normal, out=joint[:, :, o:])
     p_outcome = joint.sum(axis=-1)
     safe = np.where(p_outcome > 0, p_outcome, 1.0)
     post = np.divide(joint, safe[..., None], out=joint)

@@ -21,8 +21,9 @@ from services.knowledge.clinical import (
 from services.knowledge.loader import KnowledgeBase
 from services.knowledge.memo import PerKnowledgeBase
 from services.knowledge.models import DiagnosticTest
+from services.workup.candidates import contraindications_found
 from services.workup.ranked import leader_index
-from services.workup.selection import Context, Pick, contraindications_found
+from services.workup.selection import Context, Pick
 from services.workup.value import available_now
 
 RATIONALE_CANDIDATES = 5

@@ -10,6 +10,7 @@ words about the choice are in ``rationale``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -17,9 +18,8 @@ import numpy as np
 
 from services.knowledge.clinical import Case, Differential, Triage
 from services.knowledge.loader import KnowledgeBase
-from services.knowledge.memo import PerKnowledgeBase
-from services.knowledge.models import DiagnosticTest
 from services.platform.errors import InvalidInput, Violation
+from services.workup.candidates import allowed_tests, candidate_tests, contraindications_found
 from services.workup.precedence import localised_order
 from services.workup.ranked import Ranked
 from services.workup.value import (
@@ -196,10 +196,6 @@ def build_context(
     )
 
 
-def contraindications_found(test: DiagnosticTest, flags: frozenset[str]) -> tuple[str, ...]:
-    return tuple(f for f in test.contraindications if f in flags)
-
-
 def immediate_pick(
     ctx: Context, condition_id: str, *, allow_contraindicated: bool
 ) -> Pick | None:
@@ -234,7 +230,8 @@ def greedy(ctx: Context, seeded: Sequence[Pick], *, avoid_flags: bool) -> list[P
     """Add tests one at a time by marginal value (information given the tests before it)."""
     search = Search(ctx, seeded, avoid_flags=avoid_flags)
     while search.wants_more():
-        search.step(*expected_uncertainties(ctx.table, ctx.prior, search.chosen, ctx.watched))
+        base, each = expected_uncertainties(ctx.table, ctx.prior, search.chosen, ctx.watched, search.candidates)
+        search.step(base, each.tolist())
     return search.picks
 
 
@@ -249,54 +246,45 @@ class Search:
         self.picks = list(seeded)
         self.chosen = [table.test_index[p.test_id] for p in self.picks]
         self.allowed = allowed_tests(kb, table, ctx.exclude, ctx.flags if avoid_flags else frozenset())
+        # What a round values (``value.candidate_tests``): a test outside it is never the kept
+        # pick, so the plan is the one valuing all [T] gives (tests/test_workup_candidates.py).
+        self.candidates = [t for t in candidate_tests(table, ctx.prior, self.allowed) if t not in self.chosen]
         self.first_score: float | None = None
         self.first_line = 0
         self.done = False
 
     def wants_more(self) -> bool:
-        return not self.done and len(self.picks) < MAX_TESTS
+        """(No candidate left: a round would stop the search, so it is not valued.)"""
+        return not self.done and len(self.picks) < MAX_TESTS and bool(self.candidates)
 
-    def step(self, base: float, each: Array) -> None:
-        """Pick the next test from this round's values, or stop."""
-        ctx, table = self.ctx, self.ctx.table
-        info = base - each
-        score = np.where(self.allowed, info / table.burdens, -np.inf)
-        score[self.chosen] = -np.inf
-        ti = int(np.argmax(score))
-        if not np.isfinite(score[ti]) or info[ti] < MIN_INFORMATION:
+    def step(self, base: float, each: Sequence[float]) -> None:
+        """Pick the next test from this round's values (``each``: after each of
+        ``self.candidates``, in that order), or stop.  A round has ~3 candidates, so the scores
+        are Python floats: the same IEEE subtraction and division as NumPy's, and the first
+        maximum (``np.argmax``'s; a NaN, which it would return, stops the search)."""
+        ctx, table, tests = self.ctx, self.ctx.table, self.candidates
+        burdens = table.burdens
+        info = [base - e for e in each]
+        score = [i / burdens.item(t) for i, t in zip(info, tests, strict=True)]
+        at = max(range(len(score)), key=score.__getitem__)
+        if any(map(math.isnan, score)) or not math.isfinite(score[at]) or info[at] < MIN_INFORMATION:
             self.done = True
             return
         if self.first_score is None:
-            self.first_score = float(score[ti])
-        elif score[ti] < IF_UNCLEAR_RELATIVE * self.first_score:
+            self.first_score = score[at]
+        elif score[at] < IF_UNCLEAR_RELATIVE * self.first_score:
             self.done = True
             return
-        worth_first = score[ti] >= FIRST_LINE_RELATIVE * self.first_score
+        worth_first = score[at] >= FIRST_LINE_RELATIVE * self.first_score
         if ctx.emergency_triage or not worth_first or self.first_line >= MAX_FIRST_LINE:
             tier = "if_unclear"
         else:
             tier = "first_line"
             self.first_line += 1
-        self.picks.append(Pick(table.test_ids[ti], tier, float(score[ti]), float(info[ti])))
+        ti = tests[at]
+        self.picks.append(Pick(table.test_ids[ti], tier, score[at], info[at]))
         self.chosen.append(ti)
-
-
-def allowed_tests(
-    kb: KnowledgeBase, table: CompiledTests, exclude: frozenset[str], flags: frozenset[str]
-) -> Array:
-    """[T] bool: the tests a search may add (not excluded, no contraindication among
-    ``flags``).  Read-only and memoised per knowledge base: a roster has few distinct
-    exclusions and flag sets, and building it was a sixth of the batch search (ninth pass)."""
-    def build() -> Array:
-        allowed = np.array([t not in exclude and not contraindications_found(kb.tests[t], flags)
-                            for t in table.test_ids])
-        allowed.flags.writeable = False
-        return allowed
-
-    return _ALLOWED.get(kb, (table.test_ids, exclude, flags & table.contraindicating), build)
-
-
-_ALLOWED: PerKnowledgeBase[tuple[tuple[str, ...], frozenset[str], frozenset[str]], Array] = PerKnowledgeBase(1024)
+        del tests[at]
 
 
 def plan(ctx: Context) -> list[Pick]:

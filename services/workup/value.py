@@ -173,19 +173,29 @@ def expected_uncertainty_each(
 
 
 def expected_uncertainties(
-    table: CompiledTests, prior: Array, chosen: Sequence[int], watched: Sequence[int]
+    table: CompiledTests,
+    prior: Array,
+    chosen: Sequence[int],
+    watched: Sequence[int],
+    tests: Sequence[int] | None = None,
 ) -> tuple[float, Array]:
     """``expected_uncertainty`` after ``chosen`` and ``expected_uncertainty_each``, sharing
     the outcome likelihoods (one greedy round).  Each number is computed by exactly the same
     array operations, in the same order, as by the two functions apart: the greedy search
-    compares scores, so the speed-up must not move a bit of them."""
+    compares scores, so the speed-up must not move a bit of them.  ``tests``: only these
+    tests' values ([len(tests)], in that order); each test's row is computed on its own (every
+    sum runs along a row's conditions), so its value is the bits it has among all [T]."""
     joint0 = outcome_likelihoods(table, chosen) * prior  # [O, K]
     p0 = joint0.sum(axis=1)
     keep = p0 > 0
     post0 = joint0[keep] / p0[keep, None]
     base = float((p0[keep] * uncertainty(post0, watched)).sum())
+    planning, normal = (
+        (table.planning, table.planning_normal) if tests is None
+        else (table.planning[list(tests)], table.planning_normal[list(tests)])
+    )
     joint = np.concatenate(
-        [joint0 * table.planning[:, None, :], joint0 * table.planning_normal[:, None, :]], axis=1
+        [joint0 * planning[:, None, :], joint0 * normal[:, None, :]], axis=1
     )  # [T, 2O, K]
     p_outcome = joint.sum(axis=2)
     safe = np.where(p_outcome > 0, p_outcome, 1.0)
