@@ -11,7 +11,12 @@ The expressions are deliberately plain and listed here in full; a negation, a la
 finding or a past episode is dropped by ``NOT_NOW``. Unlike round 9's hand-curated list
 (devtools.unmapped_counterfactual) the mapping is mechanical, so a reader can rerun it on any corpus.
 
-    PYTHONPATH=.:gen python -m devtools.unmapped_sensitivity [--cases]
+    PYTHONPATH=.:gen python -m devtools.unmapped_sensitivity [--cases] [--round 16]
+
+``--round 16`` runs the same analysis for the round-16 id ``hx_knee_dislocation`` (r16vocab). A regular expression
+cannot tell a knee dislocation from a patellar one, or a multi-ligament injury from a sprain, so that list is curated
+by hand from each case's text (``ROUND16_ADDED``; the cases read and left out are in
+docs/knowledge-changes-round16-r16vocab.md).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +57,12 @@ NOT_NOW = re.compile(
     r"|at \d+ weeks|on (tip)?toes|tiptoe",
     re.IGNORECASE,
 )
+# Round 16, by hand: the spent cases whose text names a tibiofemoral knee dislocation (reduced or not) or a
+# multi-ligament injury (both cruciates, or a cruciate plus a collateral / posterolateral corner) and whose writer
+# recorded only hx_knee_injury_or_surgery. Case-id prefixes (``rc_g008``).
+ROUND16_ADDED: dict[str, str] = {
+    "hx_knee_dislocation": "g008 p014 ar003 ae014 ae016 an013 v015 m016 m017 ah016 at020 at021",
+}
 TALLIES = ("top1", "top3", "exact", "first", "under", "caught", "raised")
 
 
@@ -61,6 +72,17 @@ def added_ids(case: RealCase) -> list[str]:
     hits = {fid for text in case.unmapped if not NOT_NOW.search(text)
             for fid, pattern in PATTERNS.items() if pattern.search(text)}
     return [fid for fid in PATTERNS if fid in hits and fid not in recorded]
+
+
+def round16_ids(case: RealCase) -> list[str]:
+    """The round-16 id(s) a hand reading of the case found described and not recorded."""
+    prefix = "_".join(case.id.split("_")[:2])
+    recorded = {f.id for f in case.evidence}
+    return [fid for fid, cases in ROUND16_ADDED.items()
+            if prefix in {f"rc_{short}" for short in cases.split()} and fid not in recorded]
+
+
+MAPPINGS: dict[int, Callable[[RealCase], list[str]]] = {14: added_ids, 16: round16_ids}
 
 
 def augmented(case: RealCase, extra: Iterable[str]) -> RealCase:
@@ -96,11 +118,12 @@ class Row:
         }
 
 
-def run(show_cases: bool) -> dict[str, Any]:
+def run(show_cases: bool, vocabulary_round: int = 14) -> dict[str, Any]:
     """Per spent round: the figures of the cases with a mapped concept, as written and augmented."""
+    mapping = MAPPINGS[vocabulary_round]
     rounds: dict[str, dict[str, Any]] = {}
     for case in spent_cases():
-        extra = added_ids(case)
+        extra = mapping(case)
         if not extra:
             continue
         before, after = Row.of(case), Row.of(augmented(case, extra))
@@ -123,8 +146,10 @@ def run(show_cases: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", action="store_true", help="print every case whose answer changes")
+    parser.add_argument("--round", type=int, choices=sorted(MAPPINGS), default=14,
+                        help="whose agreed ids to map: round 14 (regular expressions) or 16 (curated by hand)")
     args = parser.parse_args()
-    for key, figures in run(args.cases).items():
+    for key, figures in run(args.cases, args.round).items():
         print(json.dumps({"round": key, **figures}))
 
 

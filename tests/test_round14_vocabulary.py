@@ -15,11 +15,9 @@ import re
 
 import pytest
 import yaml
-from footcds.v1 import common_pb2, differential_pb2
+from footcds.v1 import common_pb2
 
 from devtools.suite import LocalSuite
-from services.cli.casefile import case_from_json
-from services.differential.handlers import next_question
 from services.knowledge.loader import DATA_DIR, knowledge_base
 from tests import vocabulary_support
 from tests.clinical.realcases import spent_cases
@@ -47,19 +45,7 @@ def probability(condition: str, *present: str, age: int = 40) -> float:
 
 def interview_asks(age: int, present: tuple[str, ...], limit: int = 25) -> dict[str, str]:
     """The round-14 questions a tablet interview asks (id -> patient wording), every answer "I don't know"."""
-    patient = case_from_json({"patient": {"age": age}, "evidence": []}).patient
-    known = [common_pb2.Evidence(finding_id=f, state=common_pb2.EVIDENCE_STATE_PRESENT) for f in present]
-    asked: list[str] = []
-    wording: dict[str, str] = {}
-    for _ in range(limit):
-        reply = next_question(differential_pb2.NextQuestionRequest(
-            patient=patient, evidence=known, prioritize_dont_miss=True, exclude_finding_ids=asked))
-        if reply.should_stop or not reply.finding_id:
-            break
-        asked.append(reply.finding_id)
-        if reply.finding_id in ROUND14_IDS:
-            wording[reply.finding_id] = reply.question_patient
-    return wording
+    return vocabulary_support.interview_asks(age, present, watch=ROUND14_IDS, limit=limit)
 
 
 # --- vocabulary, findings, rows
