@@ -208,6 +208,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked13": "real cases, round 13, LOCKED as a whole (written blind beside round 12; run once)",
     "locked14": "real cases, round 14, LOCKED as a whole (written blind after round 13; run once)",
     "locked15": "real cases, round 15, LOCKED as a whole (written blind after round 14; run once)",
+    "locked16": "real cases, round 16, LOCKED as a whole (written blind after round 15; run once)",
 }
 
 
