@@ -40,6 +40,7 @@ from services.knowledge.clinical import (
     ScoredCondition,
     Triage,
     more_urgent,
+    scored_condition,
 )
 from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
@@ -307,21 +308,10 @@ def differential_from_probabilities(
         prob = values[ci]
         explanation = explanations.get(ci)
         supporting, against, decisive = explanation if explanation is not None else ((), (), ())
-        scored.append(
-            ScoredCondition(
-                condition_id=cid,
-                label=label,
-                probability=prob,
-                icd10cm=icd10cm,
-                snomed=snomed,
-                emergency=emergency,
-                dont_miss=dont_miss_mark,
-                evidence_for=supporting,
-                evidence_against=against,
-                decisive_findings=decisive,
-                unlikely=prob < floor,
-                specialist=specialist,
-                citations=tables.citations[ci] if explanation is not None else (),
+        scored.append(  # ScoredCondition(...), built slot by slot (~36 per differential)
+            scored_condition(
+                cid, label, prob, icd10cm, snomed, emergency, dont_miss_mark, supporting, against, decisive,
+                prob < floor, specialist, tables.citations[ci] if explanation is not None else (),
             )
         )
     probs_by_id = {s.condition_id: s.probability for s in scored}
