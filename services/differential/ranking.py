@@ -231,7 +231,11 @@ def triage_for(
         level = "urgent"
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
-        setting = lead_setting if cid == leader else emergency_setting_missing(kb, cid, present)
+        # Only an emergency condition's own setting is ever read below: not asked of the ~30 others
+        # (a pure look-up, so the same triage; twelfth pass).
+        setting = ""
+        if condition.emergency:
+            setting = lead_setting if cid == leader else emergency_setting_missing(kb, cid, present)
         if condition.emergency and (prob >= policy.emergency_condition_threshold or cid == leader) and setting:
             level = more_urgent(level, "urgent")
             reasons.append(f"{condition.label} cannot be excluded ({prob:.0%}), but {setting}; see the same day.")
