@@ -40,6 +40,7 @@ from services.knowledge.clinical import (
     ScoredCondition,
     Triage,
     more_urgent,
+    scored_condition,
 )
 from services.knowledge.policy import clinical_policy
 from services.knowledge.red_flags import detect_red_flags
@@ -230,7 +231,11 @@ def triage_for(
         level = "urgent"
     for cid, prob in sorted(probs.items(), key=lambda kv: -kv[1]):
         condition = kb.conditions[cid]
-        setting = lead_setting if cid == leader else emergency_setting_missing(kb, cid, present)
+        # Only an emergency condition's own setting is ever read below: not asked of the ~30 others
+        # (a pure look-up, so the same triage; twelfth pass).
+        setting = ""
+        if condition.emergency:
+            setting = lead_setting if cid == leader else emergency_setting_missing(kb, cid, present)
         if condition.emergency and (prob >= policy.emergency_condition_threshold or cid == leader) and setting:
             level = more_urgent(level, "urgent")
             reasons.append(f"{condition.label} cannot be excluded ({prob:.0%}), but {setting}; see the same day.")
@@ -307,21 +312,10 @@ def differential_from_probabilities(
         prob = values[ci]
         explanation = explanations.get(ci)
         supporting, against, decisive = explanation if explanation is not None else ((), (), ())
-        scored.append(
-            ScoredCondition(
-                condition_id=cid,
-                label=label,
-                probability=prob,
-                icd10cm=icd10cm,
-                snomed=snomed,
-                emergency=emergency,
-                dont_miss=dont_miss_mark,
-                evidence_for=supporting,
-                evidence_against=against,
-                decisive_findings=decisive,
-                unlikely=prob < floor,
-                specialist=specialist,
-                citations=tables.citations[ci] if explanation is not None else (),
+        scored.append(  # ScoredCondition(...), built slot by slot (~36 per differential)
+            scored_condition(
+                cid, label, prob, icd10cm, snomed, emergency, dont_miss_mark, supporting, against, decisive,
+                prob < floor, specialist, tables.citations[ci] if explanation is not None else (),
             )
         )
     probs_by_id = {s.condition_id: s.probability for s in scored}

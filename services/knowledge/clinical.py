@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import get_args
 
@@ -162,6 +162,48 @@ class ScoredCondition:
     unlikely: bool = False
     specialist: str = ""
     citations: tuple[CitationRef, ...] = ()
+
+
+# ``ScoredCondition(...)`` with every field given, set slot by slot: the frozen dataclass's
+# ``__init__`` sets its 13 fields through ``object.__setattr__`` by name (~2.8 us a condition
+# against ~1.1), and every ranked differential builds ~36 of them (docs/performance.md, twelfth
+# pass).  The field order is checked against the dataclass here at import, so a new or moved
+# field fails loudly instead of being left unset.
+_SCORED_FIELD_NAMES = (
+    "condition_id", "label", "probability", "icd10cm", "snomed", "emergency", "dont_miss", "evidence_for",
+    "evidence_against", "decisive_findings", "unlikely", "specialist", "citations",
+)
+if tuple(f.name for f in fields(ScoredCondition)) != _SCORED_FIELD_NAMES:
+    raise RuntimeError("ScoredCondition's fields changed: update clinical.scored_condition")
+_new_object = object.__new__
+(_set_id, _set_label, _set_probability, _set_icd10cm, _set_snomed, _set_emergency, _set_dont_miss,
+ _set_for, _set_against, _set_decisive, _set_unlikely, _set_specialist, _set_citations) = (
+    getattr(ScoredCondition, name).__set__ for name in _SCORED_FIELD_NAMES
+)
+
+
+def scored_condition(
+    condition_id: str, label: str, probability: float, icd10cm: tuple[str, ...], snomed: str | None,
+    emergency: bool, dont_miss: bool, evidence_for: tuple[Weight, ...], evidence_against: tuple[Weight, ...],
+    decisive_findings: tuple[str, ...], unlikely: bool, specialist: str, citations: tuple[CitationRef, ...],
+) -> ScoredCondition:
+    """``ScoredCondition(...)`` of these 13 fields in field order, the same object (equal, same
+    hash and repr: tests/test_scored_condition.py), built without the frozen ``__init__``."""
+    c: ScoredCondition = _new_object(ScoredCondition)
+    _set_id(c, condition_id)
+    _set_label(c, label)
+    _set_probability(c, probability)
+    _set_icd10cm(c, icd10cm)
+    _set_snomed(c, snomed)
+    _set_emergency(c, emergency)
+    _set_dont_miss(c, dont_miss)
+    _set_for(c, evidence_for)
+    _set_against(c, evidence_against)
+    _set_decisive(c, decisive_findings)
+    _set_unlikely(c, unlikely)
+    _set_specialist(c, specialist)
+    _set_citations(c, citations)
+    return c
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from services.knowledge.clinical import (
     TreatmentPlan,
     Triage,
     Weight,
+    scored_condition,
 )
 from services.knowledge.models import Sex
 from services.platform.errors import InvalidInput, Violation
@@ -236,54 +237,24 @@ def differential_from_pb(msg: pb.Differential) -> Differential:
     )
 
 
-# ``ScoredCondition(...)`` for the lean fields, with the other fields at their defaults, set
-# slot by slot: the frozen dataclass's ``__init__`` sets its 13 fields through
-# ``object.__setattr__`` by name, 2-3x slower, and a screening reads ~70 conditions per athlete
-# in each of work-up and treatment.  The same object (equal, same hash and repr:
-# tests/test_batch_rows.py); checked against the dataclass's fields here at import.
-_SCORED_FIELDS = (
+# The lean fields' defaults, checked against the dataclass at import (the builder itself,
+# ``clinical.scored_condition``, checks the field order): a changed default fails loudly.
+_SCORED_DEFAULTS = (
     ("condition_id", MISSING), ("label", MISSING), ("probability", MISSING), ("icd10cm", ()),
     ("snomed", None), ("emergency", False), ("dont_miss", False), ("evidence_for", ()),
     ("evidence_against", ()), ("decisive_findings", ()), ("unlikely", False), ("specialist", ""),
     ("citations", ()),
 )
-if tuple((f.name, f.default) for f in fields(ScoredCondition)) != _SCORED_FIELDS:
-    raise RuntimeError("ScoredCondition's fields changed: update convert._lean_scored")
-_new_object = object.__new__
-(_set_id, _set_label, _set_probability, _set_icd10cm, _set_snomed, _set_emergency, _set_dont_miss,
- _set_for, _set_against, _set_decisive, _set_unlikely, _set_specialist, _set_citations) = (
-    getattr(ScoredCondition, name).__set__ for name, _ in _SCORED_FIELDS
-)
-
-
-def _lean_scored(
-    condition_id: str, label: str, probability: float, emergency: bool, dont_miss: bool, unlikely: bool,
-    specialist: str,
-) -> ScoredCondition:
-    """``ScoredCondition(condition_id=..., label=..., probability=..., emergency=..., dont_miss=...,
-    unlikely=..., specialist=...)``, built slot by slot."""
-    c: ScoredCondition = _new_object(ScoredCondition)
-    _set_id(c, condition_id)
-    _set_label(c, label)
-    _set_probability(c, probability)
-    _set_icd10cm(c, ())
-    _set_snomed(c, None)
-    _set_emergency(c, emergency)
-    _set_dont_miss(c, dont_miss)
-    _set_for(c, ())
-    _set_against(c, ())
-    _set_decisive(c, ())
-    _set_unlikely(c, unlikely)
-    _set_specialist(c, specialist)
-    _set_citations(c, ())
-    return c
+if tuple((f.name, f.default) for f in fields(ScoredCondition)) != _SCORED_DEFAULTS:
+    raise RuntimeError("ScoredCondition's fields changed: update convert.lean_scored_from_pb")
 
 
 def lean_scored_from_pb(msg: pb.ConditionScore) -> ScoredCondition:
     """A condition without its codes, explanation or citations: the work-up quotes only its id,
     label, probability and flags (the leader, the don't-miss list)."""
-    return _lean_scored(
-        msg.condition_id, msg.label, msg.probability, msg.emergency, msg.dont_miss, msg.unlikely, msg.specialist
+    return scored_condition(
+        msg.condition_id, msg.label, msg.probability, (), None, msg.emergency, msg.dont_miss, (), (), (),
+        msg.unlikely, msg.specialist, (),
     )
 
 
@@ -294,8 +265,10 @@ _PROBABILITY = attrgetter("probability")
 def differential_columns(msg: pb.Differential) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """The conditions' ids and probabilities, in order, read straight from the message
     (C-level ``map``): what work-up and treatment value a differential by, without a
-    condition object per condition (~70 us per athlete of a roster, docs/performance.md)."""
-    conditions = msg.conditions
+    condition object per condition (~70 us per athlete of a roster, docs/performance.md).
+    The items are listed once first: each pass over a upb repeated field makes a wrapper per
+    item, so two maps over the field made them twice (16 -> 11 us per differential, twelfth pass)."""
+    conditions = list(msg.conditions)
     return tuple(map(_CONDITION_ID, conditions)), tuple(map(_PROBABILITY, conditions))
 
 

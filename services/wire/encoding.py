@@ -62,15 +62,41 @@ def _static_bytes(
     ).SerializeToString()
 
 
+# Length prefixes of the usual sizes, made once: a condition's field is 60-1,500 bytes.
+_SHORT_VARINTS = tuple(_varint(n) for n in range(4096))
+# Per-value memos of encoded pieces, keyed on plain values (str, bool, float, tuple of str),
+# whose hashing and equality run in C: the dataclasses' generated ``__hash__`` / ``__eq__`` and
+# the ``State`` enum's ``__hash__`` are Python calls, several per weight (twelfth pass).
+# Bounded by clearing: a knowledge base gives a few thousand distinct values.
+_MEMO_LIMIT = 65536
+_STATIC_MEMO: dict[tuple[str, str, tuple[str, ...], str | None, bool, bool, str], bytes] = {}
+_WEIGHT_FIELD_MEMO: dict[tuple[bytes, str, str, str, float], bytes] = {}
+_CITATIONS_MEMO: dict[int, tuple[tuple[CitationRef, ...], bytes]] = {}
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """``length_delimited`` with the prefix from the table when it is short."""
+    n = len(payload)
+    return tag + (_SHORT_VARINTS[n] if n < 4096 else _varint(n)) + payload
+
+
 def _scored_bytes(c: ScoredCondition) -> bytes:
     """``scored_to_pb(c)`` serialized: the condition's constant part (id, label, codes, flags,
     specialist) is encoded once per distinct value and reused; only the probability, the
     unlikely mark and any explanation are encoded per call.  Protobuf parsing concatenated
-    fields is the same as setting them (``tests/test_fast_paths.py`` compares messages).
+    fields is the same as setting them; tests/test_fast_paths.py compares the bytes with the
+    plain message's serialization.
     """
-    out = _static_bytes(c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
-    if c.probability != 0.0 or _PACK_DOUBLE(c.probability) != bytes(8):  # -0.0 is written too
-        out += _TAG_PROBABILITY + _PACK_DOUBLE(c.probability)
+    key = (c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
+    out = _STATIC_MEMO.get(key)
+    if out is None:
+        out = _static_bytes(*key)
+        if len(_STATIC_MEMO) >= _MEMO_LIMIT:
+            _STATIC_MEMO.clear()
+        _STATIC_MEMO[key] = out
+    p = c.probability
+    if p != 0.0 or _PACK_DOUBLE(p) != bytes(8):  # -0.0 is written too
+        out += _TAG_PROBABILITY + _PACK_DOUBLE(p)
     if c.unlikely:
         out += _TAG_UNLIKELY_TRUE
     if c.evidence_for or c.evidence_against or c.decisive_findings or c.citations:
@@ -83,29 +109,43 @@ _TAG_EVIDENCE_AGAINST = b"\x42"  # ConditionScore.evidence_against = 8
 _TAG_DECISIVE = b"\x4a"  # ConditionScore.decisive_finding_ids = 9
 
 
-@lru_cache(maxsize=65536)  # findings x conditions x states in practice
-def _cached_weight_bytes(w: Weight) -> bytes:
-    return _weight_to_pb(w).SerializeToString()
+def _weight_field(tag: bytes, w: Weight) -> bytes:
+    """``length_delimited(tag, _weight_to_pb(w).SerializeToString())``: the same few weights
+    recur (findings x conditions x states), so each tagged field is encoded once.  A zero
+    weight is not memoised: 0.0 and -0.0 are equal keys but encode differently."""
+    llr = w.llr
+    if llr == 0.0:
+        return _field(tag, _weight_to_pb(w).SerializeToString())
+    key = (tag, w.finding_id, w.label, w.state._value_, llr)
+    out = _WEIGHT_FIELD_MEMO.get(key)
+    if out is None:
+        out = _field(tag, _weight_to_pb(w).SerializeToString())
+        if len(_WEIGHT_FIELD_MEMO) >= _MEMO_LIMIT:
+            _WEIGHT_FIELD_MEMO.clear()
+        _WEIGHT_FIELD_MEMO[key] = out
+    return out
 
 
-def _weight_bytes(w: Weight) -> bytes:
-    """``_weight_to_pb(w)`` serialized; the same few weights recur, so each is encoded once."""
-    if w.llr == 0.0:  # 0.0 and -0.0 are equal keys but encode differently: not cached
-        return _weight_to_pb(w).SerializeToString()
-    return _cached_weight_bytes(w)
-
-
-@lru_cache(maxsize=4096)  # one list per condition in practice
 def _citation_bytes(citations: tuple[CitationRef, ...]) -> bytes:
-    return pb.ConditionScore(citations=_citations_to_pb(citations)).SerializeToString()
+    """The citations field(s) of ``scored_to_pb``, encoded once per list.  Ranking passes each
+    condition's one tuple (``explain_tables``), so it is found by identity (kept with the memo,
+    which pins its id); any other tuple is encoded afresh."""
+    held = _CITATIONS_MEMO.get(id(citations))
+    if held is not None and held[0] is citations:
+        return held[1]
+    out = pb.ConditionScore(citations=_citations_to_pb(citations)).SerializeToString()
+    if len(_CITATIONS_MEMO) >= 4096:
+        _CITATIONS_MEMO.clear()
+    _CITATIONS_MEMO[id(citations)] = (citations, out)
+    return out
 
 
 def _explanation_bytes(c: ScoredCondition) -> bytes:
     """The explanation fields (7, 8, 9, 12) of ``scored_to_pb(c)``, in field order, as the
-    serializer writes them; weights and citation lists come from caches."""
-    parts = [length_delimited(_TAG_EVIDENCE_FOR, _weight_bytes(w)) for w in c.evidence_for]
-    parts += [length_delimited(_TAG_EVIDENCE_AGAINST, _weight_bytes(w)) for w in c.evidence_against]
-    parts += [length_delimited(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
+    serializer writes them; weights and citation lists come from the memos."""
+    parts = [_weight_field(_TAG_EVIDENCE_FOR, w) for w in c.evidence_for]
+    parts += [_weight_field(_TAG_EVIDENCE_AGAINST, w) for w in c.evidence_against]
+    parts += [_field(_TAG_DECISIVE, f.encode()) for f in c.decisive_findings]
     if c.citations:
         parts.append(_citation_bytes(c.citations))
     return b"".join(parts)
@@ -117,10 +157,45 @@ def differential_bytes(d: Differential) -> bytes:
     Building 32 ``ConditionScore`` messages field by field was ~40% of ranking's CPU in a
     team screening (docs/performance.md); this is the same message, encoded directly.
     """
-    parts = [length_delimited(_TAG_CONDITIONS, _scored_bytes(c)) for c in d.conditions]
-    parts += [length_delimited(_TAG_DONT_MISS, _scored_bytes(c)) for c in d.dont_miss]
-    parts.append(length_delimited(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
+    parts = [_condition_field(0, c) for c in d.conditions]
+    parts += [_condition_field(2, c) for c in d.dont_miss]
+    parts.append(_field(_TAG_TRIAGE, triage_to_pb(d.triage).SerializeToString()))
     return b"".join(parts)
+
+
+_HEADS_MEMO: dict[tuple[str, str, tuple[str, ...], str | None, bool, bool, str], tuple[bytes, bytes, bytes, bytes]] = {}
+_ZERO = bytes(8)
+
+
+def _condition_field(which: int, c: ScoredCondition) -> bytes:
+    """One condition as a field of the differential (``which``: 0 conditions, 2 don't-miss).
+    Without an explanation (most conditions of a list) it is a head kept per condition (tag,
+    length, constant fields, probability tag: ``_row_heads``' form) + the probability's 8
+    bytes [+ the unlikely mark]; an explained one, or one at +0.0, takes ``_scored_bytes``."""
+    p = c.probability
+    explained = c.evidence_for or c.evidence_against or c.decisive_findings or c.citations
+    if explained or (p == 0.0 and _PACK_DOUBLE(p) == _ZERO):
+        return _field(_TAG_DONT_MISS if which else _TAG_CONDITIONS, _scored_bytes(c))
+    key = (c.condition_id, c.label, c.icd10cm, c.snomed, c.emergency, c.dont_miss, c.specialist)
+    heads = _HEADS_MEMO.get(key)
+    if heads is None:
+        heads = _heads(_static_bytes(*key))
+        if len(_HEADS_MEMO) >= _MEMO_LIMIT:
+            _HEADS_MEMO.clear()
+        _HEADS_MEMO[key] = heads
+    if c.unlikely:
+        return heads[which + 1] + _PACK_DOUBLE(p) + _TAG_UNLIKELY_TRUE
+    return heads[which] + _PACK_DOUBLE(p)
+
+
+def _heads(static: bytes) -> tuple[bytes, bytes, bytes, bytes]:
+    """A condition's field heads for a likely / unlikely probability under the conditions tag,
+    then the don't-miss tag: tag, length, constant fields, probability tag (the double and any
+    unlikely mark follow)."""
+    likely = _varint(len(static) + 9) + static + _TAG_PROBABILITY  # + 8 bytes of double
+    unlikely = _varint(len(static) + 11) + static + _TAG_PROBABILITY  # + double + mark
+    return (_TAG_CONDITIONS + likely, _TAG_CONDITIONS + unlikely, _TAG_DONT_MISS + likely,
+            _TAG_DONT_MISS + unlikely)
 
 
 _Statics = tuple[tuple[str, str, tuple[str, ...], str | None, bool, bool, str], ...]
@@ -133,14 +208,7 @@ def _row_heads(statics: _Statics) -> tuple[tuple[bytes, bytes, bytes, bytes], ..
     held = _ROW_HEADS.get(id(statics))
     if held is not None and held[0] is statics:
         return held[1]
-    heads = []
-    for s in statics:
-        static = _static_bytes(*s)
-        likely = _varint(len(static) + 9) + static + _TAG_PROBABILITY  # + 8 bytes of double
-        unlikely = _varint(len(static) + 11) + static + _TAG_PROBABILITY  # + double + mark
-        heads.append((_TAG_CONDITIONS + likely, _TAG_CONDITIONS + unlikely, _TAG_DONT_MISS + likely,
-                      _TAG_DONT_MISS + unlikely))
-    out = tuple(heads)
+    out = tuple(_heads(_static_bytes(*s)) for s in statics)
     if len(_ROW_HEADS) < 16:  # bounded: one model in practice
         _ROW_HEADS[id(statics)] = (statics, out)
     return out
