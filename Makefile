@@ -10,7 +10,7 @@ BUF    := node_modules/.bin/buf
 # buf breaking compares the protos with the first published v1: it must stay wire-compatible.
 BUF_AGAINST ?= .git\#ref=80e399b,depth=100000,subdir=protos
 
-.PHONY: help install protos run test test-fast demo lint eval eval-locked fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction cv-posterior bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
+.PHONY: help install protos run test test-fast demo lint eval eval-locked fit-likelihoods cv-likelihoods cv-calibration fit-correction cv-correction cv-posterior margin-sweep bench bench-quick compose-smoke compose-scale certs clean buf buf-if-possible fuzz
 
 help:
 	@echo "make run            start Redis, the five services, a worker and the HTTP gateway (tablet); Ctrl-C stops"
@@ -34,6 +34,7 @@ help:
 	@echo "make fit-correction   regenerate the case-fitted ranking correction (after fit-likelihoods; docs/ranking.md s.9)"
 	@echo "make cv-correction    its nested leave-one-round-out cross-validation vs the engine, per round"
 	@echo "make cv-posterior     both layers' search and the triage thresholds on the corrected posterior, nested by round"
+	@echo "make margin-sweep     the correction's emergency margin held out per weight (what each buys and costs)"
 	@echo "make bench          benchmarks with framework ceilings; make bench-quick (<1 min)"
 	@echo "make protos         regenerate gen/footcds/v1 from protos/"
 	@echo "make lint           ruff + mypy + buf lint + buf breaking (against the first v1)"
@@ -115,6 +116,9 @@ cv-correction: $(STAMP)
 cv-posterior: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m devtools.cv_posterior --layers
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m devtools.cv_posterior --thresholds
+
+margin-sweep: $(STAMP)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m devtools.margin_sweep 0.3 0.5 0.7 0.9 1.1 1.5
 
 bench: $(STAMP) redis-check
 	$(PY) -m bench
