@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from services.knowledge.loader import KnowledgeBase
-from services.knowledge.memo import PerKnowledgeBase
+from services.knowledge.memo import PerKnowledgeBase, PerObject
 from services.knowledge.models import DiagnosticTest
 from services.workup.value import Array, CompiledTests
 
@@ -50,17 +50,13 @@ def candidate_tests(table: CompiledTests, prior: Array, allowed: Array) -> tuple
     these cuts the array passes' test axis ~6x.  Memoised per (table, which conditions have
     mass, allowed tests): a roster has a few hundred combinations."""
     support = prior > 0
-    key = (id(table), support.tobytes(), allowed.tobytes())
-    hit = _CANDIDATES.get(key)
-    if hit is not None and hit[0] is table:
-        return hit[1]
-    values = table.planning[:, support]
-    informative = (values != values[:, :1]).any(axis=1) & allowed
-    found = tuple(int(t) for t in np.flatnonzero(informative))
-    if len(_CANDIDATES) >= 4096:
-        _CANDIDATES.clear()
-    _CANDIDATES[key] = (table, found)
-    return found
+
+    def build() -> tuple[int, ...]:
+        values = table.planning[:, support]
+        informative = (values != values[:, :1]).any(axis=1) & allowed
+        return tuple(int(t) for t in np.flatnonzero(informative))
+
+    return _CANDIDATES.get(table, (support.tobytes(), allowed.tobytes()), build)
 
 
-_CANDIDATES: dict[tuple[int, bytes, bytes], tuple[CompiledTests, tuple[int, ...]]] = {}
+_CANDIDATES: PerObject[CompiledTests, tuple[bytes, bytes], tuple[int, ...]] = PerObject(4096)

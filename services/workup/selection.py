@@ -246,7 +246,7 @@ class Search:
         self.picks = list(seeded)
         self.chosen = [table.test_index[p.test_id] for p in self.picks]
         self.allowed = allowed_tests(kb, table, ctx.exclude, ctx.flags if avoid_flags else frozenset())
-        # What a round values (``value.candidate_tests``): a test outside it is never the kept
+        # What a round values (``candidates.candidate_tests``): a test outside it is never the kept
         # pick, so the plan is the one valuing all [T] gives (tests/test_workup_candidates.py).
         self.candidates = [t for t in candidate_tests(table, ctx.prior, self.allowed) if t not in self.chosen]
         self.first_score: float | None = None
