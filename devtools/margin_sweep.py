@@ -12,14 +12,28 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 
 from devtools.casefit import FitParams
 from devtools.correction_fit import CorrectionParams
-from devtools.cv_posterior import Row, evaluate, file_thresholds, held_out_rows_many
+from devtools.cv_posterior import Row, Thresholds, evaluate, file_thresholds, held_out_rows_many
 from services.differential.ranking import compile_model
-from services.knowledge.loader import load_knowledge_base
+from services.knowledge.loader import KnowledgeBase, load_knowledge_base
 from tests.clinical import realcases
+
+
+def rounds_worse_than(base: KnowledgeBase, ids: Sequence[str], rows: Sequence[Row], reference: Sequence[Row],
+                      thresholds: Thresholds) -> list[int]:
+    """The rounds where ``rows`` catch fewer emergencies or under-triage more cases than ``reference``
+    (the same held-out cases under another correction), both read on the shown posterior."""
+    worse: list[int] = []
+    for r in sorted({row.case.corpus_round for row in reference}):
+        a = evaluate(base, ids, [row for row in rows if row.case.corpus_round == r], thresholds, one=True)
+        b = evaluate(base, ids, [row for row in reference if row.case.corpus_round == r], thresholds, one=True)
+        if a["emergencies_caught"] < b["emergencies_caught"] or a["under_triage"] > b["under_triage"]:
+            worse.append(r)
+    return worse
 
 
 def main(argv: list[str]) -> None:
@@ -31,19 +45,9 @@ def main(argv: list[str]) -> None:
     per_weight = held_out_rows_many(base, realcases.spent_cases(), FitParams(),
                                     [replace(committed, emergency_weight=w) for w in weights])
     plain = per_weight[0]
-    rounds = sorted({row.case.corpus_round for row in plain})
-
-    def of_round(rows: list[Row], r: int) -> list[Row]:
-        return [row for row in rows if row.case.corpus_round == r]
-
     for weight, rows in zip(weights, per_weight, strict=True):
         total = evaluate(base, ids, rows, thresholds, one=True)
-        worse = []
-        for r in rounds:
-            a = evaluate(base, ids, of_round(rows, r), thresholds, one=True)
-            b = evaluate(base, ids, of_round(plain, r), thresholds, one=True)
-            if a["emergencies_caught"] < b["emergencies_caught"] or a["under_triage"] > b["under_triage"]:
-                worse.append(r)
+        worse = rounds_worse_than(base, ids, rows, plain, thresholds)
         print(json.dumps({"emergency_weight": weight, "committed": weight == committed.emergency_weight,
                           "top1": total["top1"], "top3": total["top3"],
                           "emergencies_caught": total["emergencies_caught"], "under_triage": total["under_triage"],

@@ -48,20 +48,34 @@ def test_batch_plans_are_the_one_athlete_plans_pick_for_pick() -> None:
     assert len({len(p) for p in batch}) > 1  # searches stop at different rounds
 
 
-def test_batch_values_equal_single_values_bit_for_bit() -> None:
-    ctxs = contexts()[:40]
+def assert_batch_values_equal_single(ctxs: list[selection.Context], seed: int, rounds: int, *,
+                                     subsets: bool) -> None:
+    """Each search's batch values equal its one-athlete values bit for bit, with ``k`` tests already
+    chosen at random for every ``k`` below ``rounds``. ``subsets``: the batch values only five random
+    tests per search (the work-up's candidates) and must give exactly those rows of the all-test values,
+    and the one-athlete path asked for the same five."""
     table = ctxs[0].table
-    rng = np.random.default_rng(3)
-    for k in range(5):
+    rng = np.random.default_rng(seed)
+    priors = np.stack([c.prior for c in ctxs])
+    for k in range(rounds):
         chosen = [sorted(rng.choice(len(table.test_ids), k, replace=False).tolist()) for _ in ctxs]
+        picked = np.array(chosen, dtype=np.intp).reshape(len(ctxs), k)
+        tests = (np.array([rng.choice(len(table.test_ids), 5).tolist() for _ in ctxs], dtype=np.intp)
+                 if subsets else None)
         for watched in {c.watched for c in ctxs}:
-            bases, each = expected_uncertainties_batch(
-                table, np.stack([c.prior for c in ctxs]), np.array(chosen, dtype=np.intp).reshape(len(ctxs), k), watched
-            )
-            for row, (ctx, tests) in enumerate(zip(ctxs, chosen, strict=True)):
-                base, one = expected_uncertainties(table, ctx.prior, tests, watched)
+            bases, each = expected_uncertainties_batch(table, priors, picked, watched, tests)
+            for row, ctx in enumerate(ctxs):
+                base, every = expected_uncertainties(table, ctx.prior, chosen[row], watched)
                 assert bases[row] == base
-                assert each[row].tobytes() == one.tobytes()
+                if tests is None:
+                    assert each[row].tobytes() == every.tobytes()
+                else:
+                    _, some = expected_uncertainties(table, ctx.prior, chosen[row], watched, tests[row].tolist())
+                    assert each[row].tobytes() == every[tests[row]].tobytes() == some.tobytes()
+
+
+def test_batch_values_equal_single_values_bit_for_bit() -> None:
+    assert_batch_values_equal_single(contexts()[:40], seed=3, rounds=5, subsets=False)
 
 
 def test_an_impossible_outcome_is_left_to_the_one_athlete_path() -> None:

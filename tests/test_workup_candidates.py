@@ -17,8 +17,9 @@ import random
 import numpy as np
 
 from services.workup import candidates, selection
-from services.workup.batch_search import expected_uncertainties_batch, plan_batch
+from services.workup.batch_search import plan_batch
 from services.workup.value import expected_uncertainties
+from tests.test_batch_search import assert_batch_values_equal_single
 from tests.test_workup_memo import varied_contexts
 
 
@@ -99,21 +100,7 @@ def test_a_test_left_out_never_moves_the_planning_distribution() -> None:
 
 
 def test_candidate_values_are_the_all_test_values_bit_for_bit() -> None:
-    ctxs = varied_contexts()[:40]
-    table = ctxs[0].table
-    rng = np.random.default_rng(7)
-    for k in range(4):
-        chosen = [sorted(rng.choice(len(table.test_ids), k, replace=False).tolist()) for _ in ctxs]
-        tests = np.array([rng.choice(len(table.test_ids), 5).tolist() for _ in ctxs], dtype=np.intp)
-        for watched in {c.watched for c in ctxs}:
-            priors = np.stack([c.prior for c in ctxs])
-            picked = np.array(chosen, dtype=np.intp).reshape(len(ctxs), k)
-            bases, each = expected_uncertainties_batch(table, priors, picked, watched, tests)
-            for row, ctx in enumerate(ctxs):
-                base, every = expected_uncertainties(table, ctx.prior, chosen[row], watched)
-                _, some = expected_uncertainties(table, ctx.prior, chosen[row], watched, tests[row].tolist())
-                assert bases[row] == base
-                assert each[row].tobytes() == every[tests[row]].tobytes() == some.tobytes()
+    assert_batch_values_equal_single(varied_contexts()[:40], seed=7, rounds=4, subsets=True)
 
 
 def test_candidate_memo_answers_each_table_and_distribution_as_afresh() -> None:
