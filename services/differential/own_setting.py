@@ -4,7 +4,7 @@ Why: the probability an emergency condition gets is a naive-Bayes figure over th
 foot drop with leg pain gives acute compartment syndrome a share; a slowly worsening symmetric
 sensory neuropathy gives Guillain-Barre syndrome one. That share says the emergency *could* explain
 the findings, not that the picture is the emergency's: when none of the settings in which it arises
-is reported (``triage.yaml`` ``emergency_needs_context``), or a course it cannot have is
+is reported (``triage.yaml`` ``emergency_needs_context``), or a course or sign it cannot have is
 (``emergency_not_when``), the same probability makes the case "cannot be excluded, see the same
 day" (urgent), not an emergency. Red flags are never touched: they fire on their own findings.
 
@@ -51,8 +51,9 @@ def emergency_setting_missing(
         return ""
     against = [f for f in policy.emergency_not_when.get(cid, ()) if f in present]
     if against:
-        course = ", ".join(kb.findings[f].label.lower() for f in sorted(against))
-        return f"its course ({course}) is not that of this emergency"
+        # a course (gradual onset) or, since round 18, a sign the emergency's criteria exclude (brisk reflexes in GBS)
+        listed = ", ".join(kb.findings[f].label.lower() for f in sorted(against))
+        return f"what is reported ({listed}) is not this emergency's picture"
     return ""
 
 
