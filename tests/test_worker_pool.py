@@ -4,6 +4,11 @@ Assess runs on a threads pool (no pipe and pickle to a pool child); a team scree
 would then hold one chunk's batch messages per thread in one process, so a worker process
 screens at most ``FOOTCDS_SCREENING_CHUNKS_PER_WORKER`` chunks at once.  Checked here on a
 real suite (Redis, the five services, a threads worker of 8) from the worker's own log.
+
+The Assess task calls work-up beside treatment only while few Assess tasks run in its process
+(``FOOTCDS_ASSESS_PARALLEL_MAX_RUNNING``, thirteenth pass); this suite sets it to 0, so every
+assessment here takes the one-after-the-other path (the other suites, one call at a time, the
+concurrent one).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import pytest
 from footcds.v1 import encounter_pb2, encounter_pb2_grpc
 
@@ -32,7 +38,8 @@ def bounded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSuite]:
     running = LocalSuite(
         log_dir=tmp_path_factory.mktemp("bounded"),
         extra_env={"FOOTCDS_SCREENING_CHUNK_SIZE": str(CHUNK), "FOOTCDS_SCREENING_CHUNKS_PER_WORKER": "1",
-                   "FOOTCDS_LOG_LEVEL": "INFO"},  # the chunk log lines
+                   "FOOTCDS_LOG_LEVEL": "INFO",  # the chunk log lines
+                   "FOOTCDS_ASSESS_PARALLEL_MAX_RUNNING": "0"},  # work-up after treatment, always
     )
     assert running.worker_pool == "threads" and running.worker_concurrency > 1  # what is deployed
     try:
@@ -91,3 +98,22 @@ def test_concurrent_assessments_through_the_threads_worker_match_in_process(
     for request, answer in zip(requests, answers, strict=True):
         assert answer == assess_local(request)
     assert answers[0] != answers[1]  # different cases, different answers: nothing mixed up
+
+
+def test_one_after_the_other_a_work_up_outage_fails_within_the_deadline_and_recovers(
+    bounded: LocalSuite, stub: encounter_pb2_grpc.EncounterServiceStub
+) -> None:
+    """The busy worker's path (work-up called on the task's own thread, after treatment)
+    reports a stopped work-up service as the pooled path does, and recovers by itself."""
+    request = example_requests()[0]
+    bounded.stop_process("workup")
+    try:
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.Assess(request, timeout=3)
+        assert raised.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        assert time.monotonic() - started < 3.5
+    finally:
+        bounded.start_service("workup")
+        bounded.wait_service("workup")
+    assert stub.Assess(request, timeout=10).assessment == assess_local(request)

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     # the four services over gRPC, no queue.  "pipeline" is the fastest shape that keeps Assess
     # on Celery; "chain" (a task per stage) was dropped (measured: docs/performance.md).
     assess_mode: Literal["pipeline", "direct"] = "pipeline"
+    # The Assess task calls work-up and treatment at once (two threads) only while at most this
+    # many Assess tasks run in its worker process; busier, one after the other on the task's own
+    # thread: the other tasks keep the services busy meanwhile, and the hand-off to a second
+    # thread cost ~10 context switches and ~0.2-0.35 ms of worker CPU per assessment
+    # (docs/performance.md, thirteenth pass).  0: always one after the other.
+    assess_parallel_max_running: int = Field(default=2, ge=0)
 
     @field_validator("assess_mode", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ result backend.  Clinical logic lives in the services, the stage order in
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,31 @@ class StageTask(Task):
             raise failure from None
 
 
+class Running:
+    """How many Assess tasks this worker process is running now (a threads pool runs several
+    at once; a prefork child one): ``CeleryCalls`` calls work-up beside treatment only while
+    few are, because then a second thread shortens the answer; when many are, the others'
+    stage calls already keep the services busy and the hand-off only costs CPU (measured:
+    docs/performance.md, thirteenth pass)."""
+
+    __slots__ = ("_lock", "now")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.now += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self.now -= 1
+
+
+RUNNING = Running()
+
+
 class CeleryCalls:
     """``SerializedCalls`` from inside a task: a retryable failure retries the whole task."""
 
@@ -89,8 +115,15 @@ class CeleryCalls:
         self, workup_request: bytes, treatment_request: bytes
     ) -> tuple[workup_pb2.RecommendTestsResponse, treatment_pb2.PlanTreatmentResponse]:
         """Both last stages at once: each needs only intake's and differential's answers, so
-        the task waits for the slower call instead of both in turn (docs/performance.md)."""
+        the task waits for the slower call instead of both in turn (docs/performance.md) -
+        while few Assess tasks run in this process (``Running``); busier, one after the other."""
         task, deadline, s = self.task, self.deadline, serialized_stubs()
+        if RUNNING.now > settings().assess_parallel_max_running:
+            # Busy: one after the other on this thread, treatment first (as below, its failure
+            # is the one reported when both fail); the same requests, the same answers.
+            plan = task.call("treatment", s.plan_treatment, treatment_request, deadline)
+            workup = task.call("workup", s.recommend_tests, workup_request, deadline)
+            return workup, plan
         # call() returns the started call here; its errors surface (and retry) at .result() below.
         pending = task.call(
             "workup", lambda request, timeout: in_background(s.recommend_tests, request, timeout),
@@ -113,7 +146,8 @@ def pipeline_stage(self: StageTask, state: State) -> bytes | None:
     key: str | None = state.get("reply")
     try:
         request = encounter_pb2.AssessRequest.FromString(state["request"])
-        answer = assess_serialized(request, CeleryCalls(self, deadline))
+        with RUNNING:
+            answer = assess_serialized(request, CeleryCalls(self, deadline))
     except Retry:
         raise  # the same task runs again and answers then
     except StageFailed as failure:
