@@ -348,8 +348,9 @@ def _columns(fields: Sequence[Callable[[Message], bool]]) -> Columns | None:
         return parts[0]
 
     def all_columns(items: Sequence[Message]) -> bool:
+        listed = list(items)  # one wrapper per item for every column (a upb pass makes them anew)
         for check in parts:  # noqa: SIM110 (a loop: no generator object per list checked)
-            if not check(items):
+            if not check(listed):
                 return False
         return True
 
