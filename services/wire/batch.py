@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from services.platform import contract
 from services.platform.errors import InvalidInput
 from services.wire import convert
+from services.wire.encoding import varint
 
 Item = TypeVar("Item", bound=Message)
 Answer = TypeVar("Answer")
@@ -70,30 +71,15 @@ def response_bytes(outcomes: Iterable[tuple[int, bytes | common_pb2.BatchItemErr
     pieces: list[bytes] = []
     add = pieces.extend
     for index, answer in outcomes:
-        head = _TAG_INDEX + _varint(index) if index else b""
+        head = _TAG_INDEX + varint(index) if index else b""
         if isinstance(answer, bytes):
             inner_tag = _TAG_ANSWER
         else:
             inner_tag, answer = _TAG_ERROR, answer.SerializeToString()
-        size = _varint(len(answer))
-        add((_TAG_RESULTS, _varint(len(head) + 1 + len(size) + len(answer)), head, inner_tag, size, answer))
+        size = varint(len(answer))
+        add((_TAG_RESULTS, varint(len(head) + 1 + len(size) + len(answer)), head, inner_tag, size, answer))
     pieces.append(tail)
     return b"".join(pieces)
-
-
-def _varint(n: int) -> bytes:
-    """A non-negative int as a varint (an index or a length)."""
-    if n < 0x80:
-        return _SMALL[n]
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_SMALL = tuple(bytes((n,)) for n in range(0x80))
 
 
 def bytes_responses(
