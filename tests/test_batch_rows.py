@@ -153,6 +153,7 @@ def test_intake_and_workup_batches_answer_each_item_as_the_single_rpc() -> None:
     answered = [r for r in batch.results if r.WhichOneof("outcome") == "response"]
     assert [r.index for r in batch.results] == list(range(len(items)))
     assert [r.response for r in answered] == singles
+    assert [r.response.SerializeToString() for r in answered] == [s.SerializeToString() for s in singles]
     assert any(s.red_flags for s in singles)
 
     ranked = rank_differential_batch(

@@ -84,3 +84,25 @@ def test_a_list_checked_by_columns_still_finds_one_bad_entry_after_many_good_one
             contract.check(request)
         assert {v.field for v in raised.value.violations} == {where}, (bad, rule)
         assert valid(_evidence_request(*good))
+
+
+@pytest.mark.parametrize("where", ["evidence_for", "evidence_against"])
+def test_one_bad_weight_among_many_conditions_without_weights_is_refused(where: str) -> None:
+    """A roster's differentials carry 35 conditions with empty weight lists; the conditions are
+    checked a list at a time (only the non-empty lists visited), and a bad weight in the last
+    condition, in either list, is still refused and named."""
+    request = workup_pb2.RecommendTestsRequest()
+    request.differential.triage.level = common_pb2.TRIAGE_LEVEL_ROUTINE
+    for i in range(35):
+        request.differential.conditions.add(condition_id=f"condition_{i}", probability=1 / 35)
+    contract.problems(_request())  # registers the type
+    valid = message_valid(request.DESCRIPTOR.full_name, contract._plan)
+    assert valid(request)
+    weights = getattr(request.differential.conditions[34], where)
+    weights.add(finding_id="loc_sole", state=common_pb2.EVIDENCE_STATE_PRESENT)
+    assert valid(request)
+    weights.add(finding_id="loc_sole").state = 99  # not a defined state
+    assert not valid(request)
+    with pytest.raises(InvalidInput) as raised:
+        contract.check(request)
+    assert [v.field for v in raised.value.violations] == [f"differential.conditions[34].{where}[1].state"]

@@ -5,6 +5,8 @@ Used by the servicer (the gRPC edge), the other services and the in-process runn
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from footcds.v1 import common_pb2, differential_pb2
 
 from services.differential import batch_rows, interview, ranking
@@ -13,7 +15,7 @@ from services.intake.handlers import evidence_inputs
 from services.knowledge.clinical import Case
 from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.platform.errors import InvalidInput, Violation
-from services.wire import convert, encoding
+from services.wire import batch, convert, encoding
 from services.wire.batch import each_item
 
 
@@ -46,6 +48,12 @@ def rank_differential(
 def rank_differential_batch(
     request: differential_pb2.RankDifferentialBatchRequest,
 ) -> differential_pb2.RankDifferentialBatchResponse:
+    """Each case checked and ranked on its own; the batch's answers as a response message."""
+    return differential_pb2.RankDifferentialBatchResponse.FromString(rank_differential_batch_bytes(request))
+
+
+def rank_differential_batch_bytes(request: differential_pb2.RankDifferentialBatchRequest) -> bytes:
+    """``rank_differential_batch``'s response serialized: what the servicer sends as it is."""
     kb = knowledge_base()
     cases: list[Case] = []
     positions: list[int] = []
@@ -71,17 +79,21 @@ def rank_differential_batch(
             index: encoding.differential_bytes(differential)
             for index, differential in zip(positions, ranked, strict=True)
         }
-    response = differential_pb2.RankDifferentialBatchResponse(
-        kb_version=kb.version, disclaimer=kb.disclaimer
+    # The response as bytes: each differential's bytes spliced in, never parsed into a message
+    # that gRPC would serialize again (``wire.batch.response_bytes``; thirteenth pass).
+    return batch.response_bytes(
+        ((index, errors[index] if index in errors else encoded[index]) for index in range(len(request.items))),
+        _response_tail(kb.version, kb.disclaimer),
     )
-    for index in range(len(request.items)):
-        # Filled in place (each differential parsed from its cached pieces, never copied).
-        result = response.results.add(index=index)
-        if index in errors:
-            result.error.CopyFrom(errors[index])
-        else:
-            result.differential.MergeFromString(encoded[index])
-    return response
+
+
+@lru_cache(maxsize=4)
+def _response_tail(kb_version: str, disclaimer: str) -> bytes:
+    tail = differential_pb2.RankDifferentialBatchResponse(kb_version=kb_version, disclaimer=disclaimer)
+    return tail.SerializeToString()
+
+
+batch.check_result_tags(differential_pb2.RankDifferentialBatchResponse, "differential")
 
 
 def next_question(

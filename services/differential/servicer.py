@@ -5,8 +5,9 @@ from __future__ import annotations
 import grpc
 from footcds.v1 import common_pb2, differential_pb2, differential_pb2_grpc
 
-from services.differential.handlers import next_question, rank_differential, rank_differential_batch
+from services.differential.handlers import next_question, rank_differential, rank_differential_batch_bytes
 from services.platform.errors import translate_errors
+from services.wire.batch import bytes_responses
 
 SERVICE_NAME = differential_pb2.DESCRIPTOR.services_by_name["DifferentialService"].full_name
 
@@ -19,10 +20,11 @@ class DifferentialServicer(differential_pb2_grpc.DifferentialServiceServicer):
         return rank_differential(request)
 
     @translate_errors
-    def RankDifferentialBatch(
+    def RankDifferentialBatch(  # type: ignore[override]  # bytes, sent as they are (register)
         self, request: differential_pb2.RankDifferentialBatchRequest, context: grpc.ServicerContext
-    ) -> differential_pb2.RankDifferentialBatchResponse:
-        return rank_differential_batch(request)
+    ) -> bytes:
+        """The response serialized (sent as it is: ``register``)."""
+        return rank_differential_batch_bytes(request)
 
     @translate_errors
     def NextQuestion(
@@ -32,7 +34,8 @@ class DifferentialServicer(differential_pb2_grpc.DifferentialServiceServicer):
 
 
 def register(server: grpc.Server) -> None:
-    differential_pb2_grpc.add_DifferentialServiceServicer_to_server(DifferentialServicer(), server)
+    bytes_responses(differential_pb2_grpc.add_DifferentialServiceServicer_to_server, DifferentialServicer(), server,
+                    ["RankDifferentialBatch"])
 
 
 def warm_up() -> None:

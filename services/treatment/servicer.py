@@ -6,7 +6,8 @@ import grpc
 from footcds.v1 import common_pb2, differential_pb2, treatment_pb2, treatment_pb2_grpc
 
 from services.platform.errors import translate_errors
-from services.treatment.handlers import plan_treatment, plan_treatment_batch
+from services.treatment.handlers import plan_treatment, plan_treatment_batch_bytes
+from services.wire.batch import bytes_responses
 
 SERVICE_NAME = treatment_pb2.DESCRIPTOR.services_by_name["TreatmentService"].full_name
 
@@ -19,14 +20,16 @@ class TreatmentServicer(treatment_pb2_grpc.TreatmentServiceServicer):
         return plan_treatment(request)
 
     @translate_errors
-    def PlanTreatmentBatch(
+    def PlanTreatmentBatch(  # type: ignore[override]  # bytes, sent as they are (register)
         self, request: treatment_pb2.PlanTreatmentBatchRequest, context: grpc.ServicerContext
-    ) -> treatment_pb2.PlanTreatmentBatchResponse:
-        return plan_treatment_batch(request)
+    ) -> bytes:
+        """The response serialized (sent as it is: ``register``)."""
+        return plan_treatment_batch_bytes(request)
 
 
 def register(server: grpc.Server) -> None:
-    treatment_pb2_grpc.add_TreatmentServiceServicer_to_server(TreatmentServicer(), server)
+    bytes_responses(treatment_pb2_grpc.add_TreatmentServiceServicer_to_server, TreatmentServicer(), server,
+                    ["PlanTreatmentBatch"])
 
 
 def warm_up() -> None:

@@ -41,6 +41,9 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+varint = _varint  # public: ``wire.batch`` writes its results' indices and lengths with it too
+
+
 def length_delimited(tag: bytes, payload: bytes) -> bytes:
     """One length-delimited field (an embedded message, string or bytes) as the wire writes it:
     its tag, the payload's length as a varint, then the payload.  Public because
