@@ -75,6 +75,14 @@ SETTINGS: dict[str, Setting] = {
     "committed": (FitParams(), CorrectionParams(), Evidence()),
     "c_ew1": (FitParams(), replace(CorrectionParams(), emergency_weight=1.0), Evidence()),
     "c_ew15": (FitParams(), replace(CorrectionParams(), emergency_weight=1.5), Evidence()),
+    # Round 18: the committed layer method with the correction's weight and l2 re-chosen over seventeen rounds.
+    "c_ew0": (FitParams(), replace(CorrectionParams(), emergency_weight=0.0), Evidence()),
+    "c_ew05": (FitParams(), replace(CorrectionParams(), emergency_weight=0.5), Evidence()),
+    "c_ew09": (FitParams(), replace(CorrectionParams(), emergency_weight=0.9), Evidence()),
+    "c_l2_01": (FitParams(), replace(CorrectionParams(), l2=0.01), Evidence()),
+    "c_l2_0025": (FitParams(), replace(CorrectionParams(), l2=0.0025), Evidence()),
+    "ms6_c": (replace(FitParams(), min_stated=6), CorrectionParams(), Evidence()),
+    "ms4_c": (replace(FitParams(), min_stated=4), CorrectionParams(), Evidence()),
 }
 CACHE = Path("/tmp/r12learn_cv")  # ``--cache`` (round 14: a folder per set of spent rounds)
 OTHER_BIASES = (-1.0, -0.5, 0.0, 0.1, 0.25, 0.4, 0.5, 0.75, 1.0, 1.5)

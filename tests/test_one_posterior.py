@@ -132,15 +132,10 @@ def _held_out_rows() -> tuple[list[Row], list[Row]]:
 
 # Held-out emergencies round 7's engine catches and the shipped one does not, each with why: a ratchet like
 # tests/clinical/known_safety_misses.yaml (the gate fails on any other such case, in any round, and when a
-# listed one is caught). The overall totals are still gated without exceptions.
-HELD_OUT_EXCEPTIONS: dict[str, str] = {
-    "rc_b006_soccer_acs_misread_as_tetany": (
-        "Round 1, held out once round 17 joined the training folds (2026-12-07): acute compartment syndrome "
-        "at 11.8% in the list against the 12% emergency threshold (the tables' 11.5% crosses round 7's 10%); "
-        "urgent, one level under. In sample the shipped engine triages it emergency. The open fix: the "
-        "thresholds and the emergency margin re-chosen over seventeen rounds (make cv-posterior, make "
-        "margin-sweep) with the layers refitted."),
-}
+# listed one is caught). The overall totals are still gated without exceptions. Round 18 (r18refit): empty;
+# rc_b006 (acute compartment syndrome at 11.8% held out, listed after round 17) is caught held out since the
+# emergency threshold is 0.115 (docs/knowledge-changes-round18-r18refit.md).
+HELD_OUT_EXCEPTIONS: dict[str, str] = {}
 
 
 @pytest.mark.timeout(1500)
