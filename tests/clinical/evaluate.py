@@ -210,6 +210,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked15": "real cases, round 15, LOCKED as a whole (written blind after round 14; run once)",
     "locked16": "real cases, round 16, LOCKED as a whole (written blind after round 15; run once)",
     "locked17": "real cases, round 17, LOCKED as a whole (written blind after round 16; run once)",
+    "locked18": "real cases, round 18, LOCKED as a whole (written blind after round 17; run once)",
 }
 
 
