@@ -32,7 +32,8 @@ YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
 Split = Literal[
     "dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9",
-    "locked10", "locked11", "locked12", "locked13", "locked14", "locked15", "locked16", "locked17", "locked18", "tuning",
+    "locked10", "locked11", "locked12", "locked13", "locked14", "locked15", "locked16", "locked17", "locked18",
+    "tuning",
 ]
 # Each later round is one locked set, in the order the rounds were written.
 ROUND_SPLITS: dict[int, Split] = {
