@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.triage_support import assess
 
 CLAUDICANT = ("unilateral", "sx_claudication", "relieved_by_rest", "sx_foot_pain", "ex_diminished_pedal_pulses",
@@ -26,51 +28,46 @@ DIABETIC_BURNING_SOLES = ("bilateral", "sx_burning", "loc_sole", "hx_diabetes", 
 SMOKER_WASTED_WEAK_LEGS = ("bilateral", "sx_weakness", "sx_muscle_atrophy", "onset_gradual", "hx_smoking")
 
 
-def test_a_claudicant_with_constant_foot_pain_and_weak_pulses_is_referred_urgently() -> None:
-    flags, level, _ = assess(*CLAUDICANT, "constant", age=68)
-    assert "rf_rest_pain_with_pulse_deficit" in flags
-    assert level == "urgent"
+# (picture, age, the rule, the level): each rule's picture is raised to the rule's level ...
+RAISED = [
+    pytest.param((*CLAUDICANT, "constant"), 68, "rf_rest_pain_with_pulse_deficit", "urgent",
+                 id="claudicant-with-constant-foot-pain-and-weak-pulses-referred-urgently"),
+    pytest.param((*BURNING_HANDS_AND_FEET_ON_CHEMOTHERAPY, "ex_absent_reflexes"), 60, "rf_bilateral_areflexia",
+                 "urgent", id="absent-reflexes-in-both-legs-on-chemotherapy-seen-within-two-days"),
+    pytest.param((*DIABETIC_BURNING_SOLES, "sx_weight_loss"), 50, "rf_unintended_weight_loss_with_neuropathy",
+                 "urgent", id="unintended-weight-loss-with-burning-soles-urgent"),
+    pytest.param((*SMOKER_WASTED_WEAK_LEGS, "sx_pallor_or_cyanosis"), 49, "rf_bilateral_cyanosis_with_leg_weakness",
+                 "emergency", id="both-legs-blue-and-weak-emergency-even-after-months-of-wasting"),
+]
+# ... and its look-alike does not fire it (the level it gets instead, None: anything but an emergency).
+NOT_RAISED = [
+    pytest.param(CLAUDICANT, 68, "rf_rest_pain_with_pulse_deficit", "routine",
+                 id="claudicant-whose-pain-eases-with-rest-stays-routine"),
+    pytest.param(BURNING_HANDS_AND_FEET_ON_CHEMOTHERAPY, 60, "rf_bilateral_areflexia", "routine",
+                 id="the-same-burning-without-areflexia-stays-routine"),
+    pytest.param(("bilateral", "sx_tingling", "ex_absent_reflexes", "ex_high_arches_hammer_toes",
+                  "hx_family_history_neuropathy", "onset_gradual"), 25, "rf_bilateral_areflexia", "routine",
+                 id="areflexia-in-a-hereditary-picture-stays-routine"),
+    pytest.param(DIABETIC_BURNING_SOLES, 50, "rf_unintended_weight_loss_with_neuropathy", "routine",
+                 id="burning-soles-without-weight-loss-stay-routine"),
+    pytest.param(("bilateral", "sx_pallor_or_cyanosis", "episodic_color_change", "after_cold_exposure",
+                  "sx_weakness", "sx_tingling"), 30, "rf_bilateral_cyanosis_with_leg_weakness", None,
+                 id="cold-triggered-episodic-colour-change-with-weakness-not-an-emergency"),
+]
 
 
-def test_a_claudicant_whose_pain_eases_with_rest_stays_routine() -> None:
-    flags, level, _ = assess(*CLAUDICANT, age=68)
-    assert "rf_rest_pain_with_pulse_deficit" not in flags
-    assert level == "routine"
+@pytest.mark.parametrize(("picture", "age", "rule", "level"), RAISED)
+def test_the_rules_picture_is_raised_to_its_level(picture: tuple[str, ...], age: int, rule: str, level: str) -> None:
+    flags, got, _ = assess(*picture, age=age)
+    assert rule in flags
+    assert got == level
 
 
-def test_absent_reflexes_in_both_legs_on_chemotherapy_are_seen_within_two_days() -> None:
-    flags, level, _ = assess(*BURNING_HANDS_AND_FEET_ON_CHEMOTHERAPY, "ex_absent_reflexes", age=60)
-    assert "rf_bilateral_areflexia" in flags
-    assert level == "urgent"
-
-
-def test_the_same_burning_without_areflexia_or_with_a_hereditary_picture_stays_routine() -> None:
-    flags, level, _ = assess(*BURNING_HANDS_AND_FEET_ON_CHEMOTHERAPY, age=60)
-    assert "rf_bilateral_areflexia" not in flags
-    assert level == "routine"
-    flags, level, _ = assess("bilateral", "sx_tingling", "ex_absent_reflexes", "ex_high_arches_hammer_toes",
-                             "hx_family_history_neuropathy", "onset_gradual", age=25)
-    assert "rf_bilateral_areflexia" not in flags
-    assert level == "routine"
-
-
-def test_unintended_weight_loss_with_burning_soles_is_urgent_and_without_it_routine() -> None:
-    flags, level, _ = assess(*DIABETIC_BURNING_SOLES, "sx_weight_loss", age=50)
-    assert "rf_unintended_weight_loss_with_neuropathy" in flags
-    assert level == "urgent"
-    flags, level, _ = assess(*DIABETIC_BURNING_SOLES, age=50)
-    assert "rf_unintended_weight_loss_with_neuropathy" not in flags
-    assert level == "routine"
-
-
-def test_both_legs_blue_and_weak_go_to_the_emergency_department_even_after_months_of_wasting() -> None:
-    flags, level, _ = assess(*SMOKER_WASTED_WEAK_LEGS, "sx_pallor_or_cyanosis", age=49)
-    assert "rf_bilateral_cyanosis_with_leg_weakness" in flags
-    assert level == "emergency"
-
-
-def test_cold_triggered_episodic_colour_change_of_both_feet_with_weakness_is_not_raised() -> None:
-    flags, level, _ = assess("bilateral", "sx_pallor_or_cyanosis", "episodic_color_change", "after_cold_exposure",
-                             "sx_weakness", "sx_tingling", age=30)
-    assert "rf_bilateral_cyanosis_with_leg_weakness" not in flags
-    assert level != "emergency"
+@pytest.mark.parametrize(("picture", "age", "rule", "level"), NOT_RAISED)
+def test_the_look_alike_is_not_raised(picture: tuple[str, ...], age: int, rule: str, level: str | None) -> None:
+    flags, got, _ = assess(*picture, age=age)
+    assert rule not in flags
+    if level is None:
+        assert got != "emergency"
+    else:
+        assert got == level
