@@ -211,6 +211,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked16": "real cases, round 16, LOCKED as a whole (written blind after round 15; run once)",
     "locked17": "real cases, round 17, LOCKED as a whole (written blind after round 16; run once)",
     "locked18": "real cases, round 18, LOCKED as a whole (written blind after round 17; run once)",
+    "locked19": "real cases, round 19, LOCKED as a whole (written blind after round 18; run once)",
 }
 
 
