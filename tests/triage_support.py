@@ -1,4 +1,4 @@
-"""What the first-contact triage tests (rounds 8 and 10) share: a picture of present findings run
+"""What the first-contact triage tests (rounds 8 to 20) share: a picture of present findings run
 through the intake, the ranking and the work-up in-process, read as a clinician reads it (the red
 flags that fired, the triage level, the tests in order with their tier).  One copy, so a change
 to how a picture is assessed reaches every round's tests."""
@@ -29,3 +29,20 @@ def assess(*present: str, age: int = 45) -> tuple[set[str], str, list[tuple[str,
 def immediate_tests(tests: list[tuple[str, str]]) -> list[str]:
     """The immediate tier's tests, first first (what is ordered before the patient leaves)."""
     return [t for t, tier in tests if tier == "immediate"]
+
+
+def assert_raised(picture: tuple[str, ...], age: int, rule: str, level: str) -> None:
+    """A rule's picture fires the rule and comes out at the rule's level (the round tables' first half)."""
+    flags, got, _ = assess(*picture, age=age)
+    assert rule in flags
+    assert got == level
+
+
+def assert_not_raised(picture: tuple[str, ...], age: int, rule: str, level: str | None) -> None:
+    """Its look-alike does not fire it and gets ``level`` instead (None: anything but an emergency)."""
+    flags, got, _ = assess(*picture, age=age)
+    assert rule not in flags
+    if level is None:
+        assert got != "emergency"
+    else:
+        assert got == level
