@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage_support import assert_not_raised, assert_raised
+from tests.triage_support import rule_table_tests
 
 FEVERISH_BLUE_DYING_DIGITS = ("unilateral", "loc_toes", "sx_pallor_or_cyanosis", "sx_tingling", "sx_foot_pain",
                               "sx_fever", "progressive", "ex_digit_necrosis")
@@ -36,11 +36,6 @@ NOT_RAISED = [
 ]
 
 
-@pytest.mark.parametrize(("picture", "age", "rule", "level"), RAISED)
-def test_the_rules_picture_is_raised_to_its_level(picture: tuple[str, ...], age: int, rule: str, level: str) -> None:
-    assert_raised(picture, age, rule, level)
-
-
-@pytest.mark.parametrize(("picture", "age", "rule", "level"), NOT_RAISED)
-def test_the_look_alike_is_not_raised(picture: tuple[str, ...], age: int, rule: str, level: str | None) -> None:
-    assert_not_raised(picture, age, rule, level)
+test_the_rules_picture_is_raised_to_its_level, test_the_look_alike_is_not_raised = rule_table_tests(
+    RAISED, NOT_RAISED
+)

@@ -5,6 +5,11 @@ to how a picture is assessed reaches every round's tests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
 from services.differential.ranking import rank
 from services.intake.domain import EvidenceInput, normalize
 from services.knowledge.clinical import Patient, State
@@ -46,3 +51,22 @@ def assert_not_raised(picture: tuple[str, ...], age: int, rule: str, level: str 
         assert got != "emergency"
     else:
         assert got == level
+
+
+def rule_table_tests(
+    raised: Sequence[Any], not_raised: Sequence[Any]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """A round's two table tests (its pictures raised; its look-alikes not), bound as the round module's
+    ``test_...`` names so pytest collects them there: the tables are the round's, the checks are shared."""
+
+    @pytest.mark.parametrize(("picture", "age", "rule", "level"), raised)
+    def test_the_rules_picture_is_raised_to_its_level(
+        picture: tuple[str, ...], age: int, rule: str, level: str
+    ) -> None:
+        assert_raised(picture, age, rule, level)
+
+    @pytest.mark.parametrize(("picture", "age", "rule", "level"), not_raised)
+    def test_the_look_alike_is_not_raised(picture: tuple[str, ...], age: int, rule: str, level: str | None) -> None:
+        assert_not_raised(picture, age, rule, level)
+
+    return test_the_rules_picture_is_raised_to_its_level, test_the_look_alike_is_not_raised
