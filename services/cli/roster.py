@@ -21,7 +21,6 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from footcds.v1 import common_pb2, encounter_pb2
@@ -31,7 +30,7 @@ from services.knowledge.loader import KnowledgeBase
 from services.knowledge.priors import prior_weight
 from services.pipeline.screening import rejected
 from services.wire.convert import SETTING_TO_PB, SEX_TO_PB
-from services.wire.encoding import length_delimited
+from services.wire.encoding import evidence_entry, message_field_tag
 
 REQUIRED = ("athlete_id",)
 COLUMNS = (
@@ -131,23 +130,17 @@ def parse_row(
     )
     # Findings present then absent, merged as one run of serialized entries: an entry's bytes
     # depend on its id and state alone, and a roster repeats a few hundred of them, so each is
-    # encoded once (``_evidence_bytes``) and the row's run parsed in C - not a message added
+    # encoded once (``encoding.evidence_entry``) and the row's run parsed in C - not a message added
     # and filled per finding (thirteenth pass; the same entries in the same order).
-    pieces = [_evidence_bytes(f, PRESENT) for f in _split(cell.get("present", ""))]
-    pieces += [_evidence_bytes(f, ABSENT) for f in _split(cell.get("absent", ""))]
+    pieces = [evidence_entry(_TAG_EVIDENCE, f, PRESENT) for f in _split(cell.get("present", ""))]
+    pieces += [evidence_entry(_TAG_EVIDENCE, f, ABSENT) for f in _split(cell.get("absent", ""))]
     if pieces:
         entry.MergeFromString(b"".join(pieces))
     return entry, problems
 
 
 PRESENT, ABSENT = common_pb2.EVIDENCE_STATE_PRESENT, common_pb2.EVIDENCE_STATE_ABSENT
-_TAG_EVIDENCE = bytes(((encounter_pb2.RosterEntry.DESCRIPTOR.fields_by_name["evidence"].number << 3) | 2,))
-
-
-@lru_cache(maxsize=4096)  # a vocabulary's worth of (finding, state) pairs; a stranger id is one more
-def _evidence_bytes(finding_id: str, state: common_pb2.EvidenceState) -> bytes:
-    """One ``RosterEntry.evidence`` entry as the wire writes it: tag, length, the ``Evidence``."""
-    return length_delimited(_TAG_EVIDENCE, common_pb2.Evidence(finding_id=finding_id, state=state).SerializeToString())
+_TAG_EVIDENCE = message_field_tag(encounter_pb2.RosterEntry, "evidence")
 
 
 def parse_roster(text: str) -> Roster:

@@ -5,8 +5,6 @@ Used by the servicer (the gRPC edge), the other services and the in-process runn
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from footcds.v1 import common_pb2, differential_pb2
 
 from services.differential import batch_rows, interview, ranking
@@ -83,14 +81,10 @@ def rank_differential_batch_bytes(request: differential_pb2.RankDifferentialBatc
     # that gRPC would serialize again (``wire.batch.response_bytes``; thirteenth pass).
     return batch.response_bytes(
         ((index, errors[index] if index in errors else encoded[index]) for index in range(len(request.items))),
-        _response_tail(kb.version, kb.disclaimer),
+        batch.response_tail(differential_pb2.RankDifferentialBatchResponse, kb.version, kb.disclaimer),
     )
 
 
-@lru_cache(maxsize=4)
-def _response_tail(kb_version: str, disclaimer: str) -> bytes:
-    tail = differential_pb2.RankDifferentialBatchResponse(kb_version=kb_version, disclaimer=disclaimer)
-    return tail.SerializeToString()
 
 
 batch.check_result_tags(differential_pb2.RankDifferentialBatchResponse, "differential")

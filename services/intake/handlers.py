@@ -6,7 +6,7 @@ Used by the servicer (the gRPC edge) and the in-process runner alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
 
 from footcds.v1 import common_pb2, intake_pb2
 
@@ -14,7 +14,7 @@ from services.intake import domain, form
 from services.knowledge.loader import KnowledgeBase, knowledge_base
 from services.wire import convert
 from services.wire.batch import each_item
-from services.wire.encoding import length_delimited
+from services.wire.encoding import evidence_entry, message_field_tag
 
 
 def evidence_inputs(items: Sequence[common_pb2.Evidence]) -> list[domain.EvidenceInput]:
@@ -70,7 +70,8 @@ def normalize_intake_batch(
         # The evidence as ``convert.evidence_to_pb`` orders it, merged as one run of memoised
         # entry bytes (an entry is its id and state alone), not an entry added per finding.
         to_pb = convert.STATE_TO_PB
-        target.MergeFromString(b"".join([_evidence_bytes(f, to_pb[s]) for f, s in outcome.case.evidence.items()]))
+        entries = [evidence_entry(_TAG_EVIDENCE, f, to_pb[s]) for f, s in outcome.case.evidence.items()]
+        target.MergeFromString(b"".join(entries))
         target.red_flags.extend([convert.red_flag_to_pb(h) for h in outcome.red_flags])
         target.patient.CopyFrom(convert.patient_to_pb(outcome.case.patient))
         target.kb_version = kb.version
@@ -78,14 +79,7 @@ def normalize_intake_batch(
     return response
 
 
-_TAG_EVIDENCE = bytes(((intake_pb2.NormalizeIntakeResponse.DESCRIPTOR.fields_by_name["evidence"].number << 3) | 2,))
-
-
-@lru_cache(maxsize=8192)  # the knowledge base's findings in three states: a few hundred in practice
-def _evidence_bytes(finding_id: str, state: common_pb2.EvidenceState) -> bytes:
-    """One ``NormalizeIntakeResponse.evidence`` entry as the wire writes it (tag, length, entry):
-    21-36 -> 10-18 us per athlete of a roster's intake batch (thirteenth pass)."""
-    return length_delimited(_TAG_EVIDENCE, common_pb2.Evidence(finding_id=finding_id, state=state).SerializeToString())
+_TAG_EVIDENCE = message_field_tag(intake_pb2.NormalizeIntakeResponse, "evidence")
 
 
 @cache

@@ -18,7 +18,7 @@ from footcds.v1 import (
 )
 from google.protobuf.message import Message
 
-from services.wire.encoding import length_delimited
+from services.wire.encoding import length_delimited, message_field_tag
 
 
 def intake_request(
@@ -124,7 +124,7 @@ def _check_tags() -> None:
         (treatment_pb2.PlanTreatmentBatchRequest, "items"): _TAG_ITEMS,
     }
     for (message, name), tag in expected.items():
-        if bytes(((message.DESCRIPTOR.fields_by_name[name].number << 3) | 2,)) != tag:
+        if message_field_tag(message, name) != tag:
             raise RuntimeError(f"{message.DESCRIPTOR.name}.{name} was renumbered: update stages.SerializedStages")
     # The work-up request must open with the differential request's fields (patient 1, evidence 2).
     for name in ("patient", "evidence"):

@@ -89,13 +89,10 @@ def plan_treatment_batch_bytes(request: treatment_pb2.PlanTreatmentBatchRequest)
     kb = knowledge_base()
     return batch.response_bytes(
         each_item(request.items, _plan_bytes),
-        _response_tail(kb.version, kb.disclaimer),
+        batch.response_tail(treatment_pb2.PlanTreatmentBatchResponse, kb.version, kb.disclaimer),
     )
 
 
-@lru_cache(maxsize=4)
-def _response_tail(kb_version: str, disclaimer: str) -> bytes:
-    return treatment_pb2.PlanTreatmentBatchResponse(kb_version=kb_version, disclaimer=disclaimer).SerializeToString()
 
 
 batch.check_result_tags(treatment_pb2.PlanTreatmentBatchResponse, "plan")

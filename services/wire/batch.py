@@ -8,6 +8,7 @@ of each writing it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import grpc
@@ -80,6 +81,12 @@ def response_bytes(outcomes: Iterable[tuple[int, bytes | common_pb2.BatchItemErr
         add((_TAG_RESULTS, varint(len(head) + 1 + len(size) + len(answer)), head, inner_tag, size, answer))
     pieces.append(tail)
     return b"".join(pieces)
+
+
+@lru_cache(maxsize=8)
+def response_tail(response: type[Message], kb_version: str, disclaimer: str) -> bytes:
+    """``response_bytes``' tail: the batch response serialized with only its kb_version and disclaimer."""
+    return response(kb_version=kb_version, disclaimer=disclaimer).SerializeToString()
 
 
 def bytes_responses(

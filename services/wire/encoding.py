@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from footcds.v1 import common_pb2 as pb
+from google.protobuf.message import Message
 
 from services.knowledge.clinical import CitationRef, Differential, ScoredCondition, TestRecommendation, Triage, Weight
 from services.wire.convert import TIER_TO_PB, _citations_to_pb, _weight_to_pb, scored_to_pb, test_to_pb, triage_to_pb
@@ -28,7 +29,8 @@ _TAG_TRIAGE = b"\x1a"  # Differential.triage = 3
 _PACK_DOUBLE = struct.Struct("<d").pack
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """``n`` as a protobuf varint (public: ``wire.batch`` writes its results' indices and lengths with it)."""
     if n < 0x80:  # the usual lengths: one or two bytes, without the loop
         return bytes((n,))
     if n < 0x4000:
@@ -41,14 +43,28 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-varint = _varint  # public: ``wire.batch`` writes its results' indices and lengths with it too
-
-
 def length_delimited(tag: bytes, payload: bytes) -> bytes:
     """One length-delimited field (an embedded message, string or bytes) as the wire writes it:
     its tag, the payload's length as a varint, then the payload.  Public because
     ``pipeline.stages.SerializedStages`` splices serialized messages with it too."""
-    return tag + _varint(len(payload)) + payload
+    return tag + varint(len(payload)) + payload
+
+
+def message_field_tag(message: type[Message], field: str) -> bytes:
+    """The one-byte tag of a length-delimited field (number << 3 | 2), read from the descriptor so a
+    renumbered field changes the bytes written, never puts them in the wrong field."""
+    number = message.DESCRIPTOR.fields_by_name[field].number
+    if number > 15:
+        raise ValueError(f"{message.DESCRIPTOR.name}.{field} = {number} needs a two-byte tag")
+    return bytes(((number << 3) | 2,))
+
+
+@lru_cache(maxsize=8192)  # the knowledge base's findings in three states, per message: a few hundred in practice
+def evidence_entry(tag: bytes, finding_id: str, state: pb.EvidenceState) -> bytes:
+    """One repeated ``Evidence`` entry as the wire writes it (tag, length, the entry): its bytes
+    depend on the field, the id and the state alone, so a roster's rows and the intake batch's
+    answers merge runs of these instead of adding and filling a message per finding (thirteenth pass)."""
+    return length_delimited(tag, pb.Evidence(finding_id=finding_id, state=state).SerializeToString())
 
 
 @lru_cache(maxsize=4096)  # one entry per condition of the KB in practice
@@ -66,7 +82,7 @@ def _static_bytes(
 
 
 # Length prefixes of the usual sizes, made once: a condition's field is 60-1,500 bytes.
-_SHORT_VARINTS = tuple(_varint(n) for n in range(4096))
+_SHORT_VARINTS = tuple(varint(n) for n in range(4096))
 # Per-value memos of encoded pieces, keyed on plain values (str, bool, float, tuple of str),
 # whose hashing and equality run in C: the dataclasses' generated ``__hash__`` / ``__eq__`` and
 # the ``State`` enum's ``__hash__`` are Python calls, several per weight (twelfth pass).
@@ -80,7 +96,7 @@ _CITATIONS_MEMO: dict[int, tuple[tuple[CitationRef, ...], bytes]] = {}
 def _field(tag: bytes, payload: bytes) -> bytes:
     """``length_delimited`` with the prefix from the table when it is short."""
     n = len(payload)
-    return tag + (_SHORT_VARINTS[n] if n < 4096 else _varint(n)) + payload
+    return tag + (_SHORT_VARINTS[n] if n < 4096 else varint(n)) + payload
 
 
 def _scored_bytes(c: ScoredCondition) -> bytes:
@@ -195,8 +211,8 @@ def _heads(static: bytes) -> tuple[bytes, bytes, bytes, bytes]:
     """A condition's field heads for a likely / unlikely probability under the conditions tag,
     then the don't-miss tag: tag, length, constant fields, probability tag (the double and any
     unlikely mark follow)."""
-    likely = _varint(len(static) + 9) + static + _TAG_PROBABILITY  # + 8 bytes of double
-    unlikely = _varint(len(static) + 11) + static + _TAG_PROBABILITY  # + double + mark
+    likely = varint(len(static) + 9) + static + _TAG_PROBABILITY  # + 8 bytes of double
+    unlikely = varint(len(static) + 11) + static + _TAG_PROBABILITY  # + double + mark
     return (_TAG_CONDITIONS + likely, _TAG_CONDITIONS + unlikely, _TAG_DONT_MISS + likely,
             _TAG_DONT_MISS + unlikely)
 
