@@ -213,6 +213,7 @@ LOCKED_HEADINGS: dict[Split, str] = {
     "locked18": "real cases, round 18, LOCKED as a whole (written blind after round 17; run once)",
     "locked19": "real cases, round 19, LOCKED as a whole (written blind after round 18; run once)",
     "locked20": "real cases, round 20, LOCKED as a whole (written blind after round 19; run once)",
+    "locked21": "real cases, round 21, LOCKED as a whole (written blind after round 20; run once)",
 }
 
 

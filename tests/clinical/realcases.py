@@ -33,7 +33,7 @@ LOCKED_LEDGER = Path(__file__).parent / "locked_runs.jsonl"
 Split = Literal[
     "dev", "locked", "locked2", "locked3", "locked4", "locked5", "locked6", "locked7", "locked8", "locked9",
     "locked10", "locked11", "locked12", "locked13", "locked14", "locked15", "locked16", "locked17", "locked18",
-    "locked19", "locked20", "tuning",
+    "locked19", "locked20", "locked21", "tuning",
 ]
 # Each later round is one locked set, in the order the rounds were written.
 ROUND_SPLITS: dict[int, Split] = {
@@ -56,6 +56,7 @@ ROUND_SPLITS: dict[int, Split] = {
     18: "locked18",
     19: "locked19",
     20: "locked20",
+    21: "locked21",
 }
 ROUND_DIRS = {n: CASE_DIR / f"round{n}" for n in ROUND_SPLITS}
 LOCKED_SETS: dict[Split, Path] = {ROUND_SPLITS[n]: d for n, d in ROUND_DIRS.items()}
@@ -102,7 +103,7 @@ class RealCase(_Strict):
     unmapped: tuple[str, ...] = ()
     expected: CaseExpectation
     # set by the loader from the folder, never written in a case
-    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20] = 1
+    corpus_round: Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21] = 1
 
     @property
     def source_key(self) -> str:
