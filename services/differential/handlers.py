@@ -85,8 +85,6 @@ def rank_differential_batch_bytes(request: differential_pb2.RankDifferentialBatc
     )
 
 
-
-
 batch.check_result_tags(differential_pb2.RankDifferentialBatchResponse, "differential")
 
 

@@ -39,6 +39,7 @@ from tests.clinical.realcases import (
     CASE_DIR,
     LOCKED_LEDGER,
     LOCKED_SETS,
+    ROUND_SPLITS,
     Split,
     cases_in,
     corpus_digest,
@@ -192,28 +193,22 @@ def _print_real(report: RealCaseReport, heading: str) -> None:
             print(f"  {miss}")
 
 
+# Each later round was written blind after the one before it, except round 13, written beside round 12 for the
+# same run; the heading says so, and is made here rather than written out once per round.
+_WRITTEN_BESIDE = {13: 12}
+
+
+def _locked_heading(round_number: int) -> str:
+    if round_number in _WRITTEN_BESIDE:
+        written = f"beside round {_WRITTEN_BESIDE[round_number]}"
+    else:
+        written = f"after round {round_number - 1}"
+    return f"real cases, round {round_number}, LOCKED as a whole (written blind {written}; run once)"
+
+
 LOCKED_HEADINGS: dict[Split, str] = {
     "locked": "real cases, round 1 LOCKED split (run once; no knowledge change after it)",
-    "locked2": "real cases, round 2, LOCKED as a whole (written blind after round 1; run once)",
-    "locked3": "real cases, round 3, LOCKED as a whole (written blind after round 2; run once)",
-    "locked4": "real cases, round 4, LOCKED as a whole (written blind after round 3; run once)",
-    "locked5": "real cases, round 5, LOCKED as a whole (written blind after round 4; run once)",
-    "locked6": "real cases, round 6, LOCKED as a whole (written blind after round 5; run once)",
-    "locked7": "real cases, round 7, LOCKED as a whole (written blind after round 6; run once)",
-    "locked8": "real cases, round 8, LOCKED as a whole (written blind after round 7; run once)",
-    "locked9": "real cases, round 9, LOCKED as a whole (written blind after round 8; run once)",
-    "locked10": "real cases, round 10, LOCKED as a whole (written blind after round 9; run once)",
-    "locked11": "real cases, round 11, LOCKED as a whole (written blind after round 10; run once)",
-    "locked12": "real cases, round 12, LOCKED as a whole (written blind after round 11; run once)",
-    "locked13": "real cases, round 13, LOCKED as a whole (written blind beside round 12; run once)",
-    "locked14": "real cases, round 14, LOCKED as a whole (written blind after round 13; run once)",
-    "locked15": "real cases, round 15, LOCKED as a whole (written blind after round 14; run once)",
-    "locked16": "real cases, round 16, LOCKED as a whole (written blind after round 15; run once)",
-    "locked17": "real cases, round 17, LOCKED as a whole (written blind after round 16; run once)",
-    "locked18": "real cases, round 18, LOCKED as a whole (written blind after round 17; run once)",
-    "locked19": "real cases, round 19, LOCKED as a whole (written blind after round 18; run once)",
-    "locked20": "real cases, round 20, LOCKED as a whole (written blind after round 19; run once)",
-    "locked21": "real cases, round 21, LOCKED as a whole (written blind after round 20; run once)",
+    **{split: _locked_heading(n) for n, split in ROUND_SPLITS.items()},
 }
 
 
